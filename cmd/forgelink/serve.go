@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/relay/controlplane"
+	"github.com/forgelink/forgelink/relay/sigv4"
+	"github.com/forgelink/forgelink/store/sqlite"
+)
+
+// shutdownGrace bounds how long in-flight requests may run after SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+// dbFile is the embedded store's file inside the data directory.
+const dbFile = "forgelink.db"
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", os.Getenv("FORGELINK_CONFIG"), "YAML configuration `file` (env FORGELINK_CONFIG)")
+	listen := fs.String("listen", "", "listen `address` (env FORGELINK_LISTEN, default "+config.DefaultListen+")")
+	dataDir := fs.String("data-dir", "", "data `directory` (env FORGELINK_DATA_DIR, default ./"+config.DefaultDataDir+")")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn, error (env FORGELINK_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	cfg, err := config.Load(*configFile, os.Environ())
+	if err != nil {
+		return err
+	}
+	// Flags beat the environment, which beats the file.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = *listen
+		case "data-dir":
+			cfg.DataDir = *dataDir
+		case "log-level":
+			cfg.Log.Level = *logLevel
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	return serve(ctx, cfg, log)
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, dbFile), log.Named("store"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", zap.Error(err))
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := controlplane.New(controlplane.Options{
+		Store:     st,
+		Log:       log.Named("api"),
+		Auth:      authenticator(cfg, log),
+		Metrics:   controlplane.NewMetrics(reg),
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Limits: controlplane.Limits{
+			Connections:        cfg.Limits.Connections,
+			Hosts:              cfg.Limits.Hosts,
+			AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", readyz(st))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
+		zap.String("region", cfg.Region), zap.String("account_id", cfg.AccountID), zap.String("version", version))
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("systemd notify", zap.Error(err))
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new requests, finishing in-flight ones", zap.Duration("grace", shutdownGrace))
+	sdNotify("STOPPING=1")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// authenticator returns the SigV4 verifier for the root credentials, or nil
+// (no authentication) when none are configured; Validate has already
+// refused that case on a non-loopback address.
+func authenticator(cfg *config.Config, log *zap.Logger) controlplane.Authenticator {
+	if cfg.Authless() {
+		log.Warn("no root credentials configured: the control plane accepts unauthenticated requests on " + cfg.Listen +
+			"; set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to require AWS SigV4 signatures")
+		return nil
+	}
+	keyID, secret := cfg.RootAccessKeyID, cfg.RootSecretAccessKey
+	return &sigv4.Verifier{
+		Region: cfg.Region,
+		Secret: func(id string) (string, bool) {
+			if id != keyID {
+				return "", false
+			}
+			return secret, true
+		},
+	}
+}
+
+// pinger is what /readyz needs from the store.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+func readyz(p pinger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	}
+}

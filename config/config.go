@@ -1,0 +1,286 @@
+// Package config loads and validates forgelink's configuration.
+//
+// Precedence, highest first: command-line flags, FORGELINK_* environment
+// variables, the YAML file, built-in defaults. Load applies the file and the
+// environment; the caller applies flags and then calls Validate.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:7788"
+	DefaultDataDir        = "forgelink-data"
+	DefaultRegion         = "us-east-1"
+	DefaultAccountID      = "000000000000"
+	DefaultMaxConnections = 250
+	DefaultMaxHosts       = 50
+)
+
+// Config is the whole daemon configuration.
+type Config struct {
+	Listen    string `yaml:"listen"`
+	DataDir   string `yaml:"dataDir"`
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"accountId"`
+	Log       Log    `yaml:"log"`
+	Limits    Limits `yaml:"limits"`
+	// AllowHTTPProviderEndpoints lets hosts use plain-HTTP provider
+	// endpoints (a lab GitLab, say). Off by default: tokens would cross the
+	// network in clear text.
+	AllowHTTPProviderEndpoints bool `yaml:"allowHTTPProviderEndpoints"`
+
+	// Root credentials come only from the environment (or flags), never from
+	// the YAML file, so that the file can be committed to Git.
+	RootAccessKeyID     string `yaml:"-"`
+	RootSecretAccessKey string `yaml:"-"`
+
+	// lines maps a field path ("limits.connections") to its line in File.
+	lines map[string]int
+	// File is the path the YAML was read from, empty when none.
+	File string `yaml:"-"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (console on a terminal, JSON otherwise), json, console
+}
+
+// Limits are the account quotas CodeConnections documents.
+type Limits struct {
+	Connections int `yaml:"connections"`
+	Hosts       int `yaml:"hosts"`
+}
+
+// Default returns the built-in configuration.
+func Default() *Config {
+	return &Config{
+		Listen:    DefaultListen,
+		DataDir:   DefaultDataDir,
+		Region:    DefaultRegion,
+		AccountID: DefaultAccountID,
+		Log:       Log{Level: "info", Format: "auto"},
+		Limits:    Limits{Connections: DefaultMaxConnections, Hosts: DefaultMaxHosts},
+	}
+}
+
+// Load builds a configuration from defaults, the YAML file at path (skipped
+// when path is empty) and the environment, as returned by os.Environ.
+func Load(path string, environ []string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		defer f.Close()
+		if err := cfg.decode(path, f); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.applyEnv(environ); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decode reads YAML, refusing unknown fields, and remembers field lines.
+func (c *Config) decode(path string, r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	c.File = path
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	c.lines = map[string]int{}
+	collectLines(&root, "", c.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return nil
+}
+
+func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			collectLines(c, prefix, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			lines[key] = n.Content[i].Line
+			collectLines(n.Content[i+1], key, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[key] = c.Line
+			collectLines(c, key, lines)
+		}
+	}
+}
+
+// Environment variables, each overriding the YAML field named beside it.
+var envFields = []struct {
+	name string
+	set  func(c *Config, v string) error
+}{
+	{"FORGELINK_LISTEN", func(c *Config, v string) error { c.Listen = v; return nil }},
+	{"FORGELINK_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"FORGELINK_REGION", func(c *Config, v string) error { c.Region = v; return nil }},
+	{"FORGELINK_ACCOUNT_ID", func(c *Config, v string) error { c.AccountID = v; return nil }},
+	{"FORGELINK_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"FORGELINK_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"FORGELINK_MAX_CONNECTIONS", func(c *Config, v string) error { return setInt(&c.Limits.Connections, v) }},
+	{"FORGELINK_MAX_HOSTS", func(c *Config, v string) error { return setInt(&c.Limits.Hosts, v) }},
+	{"FORGELINK_ROOT_ACCESS_KEY_ID", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
+	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	*dst = n
+	return nil
+}
+
+func (c *Config) applyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, f := range envFields {
+		v, ok := env[f.name]
+		if !ok || v == "" {
+			continue
+		}
+		if err := f.set(c, v); err != nil {
+			return fmt.Errorf("environment %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// FieldError is one problem with one configuration field.
+type FieldError struct {
+	File  string // empty when the value did not come from a file
+	Line  int    // 0 when unknown
+	Field string // dotted path, as in the YAML file
+	Msg   string
+}
+
+func (e FieldError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+	case e.File != "":
+		return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Msg)
+}
+
+// ValidationError lists every problem found; it is never empty.
+type ValidationError []FieldError
+
+func (e ValidationError) Error() string {
+	msgs := make([]string, len(e))
+	for i, fe := range e {
+		msgs[i] = fe.Error()
+	}
+	return "invalid configuration:\n  " + strings.Join(msgs, "\n  ")
+}
+
+var (
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// Validate checks every field and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs ValidationError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{File: c.File, Line: c.lines[field], Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "want host:port, got %q", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("dataDir", "must not be empty")
+	}
+	if !regionPattern.MatchString(c.Region) {
+		bad("region", "want an AWS-style region such as us-east-1, got %q", c.Region)
+	}
+	if !accountIDPattern.MatchString(c.AccountID) {
+		bad("accountId", "want exactly 12 digits, got %q", c.AccountID)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		bad("log.format", "want auto, json or console, got %q", c.Log.Format)
+	}
+	if c.Limits.Connections < 1 {
+		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)
+	}
+	if c.Limits.Hosts < 1 {
+		bad("limits.hosts", "must be at least 1, got %d", c.Limits.Hosts)
+	}
+	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
+		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")
+	}
+	if c.Authless() && !isLoopback(c.Listen) {
+		bad("listen", "%q is not a loopback address: set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to listen beyond this host", c.Listen)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// Authless reports whether no root credentials are configured, in which case
+// forgelink serves unauthenticated requests on loopback only.
+func (c *Config) Authless() bool {
+	return c.RootAccessKeyID == "" && c.RootSecretAccessKey == ""
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,259 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+type wireConnection struct {
+	ConnectionName   string  `json:"ConnectionName"`
+	ConnectionArn    string  `json:"ConnectionArn"`
+	ProviderType     string  `json:"ProviderType"`
+	OwnerAccountID   string  `json:"OwnerAccountId"`
+	ConnectionStatus string  `json:"ConnectionStatus"`
+	HostArn          *string `json:"HostArn,omitempty"`
+	// StatusReason is a forgelink extension: why a connection is in ERROR.
+	// SDKs ignore members they do not know.
+	StatusReason string `json:"StatusReason,omitempty"`
+}
+
+func (a *API) connectionOut(ns namespace, c store.Connection) wireConnection {
+	out := wireConnection{
+		ConnectionName:   c.Name,
+		ConnectionArn:    formatARN(ns, c.Region, a.opts.AccountID, store.KindConnection, c.ID),
+		ProviderType:     c.ProviderType,
+		OwnerAccountID:   a.opts.AccountID,
+		ConnectionStatus: c.Status,
+		StatusReason:     c.StatusReason,
+	}
+	if c.HostID != "" {
+		arn := formatARN(ns, a.opts.Region, a.opts.AccountID, store.KindHost, c.HostID)
+		out.HostArn = &arn
+	}
+	return out
+}
+
+func (a *API) createConnection(ctx context.Context, c call) (any, error) {
+	var in struct {
+		ConnectionName *string
+		ProviderType   *string
+		HostArn        *string
+		Tags           []wireTag
+	}
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := required("ConnectionName", in.ConnectionName); err != nil {
+		return nil, err
+	}
+	if err := checkLength("ConnectionName", *in.ConnectionName, 1, maxConnName); err != nil {
+		return nil, err
+	}
+	tags, err := checkTags("Tags", in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	conn := store.Connection{Name: *in.ConnectionName, Region: a.opts.Region, Status: store.StatusPending}
+	if err := a.resolveProvider(ctx, c.ns, &conn, in.ProviderType, in.HostArn); err != nil {
+		return nil, err
+	}
+	if err := a.insertConnection(ctx, &conn, tags); err != nil {
+		return nil, err
+	}
+	out := struct {
+		ConnectionArn string
+		Tags          []wireTag `json:",omitempty"`
+	}{ConnectionArn: formatARN(c.ns, conn.Region, a.opts.AccountID, store.KindConnection, conn.ID), Tags: in.Tags}
+	return out, nil
+}
+
+// resolveProvider sets the connection's provider type and host. A HostArn
+// implies the host's provider type; self-managed providers need one.
+func (a *API) resolveProvider(ctx context.Context, ns namespace, conn *store.Connection, providerType, hostARN *string) error {
+	if providerType != nil {
+		if err := checkProviderType(ns, "ProviderType", *providerType); err != nil {
+			return err
+		}
+	}
+	if hostARN == nil {
+		if providerType == nil {
+			return validationError("one of ProviderType or HostArn is required")
+		}
+		if selfManaged(*providerType) {
+			return newError(codeInvalidInput, "a %s connection needs the HostArn of an AVAILABLE host", *providerType)
+		}
+		conn.ProviderType = *providerType
+		return nil
+	}
+	if err := checkLength("HostArn", *hostARN, 0, maxConnectionARN); err != nil {
+		return err
+	}
+	host, err := a.lookupHost(ctx, "HostArn", *hostARN)
+	if err != nil {
+		return err
+	}
+	if providerType != nil && *providerType != host.ProviderType {
+		return newError(codeInvalidInput, "ProviderType %s does not match the %s provider of host %s", *providerType, host.ProviderType, *hostARN)
+	}
+	if host.Status != store.StatusAvailable {
+		return newError(codeUnavailable, "host %s is %s; set it up before creating connections on it", *hostARN, host.Status)
+	}
+	conn.ProviderType, conn.HostID = host.ProviderType, host.ID
+	return nil
+}
+
+// insertConnection stores a connection under a fresh UUID. The store keeps
+// the ids of deleted connections, so an id is never reused.
+func (a *API) insertConnection(ctx context.Context, conn *store.Connection, tags []store.Tag) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("new connection id: %w", err)
+	}
+	conn.ID = id.String()
+	err = a.opts.Store.CreateConnection(ctx, *conn, tags, a.opts.Limits.Connections)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrAlreadyExists):
+		return onResource(fmt.Sprintf("connection named %q", conn.Name), store.ErrAlreadyExists)
+	case errors.Is(err, store.ErrLimitExceeded):
+		return newError(codeLimitExceeded, "the account already has the maximum of %d connections", a.opts.Limits.Connections)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnavailable):
+		// The host was deleted or changed since it was looked up.
+		return onResource("host of this connection", err)
+	default:
+		return fmt.Errorf("create connection: %w", err)
+	}
+}
+
+// lookupConnection resolves a connection ARN to its record. ARNs of another
+// account or region, or of another resource type, name nothing here.
+func (a *API) lookupConnection(ctx context.Context, field, arn string) (store.Connection, error) {
+	r, err := a.parseResourceARN(field, arn, store.KindConnection)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	conn, err := a.opts.Store.GetConnection(ctx, r.id)
+	if err == nil && conn.Region != r.region {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Connection{}, onResource("connection "+arn, err)
+	}
+	return conn, nil
+}
+
+func (a *API) parseResourceARN(field, arn string, kind store.ResourceKind) (resourceARN, error) {
+	r, ok := parseARN(arn)
+	if !ok {
+		return resourceARN{}, validationError("Value '%s' at '%s' failed to satisfy constraint: Member must be a %s ARN such as %s", arn, field, kind, formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, kind, "..."))
+	}
+	if r.kind != kind {
+		return resourceARN{}, validationError("Value '%s' at '%s' failed to satisfy constraint: Member must be a %s ARN, not a %s ARN", arn, field, kind, r.kind)
+	}
+	if r.account != a.opts.AccountID || r.partition != "aws" {
+		return resourceARN{}, onResource(string(kind)+" "+arn, store.ErrNotFound)
+	}
+	return r, nil
+}
+
+func (a *API) getConnection(ctx context.Context, c call) (any, error) {
+	var in struct{ ConnectionArn *string }
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
+		return nil, err
+	}
+	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Connection wireConnection }{a.connectionOut(c.ns, conn)}, nil
+}
+
+func (a *API) listConnections(ctx context.Context, c call) (any, error) {
+	var in struct {
+		ProviderTypeFilter *string
+		HostArnFilter      *string
+		MaxResults         *int
+		NextToken          *string
+	}
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	filter, err := a.connectionFilter(ctx, c.ns, in.ProviderTypeFilter, in.HostArnFilter)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageSize(in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	scope := "connections\x00" + filter.ProviderType + "\x00" + filter.HostID
+	after, err := decodeToken(scope, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := a.opts.Store.ListConnections(ctx, filter, store.Page{After: after, Limit: limit + 1})
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	out := struct {
+		Connections []wireConnection
+		NextToken   *string `json:",omitempty"`
+	}{Connections: []wireConnection{}}
+	if len(conns) > limit {
+		conns = conns[:limit]
+		token := encodeToken(scope, conns[limit-1].ID)
+		out.NextToken = &token
+	}
+	for _, conn := range conns {
+		out.Connections = append(out.Connections, a.connectionOut(c.ns, conn))
+	}
+	return out, nil
+}
+
+func (a *API) connectionFilter(ctx context.Context, ns namespace, providerType, hostARN *string) (store.ConnectionFilter, error) {
+	var f store.ConnectionFilter
+	if providerType != nil {
+		if err := checkProviderType(ns, "ProviderTypeFilter", *providerType); err != nil {
+			return f, err
+		}
+		f.ProviderType = *providerType
+	}
+	if hostARN != nil {
+		if err := checkLength("HostArnFilter", *hostARN, 0, maxConnectionARN); err != nil {
+			return f, err
+		}
+		host, err := a.lookupHost(ctx, "HostArnFilter", *hostARN)
+		if err != nil {
+			return f, err
+		}
+		f.HostID = host.ID
+	}
+	return f, nil
+}
+
+func (a *API) deleteConnection(ctx context.Context, c call) (any, error) {
+	var in struct{ ConnectionArn *string }
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
+		return nil, err
+	}
+	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.opts.Store.DeleteConnection(ctx, conn.ID); err != nil {
+		return nil, onResource("connection "+*in.ConnectionArn, err)
+	}
+	return struct{}{}, nil
+}

@@ -1,0 +1,49 @@
+package controlplane
+
+import (
+	"encoding/base64"
+	"strings"
+)
+
+// defaultPageSize applies when MaxResults is absent or 0. The AWS CLI does
+// not paginate these listings by itself, so the default is the model's
+// maximum: a plain list-connections shows as much as one page can.
+const defaultPageSize = maxResultsLimit
+
+// pageSize validates MaxResults (0-100).
+func pageSize(maxResults *int) (int, error) {
+	if maxResults == nil || *maxResults == 0 {
+		return defaultPageSize, nil
+	}
+	if *maxResults < 0 || *maxResults > maxResultsLimit {
+		return 0, validationError("Value '%d' at 'MaxResults' failed to satisfy constraint: Member must have value between 0 and %d", *maxResults, maxResultsLimit)
+	}
+	return *maxResults, nil
+}
+
+// A NextToken is opaque to clients. It carries the listing it belongs to
+// (kind and filters), so a token cannot be replayed against another query,
+// and the last id returned.
+func encodeToken(scope, lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(scope + "\x00" + lastID))
+}
+
+// decodeToken returns the id to resume after; "" when token is nil.
+func decodeToken(scope string, token *string) (string, error) {
+	if token == nil {
+		return "", nil
+	}
+	invalid := validationError("invalid NextToken: pass back the NextToken of a previous response to the same request")
+	if len(*token) < 1 || len(*token) > maxNextToken {
+		return "", invalid
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(*token)
+	if err != nil {
+		return "", invalid
+	}
+	i := strings.LastIndexByte(string(raw), 0)
+	if i < 0 || string(raw[:i]) != scope || i == len(raw)-1 {
+		return "", invalid
+	}
+	return string(raw[i+1:]), nil
+}

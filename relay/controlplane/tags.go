@@ -1,0 +1,106 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+// taggable resolves a tagging ARN to a resource reference, checking that
+// the resource exists in this account and region.
+func (a *API) taggable(ctx context.Context, arn *string) (store.ResourceRef, error) {
+	if err := required("ResourceArn", arn); err != nil {
+		return store.ResourceRef{}, err
+	}
+	if err := checkLength("ResourceArn", *arn, 1, maxResourceARN); err != nil {
+		return store.ResourceRef{}, err
+	}
+	r, ok := parseARN(*arn)
+	if !ok {
+		return store.ResourceRef{}, validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection or host ARN", *arn)
+	}
+	switch r.kind {
+	case store.KindConnection:
+		c, err := a.lookupConnection(ctx, "ResourceArn", *arn)
+		return store.ResourceRef{Kind: store.KindConnection, ID: c.ID}, err
+	case store.KindHost:
+		h, err := a.lookupHost(ctx, "ResourceArn", *arn)
+		return store.ResourceRef{Kind: store.KindHost, ID: h.ID}, err
+	}
+	return store.ResourceRef{}, onResource("resource "+*arn, store.ErrNotFound)
+}
+
+func (a *API) tagResource(ctx context.Context, c call) (any, error) {
+	var in struct {
+		ResourceArn *string
+		Tags        []wireTag
+	}
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if in.Tags == nil {
+		return nil, validationError("Value null at 'Tags' failed to satisfy constraint: Member must not be null")
+	}
+	tags, err := checkTags("Tags", in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := a.taggable(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	switch err := a.opts.Store.TagResource(ctx, ref, tags, maxTags); {
+	case errors.Is(err, store.ErrLimitExceeded):
+		return nil, newError(codeLimitExceeded, "resource %s would have more than %d tags", *in.ResourceArn, maxTags)
+	case err != nil:
+		return nil, onResource("resource "+*in.ResourceArn, err)
+	}
+	return struct{}{}, nil
+}
+
+func (a *API) untagResource(ctx context.Context, c call) (any, error) {
+	var in struct {
+		ResourceArn *string
+		TagKeys     []string
+	}
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if in.TagKeys == nil {
+		return nil, validationError("Value null at 'TagKeys' failed to satisfy constraint: Member must not be null")
+	}
+	if len(in.TagKeys) > maxTags {
+		return nil, validationError("Value at 'TagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
+	}
+	for i, k := range in.TagKeys {
+		if err := checkLength(fmt.Sprintf("TagKeys.%d", i+1), k, 1, maxTagKey); err != nil {
+			return nil, err
+		}
+	}
+	ref, err := a.taggable(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.opts.Store.UntagResource(ctx, ref, in.TagKeys); err != nil {
+		return nil, onResource("resource "+*in.ResourceArn, err)
+	}
+	return struct{}{}, nil
+}
+
+func (a *API) listTagsForResource(ctx context.Context, c call) (any, error) {
+	var in struct{ ResourceArn *string }
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	ref, err := a.taggable(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := a.opts.Store.ListTags(ctx, ref)
+	if err != nil {
+		return nil, onResource("resource "+*in.ResourceArn, err)
+	}
+	return struct{ Tags []wireTag }{toWireTags(tags)}, nil
+}

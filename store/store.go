@@ -1,0 +1,127 @@
+// Package store defines forgelink's persistent records and the errors every
+// store implementation reports. Implementations live in subpackages
+// (store/sqlite, later store/postgres); consumers declare the small interface
+// they need next to where they use it.
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors returned by store implementations. Callers test them with errors.Is;
+// the control plane maps them to wire errors in one place.
+var (
+	// ErrNotFound: the record does not exist (or was deleted).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a unique name or id is already taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrLimitExceeded: the write would exceed a quota passed by the caller.
+	ErrLimitExceeded = errors.New("limit exceeded")
+	// ErrInUse: the record is referenced by others and cannot be removed.
+	ErrInUse = errors.New("in use")
+	// ErrUnavailable: a referenced record is not in a state that allows the
+	// operation (for example a host that is not AVAILABLE yet).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Provider types, spelled as the CodeConnections API spells them.
+const (
+	ProviderBitbucket              = "Bitbucket"
+	ProviderGitHub                 = "GitHub"
+	ProviderGitHubEnterpriseServer = "GitHubEnterpriseServer"
+	ProviderGitLab                 = "GitLab"
+	ProviderGitLabSelfManaged      = "GitLabSelfManaged"
+)
+
+// Connection and host statuses.
+const (
+	StatusPending   = "PENDING"
+	StatusAvailable = "AVAILABLE"
+	StatusError     = "ERROR"
+)
+
+// Connection is a named link to one provider account. Its ARN is not stored:
+// it is rendered from ID, Region and the account, in the namespace
+// (codeconnections or codestar-connections) of the request that reads it.
+type Connection struct {
+	ID           string // UUID, never reused
+	Name         string // 1-32 characters, unique among live connections
+	ProviderType string
+	Region       string // region the connection was created in
+	Status       string
+	StatusReason string // why the connection is in ERROR; empty otherwise
+	HostID       string // empty unless the provider is self-managed
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Host is an installed provider (GitHub Enterprise Server, GitLab
+// self-managed) reachable at ProviderEndpoint. Hosts are region-scoped.
+type Host struct {
+	ID               string // "<name>-<8 hex>", the last ARN segment
+	Name             string // 1-64 characters, unique per region
+	ProviderType     string
+	ProviderEndpoint string
+	Region           string
+	Status           string
+	StatusMessage    string
+	VPC              *VPCConfiguration // informational; forgelink provisions no VPC resources
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// VPCConfiguration is kept so that clients that send it get it back.
+type VPCConfiguration struct {
+	VPCID            string   `json:"vpcId"`
+	SubnetIDs        []string `json:"subnetIds"`
+	SecurityGroupIDs []string `json:"securityGroupIds"`
+	TLSCertificate   string   `json:"tlsCertificate,omitempty"`
+}
+
+// Tag is a key/value pair attached to a resource.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// ResourceKind names the kinds of taggable resources, as they appear in ARNs.
+type ResourceKind string
+
+// Taggable resource kinds.
+const (
+	KindConnection ResourceKind = "connection"
+	KindHost       ResourceKind = "host"
+)
+
+// ResourceRef identifies a taggable resource.
+type ResourceRef struct {
+	Kind ResourceKind
+	ID   string
+}
+
+// ConnectionFilter narrows ListConnections. Zero fields match everything.
+type ConnectionFilter struct {
+	ProviderType string
+	HostID       string
+}
+
+// HostFilter narrows ListHosts. Zero fields match everything.
+type HostFilter struct {
+	Region string
+}
+
+// Page asks for at most Limit records whose ID sorts after After.
+// Listings are ordered by ID; a caller resumes with the last ID it saw.
+type Page struct {
+	After string
+	Limit int
+}
+
+// HostUpdate holds the fields UpdateHost may change; nil means unchanged.
+// When ProviderEndpoint changes the store sets the host back to PENDING,
+// because the provider app was registered for the old endpoint.
+type HostUpdate struct {
+	ProviderEndpoint *string
+	VPC              *VPCConfiguration
+}
