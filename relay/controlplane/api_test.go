@@ -39,7 +39,7 @@ type fixture struct {
 	cs    *codestarconnections.Client
 }
 
-func newFixture(t *testing.T, limits Limits, auth bool) *fixture {
+func newFixture(t testing.TB, limits Limits, auth bool) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), zap.NewNop())
 	if err != nil {
