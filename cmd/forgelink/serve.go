@@ -37,7 +37,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "data `directory` (env FORGELINK_DATA_DIR, default ./"+config.DefaultDataDir+")")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn, error (env FORGELINK_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())

@@ -1,0 +1,245 @@
+// Package sqlite is forgelink's single-node store: one SQLite file in WAL
+// mode, written through a single connection and read through a small pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	sqlitedriver "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+// readers is the size of the read pool. WAL lets readers run alongside the
+// writer, so a few connections cover the control plane's concurrency.
+const readers = 4
+
+// pragmas apply to every connection of both pools, which is why they are in
+// the DSN rather than executed once. busy_timeout covers checkpoints and
+// other processes holding locks; synchronous=FULL makes a commit durable
+// before it is acknowledged.
+const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
+	"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+
+// Store keeps forgelink's records in one SQLite file. It is safe for
+// concurrent use.
+type Store struct {
+	// w has exactly one connection: SQLite allows one writer at a time, and
+	// queueing in the pool is cheaper than SQLITE_BUSY retries. Its DSN makes
+	// every transaction BEGIN IMMEDIATE, so checks made inside a write
+	// transaction hold until it commits.
+	w   *sql.DB
+	r   *sql.DB // query_only connections
+	now func() time.Time
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithClock makes the store take timestamps from now instead of time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// Open opens the database at path, creating it if needed, checks it for
+// damage and applies pending migrations.
+func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.open(ctx, path, log); err != nil {
+		return nil, fmt.Errorf("open store: %s: %w", path, err)
+	}
+	log.Info("store opened", zap.String("path", path))
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
+	// The driver takes everything after '?' as DSN parameters.
+	if strings.Contains(path, "?") {
+		return errors.New("path must not contain '?'")
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	if err := prepare(ctx, w, s.now, log); err != nil {
+		return errors.Join(err, w.Close())
+	}
+	r, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		return errors.Join(err, w.Close())
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	if err := r.PingContext(ctx); err != nil {
+		return errors.Join(err, r.Close(), w.Close())
+	}
+	s.w, s.r = w, r
+	return nil
+}
+
+// checkDir reports a missing or non-directory parent up front; SQLite would
+// only say it is unable to open the database file.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// prepare runs on the writer before the store is used: it detects a damaged
+// file at start rather than on the first request that reads the damaged
+// page, then brings the schema up to date.
+func prepare(ctx context.Context, w *sql.DB, now func() time.Time, log *zap.Logger) error {
+	// The first connection runs the DSN pragmas, which already fail for a
+	// file that is not a database or cannot be written.
+	if err := w.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	var res string
+	if err := w.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
+		return fmt.Errorf("check database: %w", err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("database is damaged: %s", strings.ReplaceAll(res, "\n", "; "))
+	}
+	return migrate(ctx, w, now, log)
+}
+
+// Ping reports whether both pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := errors.Join(s.r.PingContext(ctx), s.w.PingContext(ctx)); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. It first moves the WAL into the main file so that
+// a stopped daemon leaves one self-contained file behind.
+func (s *Store) Close() error {
+	rerr := s.r.Close()
+	_, cerr := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	if err := errors.Join(rerr, cerr, s.w.Close()); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in a transaction on the writer and commits if fn succeeds.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.w, nil, fn)
+}
+
+// read runs fn in a read transaction, so that its queries see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op once committed
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier is what *sql.DB and *sql.Tx share, so that lookups run on the
+// read pool or inside a transaction alike.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// queryAll runs q and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, v)
+	}
+	return all, rows.Err()
+}
+
+func count(ctx context.Context, q querier, query string, args ...any) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// requireRow turns an update or delete that matched nothing into
+// store.ErrNotFound.
+func requireRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// alreadyExists maps a unique-constraint violation to store.ErrAlreadyExists,
+// keeping SQLite's message because it names the columns.
+func alreadyExists(err error) error {
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) && (se.Code() == sqlitelib.SQLITE_CONSTRAINT_UNIQUE ||
+		se.Code() == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%w: %s", store.ErrAlreadyExists, se.Error())
+	}
+	return err
+}
+
+func fromNanos(n int64) time.Time {
+	return time.Unix(0, n).UTC()
+}
