@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -27,6 +29,8 @@ const (
 	DefaultAccountID      = "000000000000"
 	DefaultMaxConnections = 250
 	DefaultMaxHosts       = 50
+	DefaultMaxBodyBytes   = 25 << 20 // GitHub's own payload cap
+	DefaultSecretOverlap  = 24 * time.Hour
 )
 
 // Config is the whole daemon configuration.
@@ -41,6 +45,13 @@ type Config struct {
 	// endpoints (a lab GitLab, say). Off by default: tokens would cross the
 	// network in clear text.
 	AllowHTTPProviderEndpoints bool `yaml:"allowHTTPProviderEndpoints"`
+	// PublicURL is how providers reach this daemon (webhook URLs are built
+	// from it); "http://<listen>" when empty.
+	PublicURL string `yaml:"publicURL"`
+	// MasterKeyFile holds the key that seals secrets at rest; generated as
+	// <dataDir>/master.key when empty and absent.
+	MasterKeyFile string   `yaml:"masterKeyFile"`
+	Webhooks      Webhooks `yaml:"webhooks"`
 
 	// Root credentials come only from the environment (or flags), never from
 	// the YAML file, so that the file can be committed to Git.
@@ -59,6 +70,14 @@ type Log struct {
 	Format string `yaml:"format"` // auto (console on a terminal, JSON otherwise), json, console
 }
 
+// Webhooks configures webhook ingress.
+type Webhooks struct {
+	// MaxBodyBytes refuses larger deliveries (413) without reading them.
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// SecretOverlap is how long a rotated-out secret is still accepted.
+	SecretOverlap time.Duration `yaml:"secretOverlap"`
+}
+
 // Limits are the account quotas CodeConnections documents.
 type Limits struct {
 	Connections int `yaml:"connections"`
@@ -74,6 +93,7 @@ func Default() *Config {
 		AccountID: DefaultAccountID,
 		Log:       Log{Level: "info", Format: "auto"},
 		Limits:    Limits{Connections: DefaultMaxConnections, Hosts: DefaultMaxHosts},
+		Webhooks:  Webhooks{MaxBodyBytes: DefaultMaxBodyBytes, SecretOverlap: DefaultSecretOverlap},
 	}
 }
 
@@ -155,6 +175,8 @@ var envFields = []struct {
 	{"FORGELINK_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"FORGELINK_MAX_CONNECTIONS", func(c *Config, v string) error { return setInt(&c.Limits.Connections, v) }},
 	{"FORGELINK_MAX_HOSTS", func(c *Config, v string) error { return setInt(&c.Limits.Hosts, v) }},
+	{"FORGELINK_PUBLIC_URL", func(c *Config, v string) error { c.PublicURL = v; return nil }},
+	{"FORGELINK_MASTER_KEY_FILE", func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
 	{"FORGELINK_ROOT_ACCESS_KEY_ID", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
 	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
 }
@@ -255,6 +277,17 @@ func (c *Config) Validate() error {
 	if c.Limits.Hosts < 1 {
 		bad("limits.hosts", "must be at least 1, got %d", c.Limits.Hosts)
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			bad("publicURL", "want an absolute http(s) URL such as https://forgelink.example.com, got %q", c.PublicURL)
+		}
+	}
+	if c.Webhooks.MaxBodyBytes < 1024 {
+		bad("webhooks.maxBodyBytes", "must be at least 1024, got %d", c.Webhooks.MaxBodyBytes)
+	}
+	if c.Webhooks.SecretOverlap < 0 || c.Webhooks.SecretOverlap > 30*24*time.Hour {
+		bad("webhooks.secretOverlap", "must be between 0 and 720h, got %s", c.Webhooks.SecretOverlap)
+	}
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")
 	}
@@ -265,6 +298,14 @@ func (c *Config) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+// WebhookBaseURL is the base of every connection's webhook URL.
+func (c *Config) WebhookBaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
 }
 
 // Authless reports whether no root credentials are configured, in which case

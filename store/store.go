@@ -54,6 +54,10 @@ type Connection struct {
 	HostID       string // empty unless the provider is self-managed
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// WebhookSecret is the sealed first webhook secret, written together
+	// with the connection by CreateConnection. Reads leave it nil: secrets
+	// are read with WebhookSecrets.
+	WebhookSecret []byte
 }
 
 // Host is an installed provider (GitHub Enterprise Server, GitLab
@@ -124,4 +128,41 @@ type Page struct {
 type HostUpdate struct {
 	ProviderEndpoint *string
 	VPC              *VPCConfiguration
+}
+
+// WebhookSecret is one sealed webhook secret of a connection. The current
+// secret has a zero ExpiresAt; after a rotation the previous one stays valid
+// until its ExpiresAt.
+type WebhookSecret struct {
+	Sealed    []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Event is a recorded webhook delivery: what arrived, verified, and its
+// normalised form. Events are immutable once recorded, except for Held.
+type Event struct {
+	ID           string // UUID v7: time-ordered
+	ConnectionID string
+	Provider     string
+	DeliveryID   string // the provider's id; unique per connection
+	Kind         string
+	RawKind      string
+	Repository   string
+	// Held: recorded while the connection was not AVAILABLE. Routing skips
+	// held events; they are released when the connection becomes AVAILABLE.
+	Held       bool
+	ReceivedAt time.Time
+	Headers    []byte // JSON object of the headers that matter (never secrets)
+	Body       []byte // raw body, byte for byte as signed
+	Normalized []byte // JSON of providers.Event
+}
+
+// EventFilter narrows ListEvents. Zero fields match everything.
+type EventFilter struct {
+	ConnectionID string
+	Repository   string
+	Kind         string
+	Since        time.Time // received at or after
+	Until        time.Time // received before
 }

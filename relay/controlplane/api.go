@@ -34,6 +34,17 @@ type Store interface {
 	TagResource(ctx context.Context, r store.ResourceRef, tags []store.Tag, maxTags int) error
 	UntagResource(ctx context.Context, r store.ResourceRef, keys []string) error
 	ListTags(ctx context.Context, r store.ResourceRef) ([]store.Tag, error)
+	WebhookSecrets(ctx context.Context, connID string, now time.Time) ([]store.WebhookSecret, error)
+	RotateWebhookSecret(ctx context.Context, connID string, sealed []byte, previousUntil time.Time) error
+	GetEvent(ctx context.Context, id string) (store.Event, error)
+	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
+}
+
+// Keyring seals secrets at rest; associated data binds a sealed value to
+// its record (see relay/keyring).
+type Keyring interface {
+	Seal(plaintext, associated []byte) []byte
+	Open(sealed, associated []byte) ([]byte, error)
 }
 
 // Authenticator verifies a request signed for the given signing name and
@@ -48,9 +59,17 @@ type Options struct {
 	Log       *zap.Logger
 	Auth      Authenticator // nil: unauthenticated (loopback-only deployments)
 	Metrics   *Metrics      // nil: not measured
+	Keyring   Keyring
 	Region    string
 	AccountID string
 	Limits    Limits
+	// WebhookBaseURL is the externally reachable base URL of forgelink's
+	// listener; a connection's webhook URL is WebhookBaseURL/webhooks/<id>.
+	WebhookBaseURL string
+	// SecretOverlap is how long a rotated-out webhook secret stays valid.
+	SecretOverlap time.Duration
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -64,7 +83,8 @@ type Limits struct {
 // API is the http.Handler for "POST /".
 type API struct {
 	opts Options
-	ops  map[string]operation
+	ops  map[string]operation // the CodeConnections operations
+	ext  map[string]operation // forgelink's own, in the forgelink namespace
 }
 
 // call is one decoded request on its way to an operation.
@@ -82,6 +102,9 @@ const maxBody = 1 << 20
 // New returns an API serving the operations of the CodeConnections model
 // that forgelink implements.
 func New(opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	a := &API{opts: opts}
 	a.ops = map[string]operation{
 		"CreateConnection":    a.createConnection,
@@ -96,6 +119,12 @@ func New(opts Options) *API {
 		"TagResource":         a.tagResource,
 		"UntagResource":       a.untagResource,
 		"ListTagsForResource": a.listTagsForResource,
+	}
+	a.ext = map[string]operation{
+		"GetConnectionWebhook":          a.getConnectionWebhook,
+		"RotateConnectionWebhookSecret": a.rotateConnectionWebhookSecret,
+		"ListEvents":                    a.listEvents,
+		"GetEvent":                      a.getEvent,
 	}
 	return a
 }
@@ -136,7 +165,7 @@ func (a *API) serve(r *http.Request) (opName string, out any, err error) {
 			return opName, nil, err
 		}
 	}
-	out, err = a.ops[name](r.Context(), call{ns: ns, body: body})
+	out, err = a.operations(ns)[name](r.Context(), call{ns: ns, body: body})
 	return opName, out, err
 }
 
@@ -156,12 +185,19 @@ func (a *API) resolveTarget(target string) (namespace, string, error) {
 		if prefix != ns.prefix && prefix != qualifiedPrefix(ns) {
 			continue
 		}
-		if _, ok := a.ops[name]; !ok {
+		if _, ok := a.operations(ns)[name]; !ok {
 			return namespace{}, "", newError(codeUnknownOperation, "operation %q is not supported by forgelink", name)
 		}
 		return ns, name, nil
 	}
 	return namespace{}, "", newError(codeUnknownOperation, "unrecognized X-Amz-Target %q", target)
+}
+
+func (a *API) operations(ns namespace) map[string]operation {
+	if ns.extension {
+		return a.ext
+	}
+	return a.ops
 }
 
 func qualifiedPrefix(ns namespace) string {

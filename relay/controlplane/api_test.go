@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
@@ -52,7 +54,12 @@ func newFixture(t testing.TB, limits Limits, auth bool) *fixture {
 	if limits.Hosts == 0 {
 		limits.Hosts = 50
 	}
-	opts := Options{Store: st, Log: zap.NewNop(), Region: testRegion, AccountID: "123456789012", Limits: limits}
+	kr, err := keyring.New(bytes.Repeat([]byte{1}, keyring.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Store: st, Log: zap.NewNop(), Keyring: kr, Region: testRegion, AccountID: "123456789012", Limits: limits,
+		WebhookBaseURL: "https://forgelink.example", SecretOverlap: time.Hour}
 	if auth {
 		opts.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
 			return testSecret, id == testKeyID

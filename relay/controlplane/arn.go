@@ -14,11 +14,17 @@ type namespace struct {
 	prefix  string // X-Amz-Target prefix (short form)
 	// allowAzure: only the 2023 model lists AzureDevOps.
 	allowAzure bool
+	// extension marks forgelink's own namespace: operations beyond the
+	// CodeConnections model (webhooks, events), on the same protocol and
+	// signed with the signing name "forgelink". ARNs it returns use the
+	// codeconnections form.
+	extension bool
 }
 
 var namespaces = []namespace{
 	{service: "codeconnections", prefix: "CodeConnections_20231201", allowAzure: true},
 	{service: "codestar-connections", prefix: "CodeStar_connections_20191201"},
+	{service: "forgelink", prefix: "Forgelink_20261125", extension: true},
 }
 
 // resourceARN is a parsed ARN naming a forgelink resource.
@@ -55,5 +61,9 @@ func parseARN(s string) (resourceARN, bool) {
 }
 
 func formatARN(ns namespace, region, account string, kind store.ResourceKind, id string) string {
-	return "arn:aws:" + ns.service + ":" + region + ":" + account + ":" + string(kind) + "/" + id
+	service := ns.service
+	if ns.extension {
+		service = namespaces[0].service
+	}
+	return "arn:aws:" + service + ":" + region + ":" + account + ":" + string(kind) + "/" + id
 }

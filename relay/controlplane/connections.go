@@ -115,6 +115,7 @@ func (a *API) insertConnection(ctx context.Context, conn *store.Connection, tags
 		return fmt.Errorf("new connection id: %w", err)
 	}
 	conn.ID = id.String()
+	conn.WebhookSecret = a.opts.Keyring.Seal(newWebhookSecret(), []byte(conn.ID))
 	err = a.opts.Store.CreateConnection(ctx, *conn, tags, a.opts.Limits.Connections)
 	switch {
 	case err == nil:

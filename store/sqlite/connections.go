@@ -23,6 +23,11 @@ func (s *Store) CreateConnection(ctx context.Context, c store.Connection, tags [
 			c.ID, c.Name, c.ProviderType, c.Region, c.Status, c.StatusReason, c.HostID, now, now); err != nil {
 			return alreadyExists(err)
 		}
+		if len(c.WebhookSecret) > 0 {
+			if err := insertSecret(ctx, tx, c.ID, c.WebhookSecret, now); err != nil {
+				return err
+			}
+		}
 		return putTags(ctx, tx, store.KindConnection, c.ID, tags)
 	})
 	if err != nil {
@@ -130,6 +135,9 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_secrets WHERE connection_id = ?", id); err != nil {
+			return err
+		}
 		return deleteTags(ctx, tx, store.KindConnection, id)
 	})
 	if err != nil {
@@ -139,11 +147,18 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 }
 
 // SetConnectionStatus records the connection's status and, for ERROR, why.
+// A connection that becomes AVAILABLE releases the events held for it, in
+// the same transaction, so none is left behind.
 func (s *Store) SetConnectionStatus(ctx context.Context, id, status, reason string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return requireRow(tx.ExecContext(ctx,
+		err := requireRow(tx.ExecContext(ctx,
 			"UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
 			status, reason, s.now().UnixNano(), id))
+		if err != nil || status != store.StatusAvailable {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE events SET held = 0 WHERE connection_id = ? AND held = 1", id)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set connection %s status: %w", id, err)

@@ -40,6 +40,13 @@ type Store struct {
 	w   *sql.DB
 	r   *sql.DB // query_only connections
 	now func() time.Time
+
+	// events feeds the group-commit writer (writeEvents). It is unbuffered:
+	// a send succeeds only while the writer runs, so nothing can be queued
+	// after Close has drained it.
+	events     chan *eventWrite
+	closing    chan struct{}
+	eventsDone chan struct{}
 }
 
 // Option configures Open.
@@ -56,13 +63,14 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{now: time.Now}
+	s := &Store{now: time.Now, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.open(ctx, path, log); err != nil {
 		return nil, fmt.Errorf("open store: %s: %w", path, err)
 	}
+	go s.writeEvents()
 	log.Info("store opened", zap.String("path", path))
 	return s, nil
 }
@@ -139,6 +147,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools. It first moves the WAL into the main file so that
 // a stopped daemon leaves one self-contained file behind.
 func (s *Store) Close() error {
+	close(s.closing)
+	<-s.eventsDone
 	rerr := s.r.Close()
 	_, cerr := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	if err := errors.Join(rerr, cerr, s.w.Close()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestReopenKeepsData(t *testing.T) {
 
 	s = mustOpen(t, path)
 	defer mustClose(t, s)
-	if got, err := s.GetConnection(ctx, c.ID); err != nil || got != wantConn {
+	if got, err := s.GetConnection(ctx, c.ID); err != nil || !reflect.DeepEqual(got, wantConn) {
 		t.Errorf("GetConnection after reopen = %+v, %v; want %+v", got, err, wantConn)
 	}
 	if got, err := s.GetHost(ctx, h.ID); err != nil || got != wantHost {

@@ -1,0 +1,307 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/keyring"
+	"github.com/forgelink/forgelink/store"
+	"github.com/forgelink/forgelink/store/sqlite"
+)
+
+// fakeProvider signs with X-Test-Signature: hex HMAC-SHA256 of the body,
+// and takes the delivery id from X-Test-Delivery. Its parser accepts any
+// JSON object with a "repo" field.
+type fakeProvider struct{}
+
+func (fakeProvider) Verify(h http.Header, body []byte, secrets [][]byte) error {
+	sig, err := hex.DecodeString(h.Get("X-Test-Signature"))
+	if err != nil || len(sig) == 0 {
+		return providers.ErrMissingSignature
+	}
+	for _, s := range secrets {
+		if hmac.Equal(sig, sign(s, body)) {
+			return nil
+		}
+	}
+	return providers.ErrBadSignature
+}
+
+func (fakeProvider) DeliveryID(h http.Header) string { return h.Get("X-Test-Delivery") }
+
+func (fakeProvider) Parse(h http.Header, body []byte) (providers.Event, error) {
+	var in struct{ Repo *string }
+	if err := json.Unmarshal(body, &in); err != nil || in.Repo == nil {
+		return providers.Event{}, fmt.Errorf("%w: not a test event", providers.ErrMalformed)
+	}
+	return providers.Event{Kind: providers.KindPush, RawKind: "test", Repository: providers.Repository{FullName: *in.Repo}}, nil
+}
+
+func sign(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	srv    *httptest.Server
+	store  *sqlite.Store
+	kr     *keyring.Keyring
+	clock  *clock
+	conn   store.Connection
+	secret []byte
+}
+
+func newFixture(t testing.TB, status string) *fixture {
+	t.Helper()
+	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), zap.NewNop(), sqlite.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kr, _ := keyring.New(bytes.Repeat([]byte{3}, keyring.KeySize))
+	f := &fixture{store: st, kr: kr, clock: clk, secret: []byte("s3cr3t")}
+	f.conn = f.createConnection(t, status)
+	h := New(Options{
+		Store: st, Keyring: kr, Log: zap.NewNop(), Now: clk.Now, MaxBody: 4096,
+		Providers:     map[string]Provider{store.ProviderGitHub: fakeProvider{}},
+		ConnectionARN: func(id string) string { return "arn:test:" + id },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/{connection}", h)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) createConnection(t testing.TB, status string) store.Connection {
+	t.Helper()
+	c := store.Connection{ID: uuid.NewString(), Name: uuid.NewString()[:8], ProviderType: store.ProviderGitHub, Region: "us-east-1", Status: status}
+	c.WebhookSecret = f.kr.Seal(f.secret, []byte(c.ID))
+	if err := f.store.CreateConnection(context.Background(), c, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type testDelivery struct {
+	conn, id, contentType string
+	body                  []byte
+	secret                []byte // nil: unsigned
+}
+
+func (f *fixture) send(t testing.TB, d testDelivery) (int, map[string]string) {
+	t.Helper()
+	if d.conn == "" {
+		d.conn = f.conn.ID
+	}
+	if d.contentType == "" {
+		d.contentType = "application/json"
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/"+d.conn, bytes.NewReader(d.body))
+	req.Header.Set("Content-Type", d.contentType)
+	req.Header.Set("X-Test-Delivery", d.id)
+	if d.secret != nil {
+		req.Header.Set("X-Test-Signature", hex.EncodeToString(sign(d.secret, d.body)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]string
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (f *fixture) events(t testing.TB) []store.Event {
+	t.Helper()
+	events, err := f.store.ListEvents(context.Background(), store.EventFilter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func TestRefusalsStoreNothing(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	body := []byte(`{"repo":"acme/app"}`)
+	tests := []struct {
+		name   string
+		d      testDelivery
+		status int
+	}{
+		{"wrong secret", testDelivery{id: "d1", body: body, secret: []byte("nope")}, http.StatusUnauthorized},
+		{"unsigned", testDelivery{id: "d1", body: body}, http.StatusUnauthorized},
+		{"unknown connection", testDelivery{conn: uuid.NewString(), id: "d1", body: body, secret: f.secret}, http.StatusNotFound},
+		{"not a connection id", testDelivery{conn: "..%2f..", id: "d1", body: body, secret: f.secret}, http.StatusNotFound},
+		{"too large", testDelivery{id: "d1", body: bytes.Repeat([]byte("x"), 5000), secret: f.secret}, http.StatusRequestEntityTooLarge},
+		{"form encoded", testDelivery{id: "d1", body: body, secret: f.secret, contentType: "application/x-www-form-urlencoded"}, http.StatusBadRequest},
+		{"not json", testDelivery{id: "d1", body: []byte(`{"repo":`), secret: f.secret}, http.StatusBadRequest},
+		{"no delivery id", testDelivery{body: body, secret: f.secret}, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := f.send(t, tc.d)
+			if status != tc.status || out["error"] == "" {
+				t.Fatalf("got %d %v, want %d with an error", status, out, tc.status)
+			}
+			if strings.Contains(out["error"], string(f.secret)) {
+				t.Fatal("error reveals the secret")
+			}
+		})
+	}
+	if events := f.events(t); len(events) != 0 {
+		t.Fatalf("refused deliveries were stored: %d", len(events))
+	}
+}
+
+// TestTooLargeChunked covers a body of unannounced length: it is cut off
+// at the limit, not read whole.
+func TestTooLargeChunked(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := pw.Write(bytes.Repeat([]byte("x"), 1024)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/"+f.conn.ID, pr)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func TestAcceptHoldAndDeduplicate(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	body := []byte(`{"repo":"acme/app","note":"<b>&</b>"}`)
+	status, out := f.send(t, testDelivery{id: "d1", body: body, secret: f.secret})
+	if status != http.StatusAccepted || out["status"] != "accepted" || out["eventId"] == "" {
+		t.Fatalf("first delivery: %d %v", status, out)
+	}
+	status, out = f.send(t, testDelivery{id: "d1", body: body, secret: f.secret})
+	if status != http.StatusOK || out["status"] != "duplicate" {
+		t.Fatalf("redelivery: %d %v", status, out)
+	}
+	pending := f.createConnection(t, store.StatusPending)
+	status, out = f.send(t, testDelivery{conn: pending.ID, id: "d1", body: body, secret: f.secret})
+	if status != http.StatusAccepted || out["status"] != "held" {
+		t.Fatalf("delivery to a PENDING connection: %d %v", status, out)
+	}
+	events := f.events(t)
+	if len(events) != 2 {
+		t.Fatalf("%d events, want 2", len(events))
+	}
+	e, err := f.store.GetEvent(context.Background(), events[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.Body, body) || e.Repository != "acme/app" || e.DeliveryID != "d1" || e.Held {
+		t.Errorf("stored event %+v", e)
+	}
+	var headers map[string]string
+	if err := json.Unmarshal(e.Headers, &headers); err != nil || headers["Content-Type"] != "application/json" {
+		t.Errorf("headers %s: %v", e.Headers, err)
+	}
+	if !events[1].Held {
+		t.Error("event of the PENDING connection is not held")
+	}
+	if err := f.store.SetConnectionStatus(context.Background(), pending.ID, store.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	if events := f.events(t); events[1].Held {
+		t.Error("event still held after the connection became AVAILABLE")
+	}
+}
+
+func TestSecretRotationOverlap(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	ctx := context.Background()
+	newSecret := []byte("new-secret")
+	if err := f.store.RotateWebhookSecret(ctx, f.conn.ID, f.kr.Seal(newSecret, []byte(f.conn.ID)), f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"repo":"acme/app"}`)
+	for i, tc := range []struct {
+		advance time.Duration
+		secret  []byte
+		status  int
+	}{
+		{0, newSecret, http.StatusAccepted},
+		{0, f.secret, http.StatusAccepted},              // old one, inside the overlap
+		{time.Hour, f.secret, http.StatusUnauthorized}, // overlap over
+		{0, newSecret, http.StatusAccepted},
+	} {
+		f.clock.Add(tc.advance)
+		if status, out := f.send(t, testDelivery{id: fmt.Sprint("r", i), body: body, secret: tc.secret}); status != tc.status {
+			t.Errorf("step %d: %d %v, want %d", i, status, out, tc.status)
+		}
+	}
+}
+
+// TestConcurrentDeliveriesAllRecorded drives the group commit: every
+// delivery answered 202 is stored exactly once.
+func TestConcurrentDeliveriesAllRecorded(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	const n = 300
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Every delivery id is sent twice, concurrently.
+			statuses[i], _ = f.send(t, testDelivery{id: fmt.Sprint("c", i/2), body: []byte(`{"repo":"acme/app"}`), secret: f.secret})
+		}()
+	}
+	wg.Wait()
+	accepted := 0
+	for _, s := range statuses {
+		if s == http.StatusAccepted {
+			accepted++
+		}
+	}
+	events := f.events(t)
+	if accepted != n/2 || len(events) != n/2 {
+		t.Fatalf("%d accepted, %d stored; want %d each", accepted, len(events), n/2)
+	}
+}

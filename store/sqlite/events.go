@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+const eventColumns = "id, connection_id, provider, delivery_id, kind, raw_kind, repository, held, received_at, headers, body, normalized"
+
+// maxBatch bounds one group commit. Larger batches amortise the fsync
+// further but hold every request in the batch for the whole transaction.
+const maxBatch = 256
+
+// eventWrite is one RecordEvent call waiting for its batch to commit.
+type eventWrite struct {
+	ev   store.Event
+	done chan eventResult
+}
+
+type eventResult struct {
+	duplicate bool
+	err       error
+}
+
+// RecordEvent durably stores e; it returns when the transaction holding it
+// has committed (fsynced: synchronous=FULL). duplicate reports that the
+// connection already has an event with e's delivery id; nothing is written
+// then. Concurrent calls share transactions (group commit), which is what
+// makes durable ingestion fast.
+func (s *Store) RecordEvent(ctx context.Context, e store.Event) (duplicate bool, err error) {
+	w := &eventWrite{ev: e, done: make(chan eventResult, 1)}
+	select {
+	case s.events <- w:
+	case <-s.closing:
+		return false, errors.New("record event: store closed")
+	case <-ctx.Done():
+		return false, fmt.Errorf("record event: %w", ctx.Err())
+	}
+	// Once queued, the write happens whatever the caller does; waiting for
+	// the result keeps the caller's answer truthful.
+	r := <-w.done
+	if r.err != nil {
+		return false, fmt.Errorf("record event %s: %w", e.DeliveryID, r.err)
+	}
+	return r.duplicate, nil
+}
+
+// writeEvents is the single goroutine that commits event batches. It exits
+// when closing is closed and the queue is drained.
+func (s *Store) writeEvents() {
+	defer close(s.eventsDone)
+	for {
+		var first *eventWrite
+		select {
+		case first = <-s.events:
+		case <-s.closing:
+			s.drainEvents()
+			return
+		}
+		s.commitBatch(s.collect(first))
+	}
+}
+
+// collect takes whatever else is already queued, up to maxBatch.
+func (s *Store) collect(first *eventWrite) []*eventWrite {
+	batch := []*eventWrite{first}
+	for len(batch) < maxBatch {
+		select {
+		case w := <-s.events:
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (s *Store) drainEvents() {
+	for {
+		select {
+		case w := <-s.events:
+			s.commitBatch(s.collect(w))
+		default:
+			return
+		}
+	}
+}
+
+// commitBatch writes a batch in one transaction. If the batch fails as a
+// whole, each event is retried alone so that one bad row fails only its own
+// request.
+func (s *Store) commitBatch(batch []*eventWrite) {
+	dups := make([]bool, len(batch))
+	err := s.write(context.Background(), func(tx *sql.Tx) error {
+		stmt, err := tx.Prepare("INSERT INTO events (" + eventColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection_id, delivery_id) DO NOTHING")
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, w := range batch {
+			if dups[i], err = insertEvent(stmt, w.ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for _, w := range batch {
+			s.commitBatch([]*eventWrite{w})
+		}
+		return
+	}
+	for i, w := range batch {
+		w.done <- eventResult{duplicate: dups[i], err: err}
+	}
+}
+
+func insertEvent(stmt *sql.Stmt, e store.Event) (duplicate bool, err error) {
+	res, err := stmt.Exec(e.ID, e.ConnectionID, e.Provider, e.DeliveryID, e.Kind, e.RawKind, e.Repository,
+		e.Held, e.ReceivedAt.UnixNano(), string(e.Headers), e.Body, string(e.Normalized))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 0, err
+}
+
+// GetEvent returns one event with its body.
+func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
+	e, err := scanEvent(s.r.QueryRowContext(ctx, "SELECT "+eventColumns+" FROM events WHERE id = ?", id))
+	if err != nil {
+		return store.Event{}, fmt.Errorf("event %s: %w", id, notFound(err))
+	}
+	return e, nil
+}
+
+// ListEvents returns events in id (arrival) order, after p.After, without
+// their bodies: a listing of many 25 MiB deliveries must stay cheap. Use
+// GetEvent for the body.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error) {
+	where := []string{"id > ?"}
+	args := []any{p.After}
+	for _, c := range []struct {
+		cond string
+		arg  any
+		set  bool
+	}{
+		{"connection_id = ?", f.ConnectionID, f.ConnectionID != ""},
+		{"repository = ?", f.Repository, f.Repository != ""},
+		{"kind = ?", f.Kind, f.Kind != ""},
+		{"received_at >= ?", f.Since.UnixNano(), !f.Since.IsZero()},
+		{"received_at < ?", f.Until.UnixNano(), !f.Until.IsZero()},
+	} {
+		if c.set {
+			where = append(where, c.cond)
+			args = append(args, c.arg)
+		}
+	}
+	query := "SELECT " + strings.Replace(eventColumns, "body", "X'' AS body", 1) + " FROM events WHERE " + strings.Join(where, " AND ") + " ORDER BY id"
+	if p.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, p.Limit)
+	}
+	events, err := queryAll(ctx, s.r, scanEvent, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return events, nil
+}
+
+func scanEvent(row scanner) (store.Event, error) {
+	var (
+		e                   store.Event
+		received            int64
+		headers, normalized string
+	)
+	err := row.Scan(&e.ID, &e.ConnectionID, &e.Provider, &e.DeliveryID, &e.Kind, &e.RawKind, &e.Repository,
+		&e.Held, &received, &headers, &e.Body, &normalized)
+	if err != nil {
+		return store.Event{}, err
+	}
+	e.ReceivedAt = fromNanos(received)
+	e.Headers, e.Normalized = []byte(headers), []byte(normalized)
+	return e, nil
+}
