@@ -135,6 +135,17 @@ func (l *leaf) client(ctx context.Context) (*codeconnections.Client, error) {
 // otherwise sends unsigned requests, which a daemon without credentials
 // accepts on loopback.
 func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) (*codeconnections.Client, error) {
+	cfg, err := awsConfig(ctx, f, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
+		o.BaseEndpoint = aws.String(f.endpoint)
+	}), nil
+}
+
+// awsConfig resolves region and credentials for either client.
+func awsConfig(ctx context.Context, f *commonFlags, getenv func(string) string) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(f.region),
 		// IMDS is never the daemon's credential source and would only add
@@ -142,7 +153,7 @@ func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) 
 		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		cfg.Credentials = aws.AnonymousCredentials{}
@@ -150,9 +161,7 @@ func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) 
 			cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, "")
 		}
 	}
-	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
-		o.BaseEndpoint = aws.String(f.endpoint)
-	}), nil
+	return cfg, nil
 }
 
 // apiError shows a service error as the service put it, without the SDK's

@@ -17,6 +17,8 @@ func runConnections(ctx context.Context, args []string, stdout, stderr io.Writer
 		{"get", "[flags] ARN", "show a connection", connectionsGet},
 		{"list", "[flags]", "list connections", connectionsList},
 		{"delete", "[flags] ARN", "delete a connection", connectionsDelete},
+		{"webhook", "[flags] ARN", "show the connection's webhook URL and secret", connectionsWebhook},
+		{"rotate-secret", "[--overlap DURATION] [flags] ARN", "issue a new webhook secret", connectionsRotateSecret},
 	}, args, stdout, stderr)
 }
 

@@ -4,6 +4,7 @@
 //	forgelink connections ...       manage connections
 //	forgelink hosts ...             manage hosts
 //	forgelink tags ...              manage resource tags
+//	forgelink events ...            inspect recorded webhook events
 //	forgelink version               print the version
 //
 // The client subcommands speak the AWS CodeConnections wire protocol through
@@ -37,6 +38,7 @@ func commands() []command {
 		{"connections", "create, get, list and delete connections", runConnections},
 		{"hosts", "create, get, list, update and delete hosts", runHosts},
 		{"tags", "add, remove and list resource tags", runTags},
+		{"events", "list and show recorded webhook events", runEvents},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "forgelink", version)
 			return err

@@ -18,16 +18,25 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers/bitbucket"
+	"github.com/forgelink/forgelink/providers/github"
+	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/controlplane"
+	"github.com/forgelink/forgelink/relay/ingress"
+	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/sigv4"
+	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
 )
 
 // shutdownGrace bounds how long in-flight requests may run after SIGTERM.
 const shutdownGrace = 30 * time.Second
 
-// dbFile is the embedded store's file inside the data directory.
-const dbFile = "forgelink.db"
+// Files inside the data directory.
+const (
+	dbFile        = "forgelink.db"
+	masterKeyFile = "master.key"
+)
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -75,6 +84,10 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	kr, err := openKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, dbFile), log.Named("store"))
 	if err != nil {
 		return err
@@ -84,34 +97,15 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 			log.Error("close store", zap.Error(err))
 		}
 	}()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api := controlplane.New(controlplane.Options{
-		Store:     st,
-		Log:       log.Named("api"),
-		Auth:      authenticator(cfg, log),
-		Metrics:   controlplane.NewMetrics(reg),
-		Region:    cfg.Region,
-		AccountID: cfg.AccountID,
-		Limits: controlplane.Limits{
-			Connections:        cfg.Limits.Connections,
-			Hosts:              cfg.Limits.Hosts,
-			AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
-		},
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/{$}", api)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", readyz(st))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String() // the real port when listening on :0
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           newMux(cfg, log, st, kr),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -121,7 +115,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
-		zap.String("region", cfg.Region), zap.String("account_id", cfg.AccountID), zap.String("version", version))
+		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
+		zap.String("account_id", cfg.AccountID), zap.String("version", version))
 	if err := sdNotify("READY=1"); err != nil {
 		log.Warn("systemd notify", zap.Error(err))
 	}
@@ -140,6 +135,74 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openKeyring loads the master key, creating one in the data directory on
+// first start when none is configured.
+func openKeyring(cfg *config.Config, log *zap.Logger) (*keyring.Keyring, error) {
+	if cfg.MasterKeyFile != "" {
+		return keyring.LoadFile(cfg.MasterKeyFile)
+	}
+	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	kr, created, err := keyring.LoadOrCreate(path)
+	if created {
+		log.Warn("generated a new master key: back it up with the data directory, or set FORGELINK_MASTER_KEY_FILE; "+
+			"without it the stored secrets cannot be read", zap.String("path", path))
+	}
+	return kr, err
+}
+
+// newMux routes the listener: the control plane at "/", webhooks under
+// /webhooks/, and the operational endpoints.
+func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.Keyring) *http.ServeMux {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := controlplane.New(controlplane.Options{
+		Store:     st,
+		Log:       log.Named("api"),
+		Auth:      authenticator(cfg, log),
+		Metrics:   controlplane.NewMetrics(reg),
+		Keyring:   kr,
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Limits: controlplane.Limits{
+			Connections:        cfg.Limits.Connections,
+			Hosts:              cfg.Limits.Hosts,
+			AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
+		},
+		WebhookBaseURL: cfg.PublicURL,
+		SecretOverlap:  cfg.Webhooks.SecretOverlap,
+	})
+	hooks := ingress.New(ingress.Options{
+		Store:     st,
+		Keyring:   kr,
+		Providers: webhookProviders(),
+		Log:       log.Named("ingress"),
+		Metrics:   ingress.NewMetrics(reg),
+		MaxBody:   cfg.Webhooks.MaxBodyBytes,
+		ConnectionARN: func(id string) string {
+			return "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/" + id
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", api)
+	mux.Handle("POST /webhooks/{connection}", hooks)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", readyz(st))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// webhookProviders maps each connection provider type to the package that
+// verifies and parses its webhooks.
+func webhookProviders() map[string]ingress.Provider {
+	return map[string]ingress.Provider{
+		store.ProviderGitHub:                 github.Webhooks{},
+		store.ProviderGitHubEnterpriseServer: github.Webhooks{},
+		store.ProviderGitLab:                 gitlab.Webhooks{},
+		store.ProviderGitLabSelfManaged:      gitlab.Webhooks{},
+		store.ProviderBitbucket:              bitbucket.Webhooks{},
+	}
 }
 
 // authenticator returns the SigV4 verifier for the root credentials, or nil

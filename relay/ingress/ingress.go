@@ -126,11 +126,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answerError(w, d, err)
 		return
 	}
-	status := http.StatusAccepted
 	if outcome == outcomeDuplicate {
-		status = http.StatusOK
+		writeJSON(w, http.StatusOK, map[string]string{"status": outcome})
+		return
 	}
-	writeJSON(w, status, map[string]string{"status": outcome, "eventId": eventID})
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": outcome, "eventId": eventID})
 }
 
 // receive runs the checks in order of cost: connection, size, content type,

@@ -33,6 +33,11 @@ type eventResult struct {
 // then. Concurrent calls share transactions (group commit), which is what
 // makes durable ingestion fast.
 func (s *Store) RecordEvent(ctx context.Context, e store.Event) (duplicate bool, err error) {
+	// select picks at random among ready cases, so an idle writer would
+	// otherwise take the event of a caller that has already given up.
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("record event: %w", err)
+	}
 	w := &eventWrite{ev: e, done: make(chan eventResult, 1)}
 	select {
 	case s.events <- w:

@@ -1,0 +1,423 @@
+package github
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"github.com/forgelink/forgelink/providers"
+)
+
+const (
+	deliveryID = "8c1c2a80-07a4-11ef-9f4e-2f1c8a5b7d11"
+	zeroSHA    = "0000000000000000000000000000000000000000"
+)
+
+func headers(event string) http.Header {
+	h := http.Header{}
+	h.Set("X-GitHub-Event", event)
+	h.Set("X-GitHub-Delivery", deliveryID)
+	return h
+}
+
+var widget = providers.Repository{
+	FullName:      "octo-org/widget",
+	CloneURLHTTP:  "https://github.com/octo-org/widget.git",
+	CloneURLSSH:   "git@github.com:octo-org/widget.git",
+	HTMLURL:       "https://github.com/octo-org/widget",
+	DefaultBranch: "main",
+}
+
+func commitURL(id string) string { return "https://github.com/octo-org/widget/commit/" + id }
+
+var (
+	commit1 = providers.Commit{
+		ID:          "2f22765d04931a078909145ca628d2264c852d7d",
+		Message:     "Fix <script> escaping & quoting in templates\n\nThe renderer emitted \"&lt;\" twice when a template held both < and >.",
+		AuthorName:  "Mona Lisa Octocat",
+		AuthorEmail: "mona@example.com",
+		Timestamp:   time.Date(2024, 5, 1, 9, 58, 3, 0, time.UTC),
+		URL:         commitURL("2f22765d04931a078909145ca628d2264c852d7d"),
+		Added:       []string{"internal/render/escape.go", "internal/render/escape_test.go"},
+		Modified:    []string{"internal/render/render.go", "README.md"},
+	}
+	commit2 = providers.Commit{
+		ID:          "6b1f53303a732ccc8c6aae6640399827c15250e3",
+		Message:     "Übersetzung: Größenangaben für Zölle 📦",
+		AuthorName:  "José Müller",
+		AuthorEmail: "jose.mueller@example.de",
+		Timestamp:   time.Date(2024, 5, 1, 10, 4, 41, 0, time.UTC),
+		URL:         commitURL("6b1f53303a732ccc8c6aae6640399827c15250e3"),
+		Modified:    []string{"docs/de/README.md", "README.md"},
+		Removed:     []string{"docs/de/alt.md"},
+	}
+	commit3 = providers.Commit{
+		ID:          "a625406f6977d45c1391b078f4d3656e0b75bfcb",
+		Message:     "Rename config loader (config.go → loader.go)",
+		AuthorName:  "Mona Lisa Octocat",
+		AuthorEmail: "mona@example.com",
+		Timestamp:   time.Date(2024, 5, 1, 10, 10, 19, 0, time.UTC),
+		URL:         commitURL("a625406f6977d45c1391b078f4d3656e0b75bfcb"),
+		Added:       []string{"internal/config/loader.go"},
+		Modified:    []string{"cmd/widget/main.go"},
+		Removed:     []string{"internal/config/config.go"},
+	}
+	featureCommit = providers.Commit{
+		ID:          "c09bb890b096f7306f688cc6d1dad34e7e52a223",
+		Message:     "Start feature/ü-naming: scaffold",
+		AuthorName:  "José Müller",
+		AuthorEmail: "jose.mueller@example.de",
+		Timestamp:   time.Date(2024, 5, 2, 8, 15, 0, 0, time.UTC),
+		URL:         commitURL("c09bb890b096f7306f688cc6d1dad34e7e52a223"),
+		Added:       []string{"feature/naming.go"},
+	}
+	rebasedCommit = providers.Commit{
+		ID:          "5573e39b6600496d40f493d00ec7658479a19607",
+		Message:     "WIP: rebase onto main (amended)",
+		AuthorName:  "Mona Lisa Octocat",
+		AuthorEmail: "mona@example.com",
+		Timestamp:   time.Date(2024, 5, 2, 16, 30, 0, 0, time.UTC),
+		URL:         commitURL("5573e39b6600496d40f493d00ec7658479a19607"),
+		Modified:    []string{"feature/naming.go", "go.mod"},
+	}
+)
+
+func pushEvent(p providers.Push) providers.Event {
+	return providers.Event{Kind: providers.KindPush, RawKind: "push", Repository: widget, Pushes: []providers.Push{p}}
+}
+
+func prEvent(pr providers.PullRequest) providers.Event {
+	return providers.Event{Kind: providers.KindPullRequest, RawKind: "pull_request", Repository: widget, PullRequest: &pr}
+}
+
+func installEvent(kind, action string) providers.Event {
+	return providers.Event{
+		Kind:         providers.KindInstallation,
+		RawKind:      kind,
+		Installation: &providers.Installation{ID: 51234567, Action: action, Account: "octo-org"},
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		file, event string
+		want        providers.Event
+	}{
+		{"push_branch.json", "push", pushEvent(providers.Push{
+			Ref: "refs/heads/main", RefType: providers.RefBranch, RefName: "main",
+			Before:       "1405df66cbe219b0bf6355bc3d60361a8376b6b4",
+			After:        commit3.ID,
+			HeadCommit:   &commit3,
+			Commits:      []providers.Commit{commit1, commit2, commit3},
+			TotalCommits: 3,
+			Files: providers.ChangedFiles{
+				Added:    []string{"internal/config/loader.go", "internal/render/escape.go", "internal/render/escape_test.go"},
+				Modified: []string{"README.md", "cmd/widget/main.go", "docs/de/README.md", "internal/render/render.go"},
+				Removed:  []string{"docs/de/alt.md", "internal/config/config.go"},
+			},
+		})},
+		{"push_tag.json", "push", pushEvent(providers.Push{
+			Ref: "refs/tags/v1.4.0", RefType: providers.RefTag, RefName: "v1.4.0",
+			Before: zeroSHA, After: commit3.ID, Created: true, HeadCommit: &commit3,
+		})},
+		{"push_create.json", "push", pushEvent(providers.Push{
+			Ref: "refs/heads/feature/ü-naming", RefType: providers.RefBranch, RefName: "feature/ü-naming",
+			Before: zeroSHA, After: featureCommit.ID, Created: true,
+			HeadCommit:   &featureCommit,
+			Commits:      []providers.Commit{featureCommit},
+			TotalCommits: 1,
+			Files:        providers.ChangedFiles{Added: []string{"feature/naming.go"}},
+		})},
+		{"push_delete.json", "push", pushEvent(providers.Push{
+			Ref: "refs/heads/feature/ü-naming", RefType: providers.RefBranch, RefName: "feature/ü-naming",
+			Before: featureCommit.ID, After: zeroSHA, Deleted: true,
+		})},
+		{"push_forced.json", "push", pushEvent(providers.Push{
+			Ref: "refs/heads/feature/rebase", RefType: providers.RefBranch, RefName: "feature/rebase",
+			Before: "1dff429e4bbffc8beb68d9051d6b7926c22aaf99", After: rebasedCommit.ID, Forced: true,
+			HeadCommit:   &rebasedCommit,
+			Commits:      []providers.Commit{rebasedCommit},
+			TotalCommits: 1,
+			Files:        providers.ChangedFiles{Modified: []string{"feature/naming.go", "go.mod"}},
+		})},
+		{"pull_request_opened.json", "pull_request", prEvent(providers.PullRequest{
+			Action: providers.PROpened, RawAction: "opened", Number: 42,
+			Title:        "Escape <, > & \" in templates — fixes #12",
+			URL:          "https://github.com/octo-org/widget/pull/42",
+			SourceBranch: "fix/escape-<tags>", DestinationBranch: "main",
+			HeadSHA:          "b2b68dd40b48d5240e7e6b569aeac3e95c28487e",
+			SourceRepository: "jmueller/widget",
+		})},
+		{"pull_request_synchronize.json", "pull_request", prEvent(providers.PullRequest{
+			Action: providers.PRUpdated, RawAction: "synchronize", Number: 42,
+			Title:        "Escape <, > & \" in templates — fixes #12",
+			URL:          "https://github.com/octo-org/widget/pull/42",
+			SourceBranch: "fix/escape-<tags>", DestinationBranch: "main",
+			HeadSHA:          "72983c87218997036beed523d09aa750f4e90f50",
+			SourceRepository: "jmueller/widget",
+		})},
+		{"pull_request_closed.json", "pull_request", prEvent(providers.PullRequest{
+			Action: providers.PRClosed, RawAction: "closed", Number: 43,
+			Title:        "Escape <, > & \" in templates — fixes #12",
+			URL:          "https://github.com/octo-org/widget/pull/43",
+			SourceBranch: "fix/escape-<tags>", DestinationBranch: "main",
+			HeadSHA: "6f0a92ef6e6eca11a37435fe2ce728256274a46e",
+		})},
+		{"pull_request_merged.json", "pull_request", prEvent(providers.PullRequest{
+			Action: providers.PRMerged, RawAction: "closed", Number: 44,
+			Title:        "Escape <, > & \" in templates — fixes #12",
+			URL:          "https://github.com/octo-org/widget/pull/44",
+			SourceBranch: "fix/escape-<tags>", DestinationBranch: "main",
+			HeadSHA: "26bdc5ca126d91eaca144dc9060f6efc5b7ef9bb",
+		})},
+		{"pull_request_labeled.json", "pull_request", prEvent(providers.PullRequest{
+			Action: providers.PROther, RawAction: "labeled", Number: 44,
+			Title:        "Escape <, > & \" in templates — fixes #12",
+			URL:          "https://github.com/octo-org/widget/pull/44",
+			SourceBranch: "fix/escape-<tags>", DestinationBranch: "main",
+			HeadSHA: "b3e739ee5e2925f4b08bb163532ebdf8d7c2cef7",
+		})},
+		{"ping.json", "ping", providers.Event{Kind: providers.KindPing, RawKind: "ping", Repository: widget}},
+		{"installation_created.json", "installation", installEvent("installation", providers.InstallCreated)},
+		{"installation_suspend.json", "installation", installEvent("installation", providers.InstallSuspended)},
+		{"installation_repositories_added.json", "installation_repositories", installEvent("installation_repositories", "added")},
+		{"issues_opened.json", "issues", providers.Event{Kind: providers.KindOther, RawKind: "issues", Repository: widget}},
+		// go-github has no type for sub_issues events.
+		{"sub_issues_added.json", "sub_issues", providers.Event{Kind: providers.KindOther, RawKind: "sub_issues", Repository: widget}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := Webhooks{}.Parse(headers(tt.event), readTestdata(t, tt.file))
+			if err != nil {
+				t.Fatalf("Parse() error = %v", err)
+			}
+			tt.want.Provider = Provider
+			tt.want.DeliveryID = deliveryID
+			normalize(&got)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse() =\n%s\nwant\n%s", dump(got), dump(tt.want))
+			}
+		})
+	}
+}
+
+// normalize makes an event comparable with reflect.DeepEqual: timestamps
+// in UTC, and empty slices nil (the model allows either).
+func normalize(ev *providers.Event) {
+	for i := range ev.Pushes {
+		p := &ev.Pushes[i]
+		if p.HeadCommit != nil {
+			normalizeCommit(p.HeadCommit)
+		}
+		for j := range p.Commits {
+			normalizeCommit(&p.Commits[j])
+		}
+		if len(p.Commits) == 0 {
+			p.Commits = nil
+		}
+		p.Files = providers.ChangedFiles{Added: nilIfEmpty(p.Files.Added), Modified: nilIfEmpty(p.Files.Modified), Removed: nilIfEmpty(p.Files.Removed)}
+	}
+}
+
+func normalizeCommit(c *providers.Commit) {
+	c.Timestamp = c.Timestamp.UTC()
+	c.Added, c.Modified, c.Removed = nilIfEmpty(c.Added), nilIfEmpty(c.Modified), nilIfEmpty(c.Removed)
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func dump(ev providers.Event) string {
+	b, _ := json.MarshalIndent(ev, "", "  ")
+	return string(b)
+}
+
+// The trap: repository.created_at and pushed_at are Unix seconds in push
+// events and RFC 3339 strings elsewhere; go-github's Timestamp takes both.
+func TestRepositoryTimestamps(t *testing.T) {
+	var push gh.PushEvent
+	if err := json.Unmarshal(readTestdata(t, "push_branch.json"), &push); err != nil {
+		t.Fatal(err)
+	}
+	var pr gh.PullRequestEvent
+	if err := json.Unmarshal(readTestdata(t, "pull_request_opened.json"), &pr); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2023, 11, 13, 10, 40, 0, 0, time.UTC)
+	if got := push.GetRepo().GetCreatedAt().Time; !got.Equal(want) {
+		t.Errorf("push repository.created_at = %v, want %v", got, want)
+	}
+	if got := pr.GetRepo().GetCreatedAt().Time; !got.Equal(want) {
+		t.Errorf("pull_request repository.created_at = %v, want %v", got, want)
+	}
+}
+
+// withCommits returns the branch push payload with n generated commits,
+// each listing files paths as added.
+func withCommits(tb testing.TB, n, files int) []byte {
+	tb.Helper()
+	var payload map[string]any
+	if err := json.Unmarshal(readTestdata(tb, "push_branch.json"), &payload); err != nil {
+		tb.Fatal(err)
+	}
+	commits := make([]map[string]any, n)
+	for i := range commits {
+		added := make([]string, files)
+		for j := range added {
+			added[j] = fmt.Sprintf("gen/%04d/file%04d.txt", i, j)
+		}
+		id := fmt.Sprintf("%040x", i+1)
+		commits[i] = map[string]any{
+			"id": id, "tree_id": id, "distinct": true, "message": fmt.Sprintf("Generated commit %d", i),
+			"timestamp": "2024-05-01T12:00:00Z", "url": commitURL(id),
+			"author": map[string]any{"name": "Mona Lisa Octocat", "email": "mona@example.com", "username": "mona-lisa"},
+			"added":  added, "removed": []string{}, "modified": []string{},
+		}
+	}
+	payload["commits"] = commits
+	b, err := json.Marshal(payload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func TestParseTruncation(t *testing.T) {
+	tests := []struct {
+		name             string
+		commits, files   int
+		truncated, incmp bool
+	}{
+		{name: "just under the commit cap", commits: 2047, files: 1},
+		{name: "at the commit cap", commits: 2048, files: 1, truncated: true, incmp: true},
+		{name: "just under the file cap", commits: 1, files: 2999},
+		{name: "at the file cap", commits: 1, files: 3000, incmp: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := Webhooks{}.Parse(headers("push"), withCommits(t, tt.commits, tt.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := ev.Pushes[0]
+			if p.TotalCommits != tt.commits || len(p.Commits) != tt.commits {
+				t.Errorf("TotalCommits = %d, len(Commits) = %d, want %d", p.TotalCommits, len(p.Commits), tt.commits)
+			}
+			if p.CommitsTruncated != tt.truncated || p.FilesIncomplete != tt.incmp {
+				t.Errorf("CommitsTruncated = %v, FilesIncomplete = %v, want %v, %v",
+					p.CommitsTruncated, p.FilesIncomplete, tt.truncated, tt.incmp)
+			}
+			if want := tt.commits * tt.files; len(p.Files.Added) != want {
+				t.Errorf("len(Files.Added) = %d, want %d", len(p.Files.Added), want)
+			}
+		})
+	}
+}
+
+// Sorting the union must not reorder the commits' own lists.
+func TestParseKeepsCommitFileOrder(t *testing.T) {
+	ev, err := Webhooks{}.Parse(headers("push"), readTestdata(t, "push_branch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.Pushes[0].Commits[0].Modified; !reflect.DeepEqual(got, commit1.Modified) {
+		t.Errorf("commit Modified = %q, want %q", got, commit1.Modified)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	push := readTestdata(t, "push_branch.json")
+	tests := []struct {
+		name, event, body string
+	}{
+		{"truncated JSON", "push", string(push[:len(push)/2])},
+		{"array", "push", `[]`},
+		{"string", "push", `"x"`},
+		{"null", "push", `null`},
+		{"empty body", "push", ``},
+		{"ref of wrong type", "push", `{"ref": 5}`},
+		{"commits of wrong type", "push", `{"ref": "refs/heads/main", "commits": {"id": "x"}}`},
+		{"bad commit timestamp", "push", `{"commits": [{"id": "abc", "timestamp": "yesterday at noon"}]}`},
+		{"bad repository timestamp", "pull_request", `{"action": "opened", "repository": {"created_at": true}}`},
+		{"number of wrong type", "pull_request", `{"action": "opened", "number": "42"}`},
+		{"installation of wrong type", "installation", `{"action": "created", "installation": [1]}`},
+		{"unknown event, array", "sub_issues", `[]`},
+		{"unknown event, repository of wrong type", "sub_issues", `{"repository": "secret-looking-value"}`},
+		{"no event header", "", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := headers(tt.event)
+			if tt.event == "" {
+				h.Del("X-GitHub-Event")
+			}
+			_, err := Webhooks{}.Parse(h, []byte(tt.body))
+			if !errors.Is(err, providers.ErrMalformed) {
+				t.Fatalf("Parse() error = %v, want ErrMalformed", err)
+			}
+			for _, leak := range []string{"yesterday", "secret-looking", "octo-org"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error %q quotes the body", err)
+				}
+			}
+		})
+	}
+}
+
+func TestInstallationID(t *testing.T) {
+	tests := []struct {
+		file string
+		want int64
+	}{
+		{"push_branch.json", 51234567},
+		{"installation_created.json", 51234567},
+		{"ping.json", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := InstallationID(readTestdata(t, tt.file))
+			if err != nil || got != tt.want {
+				t.Errorf("InstallationID() = %d, %v, want %d", got, err, tt.want)
+			}
+		})
+	}
+	for _, body := range []string{``, `[]`, `{"installation": {"id": "51234567"}}`, `{"installation": `} {
+		if _, err := InstallationID([]byte(body)); !errors.Is(err, providers.ErrMalformed) {
+			t.Errorf("InstallationID(%q) error = %v, want ErrMalformed", body, err)
+		}
+	}
+}
+
+func BenchmarkParsePush(b *testing.B) {
+	body := readTestdata(b, "push_branch.json")
+	h := headers("push")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (Webhooks{}).Parse(h, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkInstallationID(b *testing.B) {
+	body := readTestdata(b, "push_branch.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := InstallationID(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
