@@ -52,6 +52,9 @@ type Config struct {
 	// <dataDir>/master.key when empty and absent.
 	MasterKeyFile string   `yaml:"masterKeyFile"`
 	Webhooks      Webhooks `yaml:"webhooks"`
+	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
+	// receives at /webhooks/github-app/<appId>.
+	GitHubApps []GitHubApp `yaml:"githubApps"`
 
 	// Root credentials come only from the environment (or flags), never from
 	// the YAML file, so that the file can be committed to Git.
@@ -76,6 +79,28 @@ type Webhooks struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// SecretOverlap is how long a rotated-out secret is still accepted.
 	SecretOverlap time.Duration `yaml:"secretOverlap"`
+}
+
+// GitHubApp is a GitHub App (github.com or GHES) that completes connections.
+type GitHubApp struct {
+	AppID int64 `yaml:"appId"`
+	// WebhookSecretFile holds the App's webhook secret; secrets never sit
+	// in this file, which may be committed.
+	WebhookSecretFile string `yaml:"webhookSecretFile"`
+}
+
+// ReadWebhookSecret reads the App's webhook secret, trimmed of surrounding
+// whitespace (a trailing newline, typically).
+func (a GitHubApp) ReadWebhookSecret() ([]byte, error) {
+	data, err := os.ReadFile(a.WebhookSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("github app %d webhook secret: %w", a.AppID, err)
+	}
+	secret := bytes.TrimSpace(data)
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("github app %d webhook secret: %s is empty", a.AppID, a.WebhookSecretFile)
+	}
+	return secret, nil
 }
 
 // Limits are the account quotas CodeConnections documents.
@@ -288,6 +313,7 @@ func (c *Config) Validate() error {
 	if c.Webhooks.SecretOverlap < 0 || c.Webhooks.SecretOverlap > 30*24*time.Hour {
 		bad("webhooks.secretOverlap", "must be between 0 and 720h, got %s", c.Webhooks.SecretOverlap)
 	}
+	c.validateGitHubApps(bad)
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")
 	}
@@ -298,6 +324,24 @@ func (c *Config) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+func (c *Config) validateGitHubApps(bad func(field, format string, args ...any)) {
+	seen := map[int64]bool{}
+	for i, app := range c.GitHubApps {
+		field := fmt.Sprintf("githubApps[%d]", i)
+		if app.AppID <= 0 {
+			bad(field+".appId", "must be the App's positive numeric id, got %d", app.AppID)
+		} else if seen[app.AppID] {
+			bad(field+".appId", "App %d is listed twice", app.AppID)
+		}
+		seen[app.AppID] = true
+		if app.WebhookSecretFile == "" {
+			bad(field+".webhookSecretFile", "must name the file holding the App's webhook secret")
+		} else if _, err := app.ReadWebhookSecret(); err != nil {
+			bad(field+".webhookSecretFile", "%v", errors.Unwrap(err))
+		}
+	}
 }
 
 // WebhookBaseURL is the base of every connection's webhook URL.

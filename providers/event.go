@@ -72,8 +72,9 @@ type Push struct {
 	Created    bool     `json:"created"`
 	Deleted    bool     `json:"deleted"`
 	Forced     bool     `json:"forced"`
-	HeadCommit *Commit  `json:"headCommit,omitempty"`
-	Commits    []Commit `json:"commits,omitempty"`
+	HeadCommit *Commit `json:"headCommit,omitempty"`
+	// Commits are oldest first, whatever order the provider sent them in.
+	Commits []Commit `json:"commits,omitempty"`
 	// TotalCommits is the provider's count of pushed commits when it gives
 	// one (GitLab's total_commits_count); otherwise len(Commits).
 	TotalCommits int `json:"totalCommits"`

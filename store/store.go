@@ -166,3 +166,10 @@ type EventFilter struct {
 	Since        time.Time // received at or after
 	Until        time.Time // received before
 }
+
+// GitHubInstallation ties a connection to a GitHub App installation.
+type GitHubInstallation struct {
+	AppID          int64
+	InstallationID int64
+	Account        string // the user or organization login
+}

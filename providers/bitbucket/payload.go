@@ -136,8 +136,8 @@ func (r repository) normalise() providers.Repository {
 }
 
 // normalise turns one change into a push. Bitbucket sends no file lists,
-// so Files stays empty and FilesIncomplete is set for every branch push
-// that leaves a branch behind; tags and deletions have no files to filter.
+// so Files stays empty and FilesIncomplete is set on every branch push but
+// a deletion; tags and deletions have no files to filter.
 // Bitbucket gives no commit count either: TotalCommits is len(Commits), a
 // lower bound when CommitsTruncated is set.
 func (c change) normalise() (providers.Push, error) {

@@ -29,6 +29,7 @@ type Store interface {
 	GetConnection(ctx context.Context, id string) (store.Connection, error)
 	WebhookSecrets(ctx context.Context, connID string, now time.Time) ([]store.WebhookSecret, error)
 	RecordEvent(ctx context.Context, e store.Event) (duplicate bool, err error)
+	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
 }
 
 // Opener opens sealed secrets (see relay/keyring).
@@ -44,6 +45,13 @@ type Provider interface {
 	Parse(h http.Header, body []byte) (providers.Event, error)
 }
 
+// AppProvider is a Provider whose deliveries can come from an App serving
+// many connections (GitHub Apps), attributed by installation id.
+type AppProvider interface {
+	Provider
+	InstallationID(body []byte) (int64, error)
+}
+
 // Lifecycle is told about installation events (an App uninstalled or
 // suspended) once they are recorded.
 type Lifecycle interface {
@@ -56,6 +64,10 @@ type Options struct {
 	Keyring   Opener
 	Providers map[string]Provider // by connection provider type
 	Lifecycle Lifecycle           // optional
+	// GitHubApps maps a GitHub App id to its webhook secret; AppProvider
+	// verifies and parses the App's deliveries.
+	GitHubApps  map[int64][]byte
+	AppProvider AppProvider
 	Log       *zap.Logger
 	Metrics   *Metrics // optional
 	MaxBody   int64    // DefaultMaxBody if zero

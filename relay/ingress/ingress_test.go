@@ -54,6 +54,15 @@ func (fakeProvider) Parse(h http.Header, body []byte) (providers.Event, error) {
 	return providers.Event{Kind: providers.KindPush, RawKind: "test", Repository: providers.Repository{FullName: *in.Repo}}, nil
 }
 
+// InstallationID reads {"installation":{"id":N}}.
+func (fakeProvider) InstallationID(body []byte) (int64, error) {
+	var in struct{ Installation struct{ ID int64 } }
+	if err := json.Unmarshal(body, &in); err != nil {
+		return 0, fmt.Errorf("%w: %v", providers.ErrMalformed, err)
+	}
+	return in.Installation.ID, nil
+}
+
 func sign(secret, body []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
@@ -95,10 +104,13 @@ func newFixture(t testing.TB, status string) *fixture {
 	h := New(Options{
 		Store: st, Keyring: kr, Log: zap.NewNop(), Now: clk.Now, MaxBody: 4096,
 		Providers:     map[string]Provider{store.ProviderGitHub: fakeProvider{}},
+		GitHubApps:    map[int64][]byte{42: []byte("app-secret")},
+		AppProvider:   fakeProvider{},
 		ConnectionARN: func(id string) string { return "arn:test:" + id },
 	})
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/{connection}", h)
+	mux.HandleFunc("POST /webhooks/github-app/{app}", h.ServeGitHubApp)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -303,5 +315,69 @@ func TestConcurrentDeliveriesAllRecorded(t *testing.T) {
 	events := f.events(t)
 	if accepted != n/2 || len(events) != n/2 {
 		t.Fatalf("%d accepted, %d stored; want %d each", accepted, len(events), n/2)
+	}
+}
+
+func (f *fixture) sendApp(t testing.TB, app, id string, body, secret []byte) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/github-app/"+app, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Test-Delivery", id)
+	req.Header.Set("X-Test-Signature", hex.EncodeToString(sign(secret, body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestGitHubAppDeliveriesAttributedByInstallation(t *testing.T) {
+	f := newFixture(t, store.StatusAvailable)
+	ctx := context.Background()
+	other := f.createConnection(t, store.StatusPending)
+	unrelated := f.createConnection(t, store.StatusAvailable)
+	for _, c := range []struct {
+		conn string
+		inst int64
+	}{{f.conn.ID, 7}, {other.ID, 7}, {unrelated.ID, 8}} {
+		if err := f.store.SetGitHubInstallation(ctx, c.conn, store.GitHubInstallation{AppID: 42, InstallationID: c.inst}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := []byte(`{"repo":"acme/app","installation":{"id":7}}`)
+	appSecret := []byte("app-secret")
+
+	if status, _ := f.sendApp(t, "42", "a1", body, []byte("wrong")); status != http.StatusUnauthorized {
+		t.Errorf("wrong App secret: %d", status)
+	}
+	if status, _ := f.sendApp(t, "43", "a1", body, appSecret); status != http.StatusNotFound {
+		t.Errorf("unknown App: %d", status)
+	}
+	if status, _ := f.sendApp(t, "42", "a1", body, f.secret); status != http.StatusUnauthorized {
+		t.Errorf("a connection secret must not verify App deliveries: %d", status)
+	}
+	status, out := f.sendApp(t, "42", "a1", body, appSecret)
+	if status != http.StatusAccepted || len(out["events"].([]any)) != 2 {
+		t.Fatalf("App delivery: %d %v", status, out)
+	}
+	byConn := map[string]store.Event{}
+	for _, e := range f.events(t) {
+		byConn[e.ConnectionID] = e
+	}
+	if len(byConn) != 2 || byConn[f.conn.ID].Held || !byConn[other.ID].Held {
+		t.Fatalf("recorded %+v", byConn)
+	}
+	if status, out := f.sendApp(t, "42", "a1", body, appSecret); status != http.StatusOK || out["status"] != "duplicate" {
+		t.Errorf("App redelivery: %d %v", status, out)
+	}
+	orphan := []byte(`{"repo":"acme/app","installation":{"id":99}}`)
+	if status, out := f.sendApp(t, "42", "a2", orphan, appSecret); status != http.StatusAccepted || out["status"] != outcomeUnattributed {
+		t.Errorf("unattributed delivery: %d %v", status, out)
+	}
+	if n := len(f.events(t)); n != 2 {
+		t.Errorf("%d events after all App deliveries, want 2", n)
 	}
 }

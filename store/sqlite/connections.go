@@ -135,8 +135,10 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_secrets WHERE connection_id = ?", id); err != nil {
-			return err
+		for _, table := range []string{"webhook_secrets", "github_installations"} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE connection_id = ?", id); err != nil {
+				return err
+			}
 		}
 		return deleteTags(ctx, tx, store.KindConnection, id)
 	})

@@ -250,6 +250,11 @@ func alreadyExists(err error) error {
 	return err
 }
 
+// prefixed qualifies each column of a comma-separated list for a join.
+func prefixed(prefix, columns string) string {
+	return prefix + strings.ReplaceAll(columns, ", ", ", "+prefix)
+}
+
 func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }

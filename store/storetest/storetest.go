@@ -42,6 +42,9 @@ type Store interface {
 	GetEvent(ctx context.Context, id string) (store.Event, error)
 	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
 
+	SetGitHubInstallation(ctx context.Context, connID string, inst store.GitHubInstallation) error
+	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -96,6 +99,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ConcurrentRecordEvent", testConcurrentRecordEvent},
 		{"ListEvents", testListEvents},
 		{"ReleaseHeldEvents", testReleaseHeldEvents},
+		{"GitHubInstallations", testGitHubInstallations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh) })
