@@ -64,14 +64,14 @@ const (
 
 // Push is one ref update.
 type Push struct {
-	Ref        string   `json:"ref"`     // full ref: refs/heads/main, refs/tags/v1
-	RefType    string   `json:"refType"` // RefBranch or RefTag
-	RefName    string   `json:"refName"` // main, v1
-	Before     string   `json:"before,omitempty"`
-	After      string   `json:"after,omitempty"`
-	Created    bool     `json:"created"`
-	Deleted    bool     `json:"deleted"`
-	Forced     bool     `json:"forced"`
+	Ref        string  `json:"ref"`     // full ref: refs/heads/main, refs/tags/v1
+	RefType    string  `json:"refType"` // RefBranch or RefTag
+	RefName    string  `json:"refName"` // main, v1
+	Before     string  `json:"before,omitempty"`
+	After      string  `json:"after,omitempty"`
+	Created    bool    `json:"created"`
+	Deleted    bool    `json:"deleted"`
+	Forced     bool    `json:"forced"`
 	HeadCommit *Commit `json:"headCommit,omitempty"`
 	// Commits are oldest first, whatever order the provider sent them in.
 	Commits []Commit `json:"commits,omitempty"`
