@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -141,6 +142,7 @@ func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) 
 	}
 	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
 		o.BaseEndpoint = aws.String(f.endpoint)
+		o.HTTPClient = &http.Client{Transport: bufferedBodies{http.DefaultTransport}}
 	}), nil
 }
 

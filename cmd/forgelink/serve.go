@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -81,14 +82,23 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	// Listen first: a taken port should fail before anything is written.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	kr, err := openKeyring(cfg, log)
+	dbPath := filepath.Join(cfg.DataDir, dbFile)
+	_, statErr := os.Stat(dbPath)
+	// The key comes first so that a new store never exists without one.
+	kr, err := openKeyring(cfg, statErr == nil, log)
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, dbFile), log.Named("store"))
+	st, err := sqlite.Open(ctx, dbPath, log.Named("store"))
 	if err != nil {
 		return err
 	}
@@ -97,15 +107,15 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 			log.Error("close store", zap.Error(err))
 		}
 	}()
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String() // the real port when listening on :0
 	}
+	apps, err := githubAppSecrets(cfg)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           newMux(cfg, log, st, kr),
+		Handler:           newMux(cfg, log, st, kr, apps),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -137,13 +147,20 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	return nil
 }
 
-// openKeyring loads the master key, creating one in the data directory on
-// first start when none is configured.
-func openKeyring(cfg *config.Config, log *zap.Logger) (*keyring.Keyring, error) {
+// openKeyring loads the master key. On first start, with no key configured,
+// it creates one in the data directory; but a store that already exists
+// without its key is refused, because a new key could not open the secrets
+// sealed under the lost one.
+func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyring.Keyring, error) {
 	if cfg.MasterKeyFile != "" {
 		return keyring.LoadFile(cfg.MasterKeyFile)
 	}
 	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && existingStore {
+		return nil, fmt.Errorf("master key %s is missing but the store %s exists: restore the key from backup "+
+			"(or point FORGELINK_MASTER_KEY_FILE at it); refusing to create a new key that cannot open the stored secrets",
+			path, filepath.Join(cfg.DataDir, dbFile))
+	}
 	kr, created, err := keyring.LoadOrCreate(path)
 	if created {
 		log.Warn("generated a new master key: back it up with the data directory, or set FORGELINK_MASTER_KEY_FILE; "+
@@ -154,7 +171,7 @@ func openKeyring(cfg *config.Config, log *zap.Logger) (*keyring.Keyring, error) 
 
 // newMux routes the listener: the control plane at "/", webhooks under
 // /webhooks/, and the operational endpoints.
-func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.Keyring) *http.ServeMux {
+func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.Keyring, apps map[int64][]byte) *http.ServeMux {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := controlplane.New(controlplane.Options{
@@ -174,12 +191,14 @@ func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.K
 		SecretOverlap:  cfg.Webhooks.SecretOverlap,
 	})
 	hooks := ingress.New(ingress.Options{
-		Store:     st,
-		Keyring:   kr,
-		Providers: webhookProviders(),
-		Log:       log.Named("ingress"),
-		Metrics:   ingress.NewMetrics(reg),
-		MaxBody:   cfg.Webhooks.MaxBodyBytes,
+		Store:       st,
+		Keyring:     kr,
+		Providers:   webhookProviders(),
+		Log:         log.Named("ingress"),
+		Metrics:     ingress.NewMetrics(reg),
+		MaxBody:     cfg.Webhooks.MaxBodyBytes,
+		GitHubApps:  apps,
+		AppProvider: github.Webhooks{},
 		ConnectionARN: func(id string) string {
 			return "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/" + id
 		},
@@ -187,10 +206,24 @@ func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.K
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
 	mux.Handle("POST /webhooks/{connection}", hooks)
+	mux.HandleFunc("POST /webhooks/github-app/{app}", hooks.ServeGitHubApp)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", readyz(st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
+}
+
+// githubAppSecrets reads the configured GitHub Apps' webhook secrets.
+func githubAppSecrets(cfg *config.Config) (map[int64][]byte, error) {
+	apps := make(map[int64][]byte, len(cfg.GitHubApps))
+	for _, app := range cfg.GitHubApps {
+		secret, err := app.ReadWebhookSecret()
+		if err != nil {
+			return nil, err
+		}
+		apps[app.AppID] = secret
+	}
+	return apps, nil
 }
 
 // webhookProviders maps each connection provider type to the package that
