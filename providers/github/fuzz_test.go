@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"testing"
@@ -50,8 +51,12 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		h := headers(event)
+		orig := bytes.Clone(body)
 		if _, err := (Webhooks{}).Parse(h, body); err != nil && !errors.Is(err, providers.ErrMalformed) {
 			t.Fatalf("Parse() error %v does not wrap ErrMalformed", err)
+		}
+		if !bytes.Equal(body, orig) {
+			t.Fatal("Parse() modified the body")
 		}
 		if _, err := InstallationID(body); err != nil && !errors.Is(err, providers.ErrMalformed) {
 			t.Fatalf("InstallationID() error %v does not wrap ErrMalformed", err)

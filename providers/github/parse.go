@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	gh "github.com/google/go-github/v88/github"
+	gh "github.com/google/go-github/v60/github"
 
 	"github.com/forgelink/forgelink/providers"
 )
@@ -77,31 +77,171 @@ func InstallationID(body []byte) (int64, error) {
 	return p.Installation.ID, nil
 }
 
+// InstallationID is the package function InstallationID, for callers that
+// hold Webhooks behind an interface.
+func (Webhooks) InstallationID(body []byte) (int64, error) {
+	return InstallationID(body)
+}
+
 // otherPayload is the part of an event go-github does not know that
 // forgelink uses.
 type otherPayload struct {
-	Repo *gh.Repository `json:"repository"`
+	Repo *repository `json:"repository"`
 }
 
-func (p *otherPayload) GetRepo() *gh.Repository { return p.Repo }
+func (p *otherPayload) GetRepo() *gh.Repository { return p.Repo.unwrap() }
 
-// decode decodes body once, into go-github's type for the event.
+// The types below are go-github's for the payloads forgelink decodes most,
+// with the repositories' custom_properties shadowed: go-github v60 has them
+// as map[string]string, but multi-select custom properties are arrays of
+// strings. Push and pull_request events thus decode once whatever their
+// properties. unwrap returns the go-github value, its repositories set.
+
+// ignored accepts any JSON value and keeps nothing.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
+
+type repository struct {
+	gh.Repository
+	CustomProperties ignored `json:"custom_properties"`
+}
+
+func (r *repository) unwrap() *gh.Repository {
+	if r == nil {
+		return nil
+	}
+	return &r.Repository
+}
+
+type pushPayload struct {
+	gh.PushEvent
+	Repo *pushRepository `json:"repository"`
+}
+
+type pushRepository struct {
+	gh.PushEventRepository
+	CustomProperties ignored `json:"custom_properties"`
+}
+
+func (e *pushPayload) unwrap() *gh.PushEvent {
+	if e.Repo != nil {
+		e.PushEvent.Repo = &e.Repo.PushEventRepository
+	}
+	return &e.PushEvent
+}
+
+type pullRequestPayload struct {
+	gh.PullRequestEvent
+	Repo        *repository        `json:"repository"`
+	PullRequest *pullRequestObject `json:"pull_request"`
+}
+
+type pullRequestObject struct {
+	gh.PullRequest
+	Head *pullRequestBranch `json:"head"`
+	Base *pullRequestBranch `json:"base"`
+}
+
+type pullRequestBranch struct {
+	gh.PullRequestBranch
+	Repo *repository `json:"repo"`
+}
+
+func (b *pullRequestBranch) unwrap() *gh.PullRequestBranch {
+	if b == nil {
+		return nil
+	}
+	b.PullRequestBranch.Repo = b.Repo.unwrap()
+	return &b.PullRequestBranch
+}
+
+func (e *pullRequestPayload) unwrap() *gh.PullRequestEvent {
+	e.PullRequestEvent.Repo = e.Repo.unwrap()
+	if pr := e.PullRequest; pr != nil {
+		pr.PullRequest.Head = pr.Head.unwrap()
+		pr.PullRequest.Base = pr.Base.unwrap()
+		e.PullRequestEvent.PullRequest = &pr.PullRequest
+	}
+	return &e.PullRequestEvent
+}
+
+// decode decodes body into go-github's type for the event, once unless a
+// custom_properties object the types above do not shadow holds an array:
+// then it decodes a copy without custom_properties.
 func decode(name string, body []byte) (any, error) {
 	if !isObject(body) {
 		return nil, errNotObject
 	}
-	payload, err := gh.ParseWebHook(name, body)
-	if err == nil {
-		return payload, nil
+	payload, err := decodeAs(name, body)
+	if isCustomPropertiesError(err) {
+		var clean []byte
+		if clean, err = withoutCustomProperties(body); err == nil {
+			payload, err = decodeAs(name, clean)
+		}
 	}
-	if gh.EventForType(name) != nil {
+	if err != nil {
 		return nil, describe(err)
 	}
-	other := new(otherPayload) // an event go-github does not know
-	if err := unmarshalObject(body, other); err != nil {
+	return payload, nil
+}
+
+// decodeAs decodes body into go-github's type for the event, or into an
+// otherPayload for an event go-github does not know.
+func decodeAs(name string, body []byte) (any, error) {
+	switch name {
+	case "push":
+		var e pushPayload
+		err := json.Unmarshal(body, &e)
+		return e.unwrap(), err
+	case "pull_request":
+		var e pullRequestPayload
+		err := json.Unmarshal(body, &e)
+		return e.unwrap(), err
+	}
+	payload := gh.EventForType(name)
+	if payload == nil {
+		payload = new(otherPayload)
+	}
+	err := json.Unmarshal(body, payload)
+	return payload, err
+}
+
+// isCustomPropertiesError reports whether err is a type error inside a
+// custom_properties object. encoding/json reports the first type error
+// only, so the second decode finds any other; matching too much costs only
+// that decode.
+func isCustomPropertiesError(err error) bool {
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &typ) && strings.Contains(typ.Field, "custom_properties")
+}
+
+// withoutCustomProperties returns a copy of body without custom_properties
+// members, at any depth. forgelink uses none of them. The caller keeps the
+// original body.
+func withoutCustomProperties(body []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber() // keeps numbers, 64-bit IDs among them, exact
+	var v any
+	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	return other, nil
+	dropCustomProperties(v)
+	return json.Marshal(v)
+}
+
+func dropCustomProperties(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "custom_properties")
+		for _, e := range v {
+			dropCustomProperties(e)
+		}
+	case []any:
+		for _, e := range v {
+			dropCustomProperties(e)
+		}
+	}
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -135,11 +275,25 @@ func describe(err error) error {
 	case errors.As(err, &syntax):
 		return fmt.Errorf("invalid JSON at offset %d", syntax.Offset)
 	case errors.As(err, &typ):
-		return fmt.Errorf("field %s: want %s", typ.Field, typ.Type)
+		return fmt.Errorf("field %s: want %s", memberPath(typ.Field), typ.Type)
 	case errors.As(err, &tm):
 		return errors.New("invalid timestamp")
 	}
 	return errors.New("invalid payload")
+}
+
+// memberPath drops from an UnmarshalTypeError's Field the Go names of
+// embedded structs (PushEvent.ref), which go-github's snake_case members
+// cannot be confused with.
+func memberPath(field string) string {
+	parts := strings.Split(field, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p == "" || p[0] < 'A' || p[0] > 'Z' {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
 }
 
 // repo is what *gh.Repository and *gh.PushEventRepository have in common.

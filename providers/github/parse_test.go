@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	gh "github.com/google/go-github/v88/github"
+	gh "github.com/google/go-github/v60/github"
 
 	"github.com/forgelink/forgelink/providers"
 )
@@ -27,6 +28,9 @@ func headers(event string) http.Header {
 	return h
 }
 
+// widget is the repository of the testdata payloads. Their repository
+// objects carry a multi-select custom property (a JSON array), which
+// go-github v60's map[string]string cannot hold.
 var widget = providers.Repository{
 	FullName:      "octo-org/widget",
 	CloneURLHTTP:  "https://github.com/octo-org/widget.git",
@@ -246,14 +250,16 @@ func dump(ev providers.Event) string {
 // The trap: repository.created_at and pushed_at are Unix seconds in push
 // events and RFC 3339 strings elsewhere; go-github's Timestamp takes both.
 func TestRepositoryTimestamps(t *testing.T) {
-	var push gh.PushEvent
-	if err := json.Unmarshal(readTestdata(t, "push_branch.json"), &push); err != nil {
+	p, err := decode("push", readTestdata(t, "push_branch.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var pr gh.PullRequestEvent
-	if err := json.Unmarshal(readTestdata(t, "pull_request_opened.json"), &pr); err != nil {
+	push := p.(*gh.PushEvent)
+	p, err = decode("pull_request", readTestdata(t, "pull_request_opened.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	pr := p.(*gh.PullRequestEvent)
 	want := time.Date(2023, 11, 13, 10, 40, 0, 0, time.UTC)
 	if got := push.GetRepo().GetCreatedAt().Time; !got.Equal(want) {
 		t.Errorf("push repository.created_at = %v, want %v", got, want)
@@ -347,6 +353,8 @@ func TestParseErrors(t *testing.T) {
 		{"null", "push", `null`},
 		{"empty body", "push", ``},
 		{"ref of wrong type", "push", `{"ref": 5}`},
+		{"repository name of wrong type", "push", `{"repository": {"name": 5}}`},
+		{"head repository name of wrong type", "pull_request", `{"pull_request": {"head": {"repo": {"name": 5}}}}`},
 		{"commits of wrong type", "push", `{"ref": "refs/heads/main", "commits": {"id": "x"}}`},
 		{"bad commit timestamp", "push", `{"commits": [{"id": "abc", "timestamp": "yesterday at noon"}]}`},
 		{"bad repository timestamp", "pull_request", `{"action": "opened", "repository": {"created_at": true}}`},
@@ -355,6 +363,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown event, array", "sub_issues", `[]`},
 		{"unknown event, repository of wrong type", "sub_issues", `{"repository": "secret-looking-value"}`},
 		{"no event header", "", `{}`},
+		// The decode without custom_properties still finds other errors.
+		{"wrong type after custom properties", "pull_request", `{"repository": {"parent": {"custom_properties": {"team": ["a"]}}}, "number": "42"}`},
+		{"wrong type after custom properties, ping", "ping", `{"repository": {"custom_properties": {"team": ["a"]}}, "hook_id": "secret-looking-value"}`},
+		{"bad timestamp after custom properties", "issues", `{"repository": {"custom_properties": {"team": ["a"]}, "created_at": "yesterday at noon"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -365,6 +377,9 @@ func TestParseErrors(t *testing.T) {
 			_, err := Webhooks{}.Parse(h, []byte(tt.body))
 			if !errors.Is(err, providers.ErrMalformed) {
 				t.Fatalf("Parse() error = %v, want ErrMalformed", err)
+			}
+			if strings.Contains(err.Error(), "Event.") || strings.Contains(err.Error(), "Repository.") {
+				t.Errorf("error %q names Go types", err)
 			}
 			for _, leak := range []string{"yesterday", "secret-looking", "octo-org"} {
 				if strings.Contains(err.Error(), leak) {
@@ -419,5 +434,136 @@ func BenchmarkInstallationID(b *testing.B) {
 		if _, err := InstallationID(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Webhooks serves the ingress's installation lookup through an interface.
+func TestWebhooksInstallationID(t *testing.T) {
+	var w interface {
+		InstallationID(body []byte) (int64, error)
+	} = Webhooks{}
+	if got, err := w.InstallationID(readTestdata(t, "push_branch.json")); err != nil || got != 51234567 {
+		t.Errorf("InstallationID() = %d, %v, want 51234567", got, err)
+	}
+	if got, err := w.InstallationID(readTestdata(t, "ping.json")); err != nil || got != 0 {
+		t.Errorf("InstallationID(ping) = %d, %v, want 0", got, err)
+	}
+	if _, err := w.InstallationID([]byte(`[]`)); !errors.Is(err, providers.ErrMalformed) {
+		t.Errorf("InstallationID([]) error = %v, want ErrMalformed", err)
+	}
+}
+
+// testdataProperties is the custom_properties object of every repository in
+// the testdata: team is a multi-select property.
+const testdataProperties = `"custom_properties":{"team":["platform","ci"],"tier":"gold","owner":null}`
+
+// parseUntouched parses body and fails if Parse changed it: the ingress
+// stores the raw body.
+func parseUntouched(t *testing.T, event string, body []byte) providers.Event {
+	t.Helper()
+	orig := bytes.Clone(body)
+	ev, err := Webhooks{}.Parse(headers(event), body)
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if !bytes.Equal(body, orig) {
+		t.Fatal("Parse() modified the body")
+	}
+	normalize(&ev)
+	return ev
+}
+
+// go-github v60 decodes custom_properties into map[string]string: push and
+// pull_request events must parse the same with multi-select (array),
+// string, empty and no custom properties.
+func TestParseCustomProperties(t *testing.T) {
+	variants := []struct{ name, props string }{
+		{"strings", `"custom_properties":{"tier":"gold","cost_center":"4711"}`},
+		{"empty", `"custom_properties":{}`},
+		{"null", `"custom_properties":null`},
+		{"only arrays", `"custom_properties":{"team":["platform"],"langs":[]}`},
+		{"absent", `"custom_properties_absent":0`},
+	}
+	for _, tc := range []struct {
+		file, event string
+		repos       int // repository objects in the payload
+	}{
+		{"push_branch.json", "push", 1},
+		{"pull_request_opened.json", "pull_request", 3}, // repository, head.repo, base.repo
+	} {
+		body := readTestdata(t, tc.file)
+		if n := bytes.Count(body, []byte(testdataProperties)); n != tc.repos {
+			t.Fatalf("%s has %d multi-select custom_properties, want %d", tc.file, n, tc.repos)
+		}
+		// Parse's own types shadow these custom_properties: one decode.
+		if _, err := decodeAs(tc.event, body); err != nil {
+			t.Errorf("%s: decodeAs() error = %v, want a decode without fallback", tc.file, err)
+		}
+		want := parseUntouched(t, tc.event, body) // multi-select, as in TestParse
+		if want.Repository != widget {
+			t.Fatalf("%s: repository = %+v", tc.file, want.Repository)
+		}
+		if pr := want.PullRequest; pr != nil && pr.SourceRepository != "jmueller/widget" {
+			t.Fatalf("%s: head repository %q, want jmueller/widget", tc.file, pr.SourceRepository)
+		}
+		for _, v := range variants {
+			t.Run(tc.event+"/"+v.name, func(t *testing.T) {
+				b := bytes.ReplaceAll(body, []byte(testdataProperties), []byte(v.props))
+				if got := parseUntouched(t, tc.event, b); !reflect.DeepEqual(got, want) {
+					t.Errorf("Parse() =\n%s\nwant\n%s", dump(got), dump(want))
+				}
+			})
+		}
+	}
+}
+
+// setPath sets the member at path of a decoded JSON object.
+func setPath(tb testing.TB, obj map[string]any, value any, path ...string) {
+	tb.Helper()
+	for _, k := range path[:len(path)-1] {
+		next, ok := obj[k].(map[string]any)
+		if !ok {
+			tb.Fatalf("no object at %q", k)
+		}
+		obj = next
+	}
+	obj[path[len(path)-1]] = value
+}
+
+// Multi-select properties where Parse's own types do not reach them fall
+// back to decoding a copy without custom_properties.
+func TestParseCustomPropertiesFallback(t *testing.T) {
+	multi := map[string]any{"full_name": "octo-org/widget", "custom_properties": map[string]any{"team": []any{"platform", "ci"}}}
+	var payload map[string]any
+	if err := json.Unmarshal(readTestdata(t, "pull_request_opened.json"), &payload); err != nil {
+		t.Fatal(err)
+	}
+	want := parseUntouched(t, "pull_request", readTestdata(t, "pull_request_opened.json"))
+	setPath(t, payload, multi, "pull_request", "head", "repo", "parent")
+	setPath(t, payload, multi, "repository", "template_repository")
+	body, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeAs("pull_request", body); !isCustomPropertiesError(err) {
+		t.Fatalf("decodeAs() error = %v, want a custom_properties error (no fallback tested)", err)
+	}
+	if got := parseUntouched(t, "pull_request", body); !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse() =\n%s\nwant\n%s", dump(got), dump(want))
+	}
+
+	// The copy keeps numbers exact: 2^53+1 does not survive a float64.
+	install := []byte(`{"action": "created", "installation": {"id": 9007199254740993, "account": {"login": "octo-org"}},
+		"repositories": [{"id": 9007199254740995, "full_name": "octo-org/widget", "custom_properties": {"team": ["a", "b"]}}]}`)
+	ev := parseUntouched(t, "installation", install)
+	if ev.Installation == nil || ev.Installation.ID != 9007199254740993 {
+		t.Errorf("Installation = %+v, want ID 9007199254740993", ev.Installation)
+	}
+	p, err := decode("installation", install)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := p.(*gh.InstallationEvent).Repositories[0].GetID(); id != 9007199254740995 {
+		t.Errorf("repository id = %d, want 9007199254740995", id)
 	}
 }

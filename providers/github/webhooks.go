@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"strings"
 
-	gh "github.com/google/go-github/v88/github"
+	gh "github.com/google/go-github/v60/github"
 
 	"github.com/forgelink/forgelink/providers"
 )
