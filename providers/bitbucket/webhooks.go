@@ -8,9 +8,6 @@
 package bitbucket
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +30,7 @@ const (
 	// Bitbucket Cloud signs with SHA-256 under GitHub's legacy SHA-1
 	// header name.
 	headerSignature = "X-Hub-Signature"
+	// signaturePrefix is used by the tests to build signatures.
 	signaturePrefix = "sha256="
 
 	pullRequestPrefix = "pullrequest:"
@@ -53,32 +51,7 @@ type Webhooks struct{}
 // included, is ErrBadSignature: Bitbucket Cloud never sends SHA-1, so such
 // a header did not come from a Bitbucket hook with our secret.
 func (Webhooks) Verify(h http.Header, body []byte, secrets [][]byte) error {
-	header := h.Get(headerSignature)
-	if header == "" {
-		return fmt.Errorf("%w: no %s header", providers.ErrMissingSignature, headerSignature)
-	}
-	hexSum, ok := strings.CutPrefix(header, signaturePrefix)
-	if !ok {
-		return fmt.Errorf("%w: %s lacks the %q prefix", providers.ErrBadSignature, headerSignature, signaturePrefix)
-	}
-	sum, err := hex.DecodeString(hexSum)
-	if err != nil || len(sum) != sha256.Size {
-		return fmt.Errorf("%w: %s is not a hex SHA-256 digest", providers.ErrBadSignature, headerSignature)
-	}
-	for _, secret := range secrets {
-		// An empty secret is a configuration mistake, and anyone can
-		// compute an HMAC with it.
-		if len(secret) > 0 && hmac.Equal(sum, mac(secret, body)) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: matches none of %d secrets", providers.ErrBadSignature, len(secrets))
-}
-
-func mac(secret, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return m.Sum(nil)
+	return providers.VerifySHA256(headerSignature, h.Get(headerSignature), body, secrets)
 }
 
 // DeliveryID returns the X-Request-UUID header, "" when absent. Atlassian

@@ -4,12 +4,8 @@
 package github
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"strings"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -20,7 +16,6 @@ import (
 // it with "GitHubEnterpriseServer" for GHES connections.
 const Provider = "GitHub"
 
-const signaturePrefix = "sha256="
 
 // Webhooks verifies and parses GitHub webhook deliveries. The zero value is
 // ready to use.
@@ -37,30 +32,8 @@ func (Webhooks) Verify(h http.Header, body []byte, secrets [][]byte) error {
 			return fmt.Errorf("%w: only %s present; SHA-1 signatures are not accepted",
 				providers.ErrMissingSignature, gh.SHA1SignatureHeader)
 		}
-		return fmt.Errorf("%w: no %s header", providers.ErrMissingSignature, gh.SHA256SignatureHeader)
 	}
-	hexSum, ok := strings.CutPrefix(header, signaturePrefix)
-	if !ok {
-		return fmt.Errorf("%w: %s lacks the %q prefix", providers.ErrBadSignature, gh.SHA256SignatureHeader, signaturePrefix)
-	}
-	sum, err := hex.DecodeString(hexSum)
-	if err != nil || len(sum) != sha256.Size {
-		return fmt.Errorf("%w: %s is not a hex SHA-256 digest", providers.ErrBadSignature, gh.SHA256SignatureHeader)
-	}
-	for _, secret := range secrets {
-		// An empty secret is a configuration mistake, and anyone can
-		// compute an HMAC with it.
-		if len(secret) > 0 && hmac.Equal(sum, mac(secret, body)) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: matches none of %d secrets", providers.ErrBadSignature, len(secrets))
-}
-
-func mac(secret, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return m.Sum(nil)
+	return providers.VerifySHA256(gh.SHA256SignatureHeader, header, body, secrets)
 }
 
 // DeliveryID returns the X-GitHub-Delivery GUID, "" when absent. GitHub
