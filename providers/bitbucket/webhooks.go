@@ -30,8 +30,6 @@ const (
 	// Bitbucket Cloud signs with SHA-256 under GitHub's legacy SHA-1
 	// header name.
 	headerSignature = "X-Hub-Signature"
-	// signaturePrefix is used by the tests to build signatures.
-	signaturePrefix = "sha256="
 
 	pullRequestPrefix = "pullrequest:"
 	// diagnosticsPing is Bitbucket Data Center's "Test connection" event.

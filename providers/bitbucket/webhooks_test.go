@@ -52,6 +52,8 @@ var payments = providers.Repository{
 	DefaultBranch: "main",
 }
 
+const signaturePrefix = "sha256="
+
 func readPayload(tb testing.TB, name string) []byte {
 	tb.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", name))

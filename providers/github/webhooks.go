@@ -16,7 +16,6 @@ import (
 // it with "GitHubEnterpriseServer" for GHES connections.
 const Provider = "GitHub"
 
-
 // Webhooks verifies and parses GitHub webhook deliveries. The zero value is
 // ready to use.
 type Webhooks struct{}
