@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -218,6 +219,11 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body exceeds the %d-byte limit", h.opts.MaxBody)
 	case err != nil:
 		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "read body: %v", err)
+	}
+	// JSON is UTF-8 (RFC 8259); refusing anything else also keeps every
+	// stored body representable, byte for byte, in API answers.
+	if !utf8.Valid(buf.Bytes()) {
+		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "body is not valid UTF-8 JSON")
 	}
 	return buf.Bytes(), nil
 }

@@ -180,6 +180,7 @@ func TestRefusalsStoreNothing(t *testing.T) {
 		{"too large", testDelivery{id: "d1", body: bytes.Repeat([]byte("x"), 5000), secret: f.secret}, http.StatusRequestEntityTooLarge},
 		{"form encoded", testDelivery{id: "d1", body: body, secret: f.secret, contentType: "application/x-www-form-urlencoded"}, http.StatusBadRequest},
 		{"not json", testDelivery{id: "d1", body: []byte(`{"repo":`), secret: f.secret}, http.StatusBadRequest},
+		{"not UTF-8", testDelivery{id: "d1", body: []byte("{\"repo\":\"acme/\xff\"}"), secret: f.secret}, http.StatusBadRequest},
 		{"no delivery id", testDelivery{body: body, secret: f.secret}, http.StatusBadRequest},
 	}
 	for _, tc := range tests {
