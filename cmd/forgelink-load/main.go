@@ -1,0 +1,161 @@
+// Command forgelink-load measures how fast a forgelink daemon ingests GitHub
+// webhooks, and how that compares with the ceiling of a bare HTTP server
+// that only checks the signature.
+//
+//	go build -o /tmp/forgelink ./cmd/forgelink
+//	go run ./cmd/forgelink-load --forgelink /tmp/forgelink
+//
+// It starts the daemon from the given binary in a temporary data directory
+// on a loopback port, without root credentials, creates a GitHub connection
+// through the control plane, then runs three phases with a signed ~7 KB push
+// delivery, each with a unique X-GitHub-Delivery:
+//
+//   - saturate: --concurrency keep-alive workers send as fast as they can for
+//     --duration after a --warmup;
+//   - steady: open loop at --rate; latency counts from each request's
+//     scheduled send time, so queueing in the client is not hidden;
+//   - ceiling: saturate again, against a bare net/http server (this binary
+//     re-executed with -bare-server) that reads the body, checks the
+//     HMAC-SHA256 and answers 202.
+//
+// Only 202 answers count as accepted; anything else is an error, and more
+// than 1% errors in a phase fail the run. Speed is reported, never asserted.
+//
+// Server CPU and memory come from /proc/<pid>/stat and status, so the
+// program needs Linux. To measure the way the performance notes do (server
+// on one core, load generator on the other), pin both with taskset:
+//
+//	go run ./cmd/forgelink-load --forgelink /tmp/forgelink --server-cpu 0 --client-cpu 1
+//
+// --gomaxprocs N sets GOMAXPROCS for the daemon and the bare server; a
+// server pinned to one core otherwise runs with GOMAXPROCS=1, which is worth
+// measuring on its own.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+	"time"
+)
+
+// pinnedEnv marks a process that already runs under taskset --client-cpu,
+// so that it does not re-execute itself again.
+const pinnedEnv = "FORGELINK_LOAD_PINNED"
+
+type config struct {
+	forgelink   string
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	rate        int
+	gomaxprocs  int
+	serverCPU   string
+	clientCPU   string
+	json        bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// dispatch returns the exit status: 0 success, 1 failure, 2 usage error.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == bareServerArg {
+		if err := runBareServer(ctx, stdout); err != nil {
+			fmt.Fprintf(stderr, "forgelink-load bare server: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 2
+		}
+		fmt.Fprintf(stderr, "forgelink-load: %v\n", err)
+		return 2
+	}
+	if cfg.clientCPU != "" && os.Getenv(pinnedEnv) == "" {
+		err := execPinned(cfg.clientCPU, args, append(os.Environ(), pinnedEnv+"="+cfg.clientCPU))
+		fmt.Fprintf(stderr, "forgelink-load: pin to CPU %s: %v\n", cfg.clientCPU, err)
+		return 1
+	}
+	rep, err := benchmark(ctx, cfg, stderr)
+	if rep != nil {
+		if perr := printReport(stdout, rep, cfg.json); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "forgelink-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+var cpuList = regexp.MustCompile(`^[0-9]+([,-][0-9]+)*$`)
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("forgelink-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.forgelink, "forgelink", "", "forgelink daemon `binary` to start (required)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 32, "keep-alive `workers` (saturate and ceiling; also the steady phase's pool)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured `time` of each phase")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured `time` before saturate and ceiling")
+	fs.IntVar(&cfg.rate, "rate", 1000, "steady phase send `rate` per second")
+	fs.IntVar(&cfg.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS `n` for the servers (0: leave Go's choice)")
+	fs.StringVar(&cfg.serverCPU, "server-cpu", "", "pin the servers to `cpus` with taskset -c (needs --client-cpu)")
+	fs.StringVar(&cfg.clientCPU, "client-cpu", "", "pin this load generator to `cpus` with taskset -c (needs --server-cpu)")
+	fs.BoolVar(&cfg.json, "json", false, "print a JSON object instead of the table")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.forgelink == "" {
+		errs = append(errs, errors.New("--forgelink is required (go build -o /tmp/forgelink ./cmd/forgelink)"))
+	}
+	if c.concurrency < 1 || c.concurrency > 4096 {
+		errs = append(errs, fmt.Errorf("--concurrency %d: want 1-4096", c.concurrency))
+	}
+	if c.duration < time.Second || c.duration > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--duration %v: want 1s-10m", c.duration))
+	}
+	if c.warmup < 0 || c.warmup > time.Minute {
+		errs = append(errs, fmt.Errorf("--warmup %v: want 0-1m", c.warmup))
+	}
+	if c.rate < 1 || c.rate > 1_000_000 {
+		errs = append(errs, fmt.Errorf("--rate %d: want 1-1000000", c.rate))
+	}
+	if c.gomaxprocs < 0 {
+		errs = append(errs, fmt.Errorf("--gomaxprocs %d: want 0 or more", c.gomaxprocs))
+	}
+	// One without the other would leave the unpinned side inheriting the
+	// pinned side's affinity (children inherit it), or share its core.
+	if (c.serverCPU == "") != (c.clientCPU == "") {
+		errs = append(errs, errors.New("--server-cpu and --client-cpu go together"))
+	}
+	for _, cpus := range []string{c.serverCPU, c.clientCPU} {
+		if cpus != "" && !cpuList.MatchString(cpus) {
+			errs = append(errs, fmt.Errorf("CPU list %q: want taskset -c syntax, such as 0 or 0-1", cpus))
+		}
+	}
+	return errors.Join(errs...)
+}
