@@ -55,6 +55,9 @@ type Config struct {
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
 	// receives at /webhooks/github-app/<appId>.
 	GitHubApps []GitHubApp `yaml:"githubApps"`
+	// Targets and Pipelines route recorded events to CI (see pipelines.go).
+	Targets   []Target   `yaml:"targets"`
+	Pipelines []Pipeline `yaml:"pipelines"`
 
 	// Root credentials come only from the environment (or flags), never from
 	// the YAML file, so that the file can be committed to Git.
@@ -314,6 +317,7 @@ func (c *Config) Validate() error {
 		bad("webhooks.secretOverlap", "must be between 0 and 720h, got %s", c.Webhooks.SecretOverlap)
 	}
 	c.validateGitHubApps(bad)
+	c.validatePipelines(bad)
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")
 	}

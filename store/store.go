@@ -156,6 +156,11 @@ type Event struct {
 	Headers    []byte // JSON object of the headers that matter (never secrets)
 	Body       []byte // raw body, byte for byte as signed
 	Normalized []byte // JSON of providers.Event
+	// Routed: the event's deliveries were decided. RecordEvent writes
+	// Deliveries in the event's own transaction (the outbox); held events
+	// are routed when released.
+	Routed     bool
+	Deliveries []Delivery
 }
 
 // EventFilter narrows ListEvents. Zero fields match everything.
@@ -172,4 +177,85 @@ type GitHubInstallation struct {
 	AppID          int64
 	InstallationID int64
 	Account        string // the user or organization login
+}
+
+// Delivery states.
+const (
+	DeliveryPending    = "pending"    // waiting for its next attempt
+	DeliveryLeased     = "leased"     // an attempt is in flight
+	DeliverySucceeded  = "succeeded"  // the target took it
+	DeliveryDead       = "dead"       // failed for good: dead-lettered
+	DeliverySuperseded = "superseded" // replaced by a newer event (SUPERSEDED mode)
+	DeliveryDiscarded  = "discarded"  // dropped by an operator
+)
+
+// Delivery is one event routed to one pipeline's target.
+type Delivery struct {
+	ID           string // UUID v7: creation order is id order
+	EventID      string
+	ConnectionID string
+	Pipeline     string
+	Target       string
+	Mode         string // the pipeline's execution mode when routed
+	// Branch groups SUPERSEDED deliveries: the pushed branch, or the pull
+	// request's source branch.
+	Branch          string
+	FilesIncomplete bool
+	Message         []byte // notify.Message JSON, without the attempt number
+	State           string
+	Attempts        int
+	NextAttemptAt   time.Time
+	LeaseOwner      string
+	LeaseUntil      time.Time
+	LastError       string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Attempt is the record of one delivery attempt.
+type Attempt struct {
+	DeliveryID string
+	N          int // 1 for the first attempt
+	StartedAt  time.Time
+	Duration   time.Duration
+	Outcome    string // succeeded, retry, dead
+	StatusCode int
+	ExitStatus *int
+	Error      string
+	Output     string
+}
+
+// AttemptResult completes a leased delivery.
+type AttemptResult struct {
+	Attempt
+	LeaseOwner string
+	// State is the delivery's next state: succeeded, dead, or pending (to
+	// retry at NextAttemptAt).
+	State         string
+	NextAttemptAt time.Time
+}
+
+// DeliveryFilter narrows ListDeliveries. Zero fields match everything.
+type DeliveryFilter struct {
+	Pipeline string
+	State    string
+	EventID  string
+}
+
+// ClaimRequest asks for due deliveries.
+type ClaimRequest struct {
+	Owner string
+	Now   time.Time
+	Lease time.Duration
+	// Limits caps how many deliveries each target may get; targets not
+	// listed get none (their breaker is open, or they are at capacity).
+	Limits map[string]int
+}
+
+// DeliveryStats summarises the queue for metrics.
+type DeliveryStats struct {
+	Pending       int
+	Leased        int
+	Dead          int
+	OldestPending time.Time // zero when none
 }

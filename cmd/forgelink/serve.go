@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,11 @@ const (
 	dbFile        = "forgelink.db"
 	masterKeyFile = "master.key"
 )
+
+// minProcs keeps two Ps even under a one-CPU affinity mask or container
+// quota: with one, a blocking fsync in the group-commit writer holds the
+// only P and batching collapses to about one event per transaction.
+const minProcs = 2
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -78,6 +84,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer log.Sync()
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
+		runtime.GOMAXPROCS(minProcs)
+		log.Info("raised GOMAXPROCS so that group commit keeps batching", zap.Int("gomaxprocs", minProcs))
+	}
 	return serve(ctx, cfg, log)
 }
 
@@ -174,6 +184,19 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.Keyring, apps map[int64][]byte) *http.ServeMux {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hooks := ingress.New(ingress.Options{
+		Store:       st,
+		Keyring:     kr,
+		Providers:   webhookProviders(),
+		Log:         log.Named("ingress"),
+		Metrics:     ingress.NewMetrics(reg),
+		MaxBody:     cfg.Webhooks.MaxBodyBytes,
+		GitHubApps:  apps,
+		AppProvider: github.Webhooks{},
+		ConnectionARN: func(id string) string {
+			return "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/" + id
+		},
+	})
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
@@ -187,21 +210,9 @@ func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.K
 			Hosts:              cfg.Limits.Hosts,
 			AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
 		},
-		WebhookBaseURL: cfg.PublicURL,
-		SecretOverlap:  cfg.Webhooks.SecretOverlap,
-	})
-	hooks := ingress.New(ingress.Options{
-		Store:       st,
-		Keyring:     kr,
-		Providers:   webhookProviders(),
-		Log:         log.Named("ingress"),
-		Metrics:     ingress.NewMetrics(reg),
-		MaxBody:     cfg.Webhooks.MaxBodyBytes,
-		GitHubApps:  apps,
-		AppProvider: github.Webhooks{},
-		ConnectionARN: func(id string) string {
-			return "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/" + id
-		},
+		WebhookBaseURL:    cfg.PublicURL,
+		SecretOverlap:     cfg.Webhooks.SecretOverlap,
+		ConnectionChanged: hooks.Invalidate,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)

@@ -70,6 +70,9 @@ type Options struct {
 	SecretOverlap time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// ConnectionChanged is told the id of a connection that was deleted or
+	// whose webhook secret was rotated (the ingress drops its cache entry).
+	ConnectionChanged func(id string)
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -104,6 +107,9 @@ const maxBody = 1 << 20
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ConnectionChanged == nil {
+		opts.ConnectionChanged = func(string) {}
 	}
 	a := &API{opts: opts}
 	a.ops = map[string]operation{

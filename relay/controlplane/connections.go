@@ -256,5 +256,6 @@ func (a *API) deleteConnection(ctx context.Context, c call) (any, error) {
 	if err := a.opts.Store.DeleteConnection(ctx, conn.ID); err != nil {
 		return nil, onResource("connection "+*in.ConnectionArn, err)
 	}
+	a.opts.ConnectionChanged(conn.ID)
 	return struct{}{}, nil
 }

@@ -71,6 +71,7 @@ func (a *API) rotateConnectionWebhookSecret(ctx context.Context, c call) (any, e
 	if err := a.opts.Store.RotateWebhookSecret(ctx, conn.ID, sealed, a.opts.Now().Add(overlap)); err != nil {
 		return nil, onResource("connection "+arn, err)
 	}
+	a.opts.ConnectionChanged(conn.ID)
 	return a.webhookOut(ctx, conn, arn)
 }
 

@@ -75,11 +75,19 @@ type Options struct {
 	Now       func() time.Time
 	// ConnectionARN renders a connection id as an ARN for log lines.
 	ConnectionARN func(id string) string
+	// Route decides the deliveries of an event of an AVAILABLE connection;
+	// they are written in the event's own transaction. Nil: events are
+	// recorded unrouted.
+	Route func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery
+	// Recorded is called after an event with deliveries is committed (it
+	// wakes the delivery engine). Optional.
+	Recorded func()
 }
 
 // Handler serves POST /webhooks/{connection}.
 type Handler struct {
-	opts Options
+	opts  Options
+	cache targetCache
 }
 
 // New returns a webhook handler.
@@ -122,6 +130,7 @@ func refuse(status int, outcome, format string, args ...any) *refusal {
 // delivery is one request on its way through the handler.
 type delivery struct {
 	conn       store.Connection
+	secrets    [][]byte // valid now; set by connection
 	provider   Provider
 	deliveryID string
 	body       []byte
@@ -150,16 +159,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // signature, then parsing and the durable write.
 func (h *Handler) receive(r *http.Request) (d delivery, outcome, eventID string, err error) {
 	ctx := r.Context()
-	if d.conn, err = h.connection(ctx, r.PathValue("connection")); err != nil {
+	t, err := h.connection(ctx, r.PathValue("connection"))
+	if err != nil {
 		return d, outcomeOf(err), "", err
 	}
+	d.conn, d.secrets = t.conn, t.validAt(h.opts.Now())
 	d.provider = h.opts.Providers[d.conn.ProviderType]
 	d.deliveryID = d.provider.DeliveryID(r.Header)
 	if d.body, err = h.readBody(r); err != nil {
 		return d, outcomeOf(err), "", err
 	}
-	if err := h.verify(ctx, d, r.Header); err != nil {
-		return d, outcomeOf(err), "", err
+	if err := d.provider.Verify(r.Header, d.body, d.secrets); err != nil {
+		err = refuse(http.StatusUnauthorized, outcomeBadSignature, "%v", err)
+		return d, outcomeBadSignature, "", err
 	}
 	ev, err := d.provider.Parse(r.Header, d.body)
 	if err != nil {
@@ -181,21 +193,35 @@ func outcomeOf(err error) string {
 	return outcomeError
 }
 
-func (h *Handler) connection(ctx context.Context, id string) (store.Connection, error) {
+// connection returns the live connection id with its opened secrets, from
+// the cache when it is fresh.
+func (h *Handler) connection(ctx context.Context, id string) (*target, error) {
+	now := h.opts.Now()
+	if t := h.cache.get(id, now); t != nil {
+		return t, nil
+	}
 	if _, err := uuid.Parse(id); err != nil {
-		return store.Connection{}, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
+		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
 	}
 	conn, err := h.opts.Store.GetConnection(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.Connection{}, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
+		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
 	case err != nil:
-		return store.Connection{}, fmt.Errorf("look up connection: %w", err)
+		return nil, fmt.Errorf("look up connection: %w", err)
 	}
 	if h.opts.Providers[conn.ProviderType] == nil {
-		return store.Connection{}, fmt.Errorf("no webhook provider for %s", conn.ProviderType)
+		return nil, fmt.Errorf("no webhook provider for %s", conn.ProviderType)
 	}
-	return conn, nil
+	t, err := h.load(ctx, conn, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.cache.put(t)
+	return t, nil
 }
 
 // readBody refuses an oversized body without reading it whole, and anything
@@ -228,27 +254,6 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// verify checks the delivery against every secret of the connection that
-// is valid now (two during a rotation's overlap).
-func (h *Handler) verify(ctx context.Context, d delivery, header http.Header) error {
-	sealed, err := h.opts.Store.WebhookSecrets(ctx, d.conn.ID, h.opts.Now())
-	if err != nil {
-		return fmt.Errorf("webhook secrets: %w", err)
-	}
-	secrets := make([][]byte, 0, len(sealed))
-	for _, s := range sealed {
-		secret, err := h.opts.Keyring.Open(s.Sealed, []byte(d.conn.ID))
-		if err != nil {
-			return fmt.Errorf("open webhook secret: %w", err)
-		}
-		secrets = append(secrets, secret)
-	}
-	if err := d.provider.Verify(header, d.body, secrets); err != nil {
-		return refuse(http.StatusUnauthorized, outcomeBadSignature, "%v", err)
-	}
-	return nil
-}
-
 // record commits the event; only then is the delivery acknowledged. A
 // connection that is not AVAILABLE gets its events recorded and held, and
 // the provider still gets a 2xx: GitLab disables hooks that answer 4xx.
@@ -277,6 +282,9 @@ func (h *Handler) record(ctx context.Context, d delivery, header http.Header, ev
 		Body:         d.body,
 		Normalized:   normalized,
 	}
+	if !e.Held && h.opts.Route != nil {
+		e.Deliveries, e.Routed = h.opts.Route(d.conn, e.ID, e.ReceivedAt, &ev), true
+	}
 	// The write must finish even if the provider hangs up: a half-recorded
 	// request is worse than an unanswered one.
 	dup, err := h.opts.Store.RecordEvent(context.WithoutCancel(ctx), e)
@@ -285,6 +293,9 @@ func (h *Handler) record(ctx context.Context, d delivery, header http.Header, ev
 		return d, outcomeError, "", fmt.Errorf("record event: %w", err)
 	case dup:
 		return d, outcomeDuplicate, "", nil
+	}
+	if len(e.Deliveries) > 0 && h.opts.Recorded != nil {
+		h.opts.Recorded()
 	}
 	if ev.Installation != nil && h.opts.Lifecycle != nil {
 		h.opts.Lifecycle.InstallationChanged(ctx, d.conn, *ev.Installation)

@@ -10,7 +10,9 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-const eventColumns = "id, connection_id, provider, delivery_id, kind, raw_kind, repository, held, received_at, headers, body, normalized"
+const eventColumns = "id, connection_id, provider, delivery_id, kind, raw_kind, repository, held, received_at, headers, body, normalized, routed"
+
+const insertEventSQL = "INSERT INTO events (" + eventColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection_id, delivery_id) DO NOTHING"
 
 // maxBatch bounds one group commit. Larger batches amortise the fsync
 // further but hold every request in the batch for the whole transaction.
@@ -102,13 +104,19 @@ func (s *Store) drainEvents() {
 func (s *Store) commitBatch(batch []*eventWrite) {
 	dups := make([]bool, len(batch))
 	err := s.write(context.Background(), func(tx *sql.Tx) error {
-		stmt, err := tx.Prepare("INSERT INTO events (" + eventColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection_id, delivery_id) DO NOTHING")
-		if err != nil {
-			return err
-		}
+		stmt := tx.Stmt(s.insertEvent)
 		defer stmt.Close()
+		var err error
+		ins := newDeliveryInserter(tx)
+		defer ins.close()
 		for i, w := range batch {
 			if dups[i], err = insertEvent(stmt, w.ev); err != nil {
+				return err
+			}
+			if dups[i] {
+				continue
+			}
+			if err := ins.insert(w.ev.Deliveries, w.ev.ReceivedAt.UnixNano()); err != nil {
 				return err
 			}
 		}
@@ -127,7 +135,7 @@ func (s *Store) commitBatch(batch []*eventWrite) {
 
 func insertEvent(stmt *sql.Stmt, e store.Event) (duplicate bool, err error) {
 	res, err := stmt.Exec(e.ID, e.ConnectionID, e.Provider, e.DeliveryID, e.Kind, e.RawKind, e.Repository,
-		e.Held, e.ReceivedAt.UnixNano(), string(e.Headers), e.Body, string(e.Normalized))
+		e.Held, e.ReceivedAt.UnixNano(), string(e.Headers), e.Body, string(e.Normalized), e.Routed)
 	if err != nil {
 		return false, err
 	}
@@ -185,7 +193,7 @@ func scanEvent(row scanner) (store.Event, error) {
 		headers, normalized string
 	)
 	err := row.Scan(&e.ID, &e.ConnectionID, &e.Provider, &e.DeliveryID, &e.Kind, &e.RawKind, &e.Repository,
-		&e.Held, &received, &headers, &e.Body, &normalized)
+		&e.Held, &received, &headers, &e.Body, &normalized, &e.Routed)
 	if err != nil {
 		return store.Event{}, err
 	}

@@ -15,39 +15,44 @@ func insertSecret(ctx context.Context, tx *sql.Tx, connID string, sealed []byte,
 }
 
 // WebhookSecrets returns the connection's secrets that are valid at now,
-// newest first. ErrNotFound if the connection is unknown or deleted.
+// newest first. ErrNotFound if the connection is unknown or deleted. One
+// query: the ingress asks on every delivery.
 func (s *Store) WebhookSecrets(ctx context.Context, connID string, now time.Time) ([]store.WebhookSecret, error) {
-	var secrets []store.WebhookSecret
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := requireLiveConnection(ctx, tx, connID); err != nil {
-			return err
-		}
-		var err error
-		secrets, err = queryAll(ctx, tx, scanSecret,
-			"SELECT sealed, created_at, expires_at FROM webhook_secrets WHERE connection_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC",
-			connID, now.UnixNano())
-		return err
-	})
+	rows, err := s.r.QueryContext(ctx, `SELECT w.sealed, w.created_at, w.expires_at FROM connections c
+		LEFT JOIN webhook_secrets w ON w.connection_id = c.id AND (w.expires_at IS NULL OR w.expires_at > ?)
+		WHERE c.id = ? AND c.deleted_at IS NULL ORDER BY w.created_at DESC`, now.UnixNano(), connID)
 	if err != nil {
 		return nil, fmt.Errorf("webhook secrets of %s: %w", connID, err)
 	}
+	defer rows.Close()
+	found := false
+	var secrets []store.WebhookSecret
+	for rows.Next() {
+		found = true
+		var (
+			sealed    []byte
+			created   sql.NullInt64
+			expiresAt sql.NullInt64
+		)
+		if err := rows.Scan(&sealed, &created, &expiresAt); err != nil {
+			return nil, fmt.Errorf("webhook secrets of %s: %w", connID, err)
+		}
+		if sealed == nil {
+			continue // the connection has no secret valid now
+		}
+		w := store.WebhookSecret{Sealed: sealed, CreatedAt: fromNanos(created.Int64)}
+		if expiresAt.Valid {
+			w.ExpiresAt = fromNanos(expiresAt.Int64)
+		}
+		secrets = append(secrets, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook secrets of %s: %w", connID, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("webhook secrets: connection %s: %w", connID, store.ErrNotFound)
+	}
 	return secrets, nil
-}
-
-func scanSecret(row scanner) (store.WebhookSecret, error) {
-	var (
-		w         store.WebhookSecret
-		created   int64
-		expiresAt sql.NullInt64
-	)
-	if err := row.Scan(&w.Sealed, &created, &expiresAt); err != nil {
-		return w, err
-	}
-	w.CreatedAt = fromNanos(created)
-	if expiresAt.Valid {
-		w.ExpiresAt = fromNanos(expiresAt.Int64)
-	}
-	return w, nil
 }
 
 // RotateWebhookSecret makes sealed the current secret. Secrets that were

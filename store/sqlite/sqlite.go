@@ -40,13 +40,16 @@ type Store struct {
 	w   *sql.DB
 	r   *sql.DB // query_only connections
 	now func() time.Time
+	log *zap.Logger
 
 	// events feeds the group-commit writer (writeEvents). It is unbuffered:
 	// a send succeeds only while the writer runs, so nothing can be queued
 	// after Close has drained it.
-	events     chan *eventWrite
-	closing    chan struct{}
-	eventsDone chan struct{}
+	events      chan *eventWrite
+	closing     chan struct{}
+	eventsDone  chan struct{}
+	insertEvent *sql.Stmt     // prepared once on the writer's one connection
+	checkpoints chan struct{} // closed when the checkpointer has stopped
 }
 
 // Option configures Open.
@@ -63,14 +66,16 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{now: time.Now, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
+	s := &Store{now: time.Now, log: log, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.open(ctx, path, log); err != nil {
 		return nil, fmt.Errorf("open store: %s: %w", path, err)
 	}
+	s.checkpoints = make(chan struct{})
 	go s.writeEvents()
+	go s.checkpoint()
 	log.Info("store opened", zap.String("path", path))
 	return s, nil
 }
@@ -83,7 +88,9 @@ func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
 	if err := checkDir(filepath.Dir(path)); err != nil {
 		return err
 	}
-	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	// Checkpoints run in the background (checkpoint), not inline in
+	// whichever commit crosses the WAL threshold.
+	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -101,6 +108,9 @@ func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
 		return errors.Join(err, r.Close(), w.Close())
 	}
 	s.w, s.r = w, r
+	if s.insertEvent, err = w.PrepareContext(ctx, insertEventSQL); err != nil {
+		return errors.Join(err, r.Close(), w.Close())
+	}
 	return nil
 }
 
@@ -136,6 +146,27 @@ func prepare(ctx context.Context, w *sql.DB, now func() time.Time, log *zap.Logg
 	return migrate(ctx, w, now, log)
 }
 
+// checkpointEvery is how often the WAL is copied back into the database.
+const checkpointEvery = time.Second
+
+// checkpoint moves the WAL into the database file in the background. A
+// PASSIVE checkpoint never blocks the writer or readers; it does what it can.
+func (s *Store) checkpoint() {
+	defer close(s.checkpoints)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+			if _, err := s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				s.log.Warn("wal checkpoint", zap.Error(err))
+			}
+		}
+	}
+}
+
 // Ping reports whether both pools can reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := errors.Join(s.r.PingContext(ctx), s.w.PingContext(ctx)); err != nil {
@@ -149,6 +180,8 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	close(s.closing)
 	<-s.eventsDone
+	<-s.checkpoints
+	s.insertEvent.Close()
 	rerr := s.r.Close()
 	_, cerr := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	if err := errors.Join(rerr, cerr, s.w.Close()); err != nil {
