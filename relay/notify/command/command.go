@@ -68,15 +68,15 @@ type Options struct {
 // Notifier runs one exec target's program. It is safe for concurrent use;
 // the delivery engine bounds how many run at once.
 type Notifier struct {
-	path      string   // the resolved program
-	argv      []string // as configured: argv[0] is what the program sees
-	dir       string
-	env       map[string]string // inherited and configured variables
-	timeout   time.Duration     // 0: the attempt's deadline only
+	path       string   // the resolved program
+	argv       []string // as configured: argv[0] is what the program sees
+	dir        string
+	env        map[string]string // inherited and configured variables
+	timeout    time.Duration     // 0: the attempt's deadline only
 	timeoutErr error
-	retryable map[int]bool // exit statuses worth another attempt
-	grace     time.Duration
-	log       *zap.Logger
+	retryable  map[int]bool // exit statuses worth another attempt
+	grace      time.Duration
+	log        *zap.Logger
 
 	mu      sync.Mutex // orders Close against new runs
 	closing context.Context
@@ -144,11 +144,12 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) notify.Result 
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	defer context.AfterFunc(n.closing, func() { cancel(ErrClosed) })()
+	stop := context.AfterFunc(n.closing, func() { cancel(ErrClosed) })
+	defer stop()
 	if n.timeout > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeoutCause(ctx, n.timeout, n.timeoutErr)
-		defer stop()
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeoutCause(ctx, n.timeout, n.timeoutErr)
+		defer cancelTimeout()
 	}
 	return n.run(ctx, m)
 }
@@ -179,14 +180,18 @@ func (n *Notifier) run(ctx context.Context, m *notify.Message) notify.Result {
 		interrupted = err == nil
 		return err
 	}
-	// WaitDelay is the SIGKILL: once it passes after the context is done
-	// (or after the program exits), exec kills the program and closes its
-	// pipes, so a process holding them open cannot hang Wait.
+	// WaitDelay is the grace: once it passes after the context is done (or
+	// after the program exits), exec SIGKILLs the program and closes its
+	// pipes, so a process holding them open cannot hang Wait. killGroup
+	// then gets the rest of the group.
 	cmd.WaitDelay = n.grace
 
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return notify.Result{Err: fmt.Errorf("start %s: %w", n.path, err), Retryable: ctx.Err() != nil || transient(err)}
+		if cause := context.Cause(ctx); cause != nil {
+			return notify.Result{Err: fmt.Errorf("%s: %w", n.path, cause), Retryable: true}
+		}
+		return notify.Result{Err: fmt.Errorf("start %s: %w", n.path, err), Retryable: transient(err)}
 	}
 	err := cmd.Wait()
 	if kerr := killGroup(cmd.Process.Pid); kerr != nil {

@@ -7,7 +7,9 @@ import (
 	"syscall"
 )
 
-func checkPlatform() error { return errors.New("exec targets need a Unix host: they run programs in process groups") }
+func checkPlatform() error {
+	return errors.New("exec targets need a Unix host: they run programs in process groups")
+}
 
 func groupAttr() *syscall.SysProcAttr { return nil }
 

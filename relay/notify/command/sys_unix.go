@@ -28,8 +28,8 @@ func terminateGroup(pgid int) error {
 }
 
 // killGroup kills what is left of the group once its leader is reaped.
-// The leader's pid is not reused while the group has members, so this
-// cannot reach another process.
+// A pid is not reused while a group of that id has members, so this
+// reaches the group or, when it is empty, nothing.
 func killGroup(pgid int) error {
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
