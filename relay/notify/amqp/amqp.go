@@ -34,7 +34,7 @@ const (
 	heartbeat    = 5 * time.Second
 	minRedial    = 100 * time.Millisecond
 	maxRedial    = 10 * time.Second
-	closeTimeout = 5 * time.Second
+	closeTimeout = time.Second
 )
 
 var errClosed = errors.New("notifier closed")
@@ -61,7 +61,7 @@ type Notifier struct {
 	mu      sync.Mutex
 	conn    *amqp091.Connection // nil while disconnected
 	err     error               // why conn is nil
-	blocked string              // the broker's reason while it blocks publishers
+	blocked amqp091.Blocking    // the broker's flow control on conn
 	idle    []*publisher        // channels on conn free for a publish
 }
 
@@ -125,7 +125,7 @@ func (n *Notifier) dial(ctx context.Context) (*amqp091.Connection, error) {
 	}
 	props := amqp091.NewConnectionProperties()
 	props.SetClientConnectionName(n.name)
-	return amqp091.DialConfig(n.url, amqp091.Config{
+	conn, err := amqp091.DialConfig(n.url, amqp091.Config{
 		Heartbeat:  heartbeat,
 		Properties: props,
 		Dial: func(network, addr string) (net.Conn, error) {
@@ -138,6 +138,14 @@ func (n *Notifier) dial(ctx context.Context) (*amqp091.Connection, error) {
 			return c, c.SetDeadline(deadline)
 		},
 	})
+	if err != nil {
+		if conn != nil {
+			// A failed handshake leaves amqp091's connection half open.
+			_ = conn.CloseDeadline(time.Now())
+		}
+		return nil, err
+	}
+	return conn, nil
 }
 
 // run keeps a connection up until ctx ends, redialling with exponential
@@ -171,11 +179,19 @@ func (n *Notifier) serve(ctx context.Context, conn *amqp091.Connection) {
 	n.log.Info("amqp connected")
 	for {
 		select {
-		case b := <-blocking:
+		case b, ok := <-blocking:
+			if !ok { // closed with the connection: closed reports why
+				blocking = nil
+				continue
+			}
 			n.setBlocked(b)
-		case err := <-closed:
+		case e := <-closed:
+			err := errors.New("connection lost")
+			if e != nil { // nil: it closed before serve listened
+				err = fmt.Errorf("connection lost: %w", e)
+			}
 			n.log.Warn("amqp connection lost", zap.Error(err))
-			n.setConn(nil, fmt.Errorf("connection lost: %w", err))
+			n.setConn(nil, err)
 			return
 		case <-ctx.Done():
 			_ = conn.CloseDeadline(time.Now().Add(closeTimeout))
@@ -187,17 +203,14 @@ func (n *Notifier) serve(ctx context.Context, conn *amqp091.Connection) {
 func (n *Notifier) setConn(conn *amqp091.Connection, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.conn, n.err, n.blocked, n.idle = conn, err, "", nil
+	n.conn, n.err, n.blocked, n.idle = conn, err, amqp091.Blocking{}, nil
 }
 
 func (n *Notifier) setBlocked(b amqp091.Blocking) {
 	n.log.Warn("amqp broker flow control", zap.Bool("blocked", b.Active), zap.String("reason", b.Reason))
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.blocked = ""
-	if b.Active {
-		n.blocked = b.Reason
-	}
+	n.blocked = b
 }
 
 // sleep waits d, or less if ctx ends first; it reports whether ctx is live.
@@ -261,8 +274,8 @@ func (n *Notifier) take() (*amqp091.Connection, *publisher, error) {
 	switch {
 	case n.conn == nil:
 		return nil, nil, fmt.Errorf("not connected to %s: %w", n.redacted, n.err)
-	case n.blocked != "":
-		return nil, nil, fmt.Errorf("broker blocks publishers: %s", n.blocked)
+	case n.blocked.Active:
+		return nil, nil, fmt.Errorf("broker blocks publishers: %s", n.blocked.Reason)
 	}
 	for len(n.idle) > 0 {
 		p := n.idle[len(n.idle)-1]

@@ -38,7 +38,8 @@ type Notifier struct {
 	js  jetstream.JetStream
 }
 
-// New connects to the server. A server that is down does not fail New: the
+// New connects to the server, the first attempt bounded by nats.go's
+// connect timeout (2 s). A server that is down does not fail New: the
 // client keeps reconnecting in the background, and Notify fails retryably
 // until it is connected.
 func New(ctx context.Context, cfg config.NATSTarget, opts Options) (*Notifier, error) {
