@@ -272,7 +272,14 @@ var (
 )
 
 // Validate checks every field and reports all problems at once.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// ValidateFile checks what a configuration file decides, leaving out the
+// checks that depend on the environment it will run in (root credentials
+// for a non-loopback listener): `forgelink config validate`.
+func (c *Config) ValidateFile() error { return c.validate(false) }
+
+func (c *Config) validate(runtime bool) error {
 	var errs ValidationError
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{File: c.File, Line: c.lines[field], Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -321,7 +328,7 @@ func (c *Config) Validate() error {
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")
 	}
-	if c.Authless() && !isLoopback(c.Listen) {
+	if runtime && c.Authless() && !isLoopback(c.Listen) {
 		bad("listen", "%q is not a loopback address: set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to listen beyond this host", c.Listen)
 	}
 	if len(errs) > 0 {

@@ -1,5 +1,9 @@
 package config
 
-// checkGlob validates a trigger pattern. Until relay/glob lands, every
-// pattern is accepted here and checked when the router compiles it.
-func checkGlob(string) error { return nil }
+import "github.com/forgelink/forgelink/relay/glob"
+
+// checkGlob validates a trigger pattern in the router's own dialect.
+func checkGlob(pattern string) error {
+	_, err := glob.Compile(pattern)
+	return err
+}

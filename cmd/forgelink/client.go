@@ -35,8 +35,8 @@ type subcommand struct {
 	run      func(ctx context.Context, l *leaf, args []string) error
 }
 
-// dispatch runs the subcommand of group named by args[0].
-func dispatch(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+// runSubcommand runs the subcommand of group named by args[0].
+func runSubcommand(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(stderr, "usage: forgelink %s <subcommand> [flags]\n\nsubcommands:\n", group)
 		for _, s := range subs {

@@ -12,7 +12,7 @@ import (
 )
 
 func runConnections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "connections", []subcommand{
+	return runSubcommand(ctx, "connections", []subcommand{
 		{"create", "--name NAME (--provider-type TYPE | --host-arn ARN) [--tag KEY=VALUE ...] [flags]", "create a connection", connectionsCreate},
 		{"get", "[flags] ARN", "show a connection", connectionsGet},
 		{"list", "[flags]", "list connections", connectionsList},

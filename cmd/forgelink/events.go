@@ -9,7 +9,7 @@ import (
 )
 
 func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "events", []subcommand{
+	return runSubcommand(ctx, "events", []subcommand{
 		{"list", "[--connection-arn ARN] [--repository OWNER/REPO] [--kind KIND] [--since T] [--until T] [--all] [flags]", "list recorded webhook events", eventsList},
 		{"get", "[flags] EVENT-ID", "show one event with its body", eventsGet},
 	}, args, stdout, stderr)

@@ -11,7 +11,7 @@ import (
 )
 
 func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "hosts", []subcommand{
+	return runSubcommand(ctx, "hosts", []subcommand{
 		{"create", "--name NAME --provider-type TYPE --provider-endpoint URL [--tag KEY=VALUE ...] [flags]", "create a host", hostsCreate},
 		{"get", "[flags] ARN", "show a host", hostsGet},
 		{"list", "[flags]", "list hosts", hostsList},

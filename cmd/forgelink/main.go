@@ -5,6 +5,7 @@
 //	forgelink hosts ...             manage hosts
 //	forgelink tags ...              manage resource tags
 //	forgelink events ...            inspect recorded webhook events
+//	forgelink config validate FILE  check a configuration file
 //	forgelink version               print the version
 //
 // The client subcommands speak the AWS CodeConnections wire protocol through
@@ -25,20 +26,21 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// command is one top-level subcommand.
-type command struct {
+// cliCommand is one top-level subcommand.
+type cliCommand struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-func commands() []command {
-	return []command{
+func commands() []cliCommand {
+	return []cliCommand{
 		{"serve", "run the forgelink daemon", runServe},
 		{"connections", "create, get, list and delete connections", runConnections},
 		{"hosts", "create, get, list, update and delete hosts", runHosts},
 		{"tags", "add, remove and list resource tags", runTags},
 		{"events", "list and show recorded webhook events", runEvents},
+		{"config", "validate a configuration file", runConfig},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "forgelink", version)
 			return err

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +22,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/bitbucket"
 	"github.com/forgelink/forgelink/providers/github"
 	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/controlplane"
+	"github.com/forgelink/forgelink/relay/dispatch"
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/sigv4"
@@ -61,22 +65,27 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	cfg, err := config.Load(*configFile, os.Environ())
-	if err != nil {
-		return err
-	}
-	// Flags beat the environment, which beats the file.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "listen":
-			cfg.Listen = *listen
-		case "data-dir":
-			cfg.DataDir = *dataDir
-		case "log-level":
-			cfg.Log.Level = *logLevel
+	// load reads the configuration as at start; SIGHUP calls it again.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*configFile, os.Environ())
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err := cfg.Validate(); err != nil {
+		// Flags beat the environment, which beats the file.
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "listen":
+				cfg.Listen = *listen
+			case "data-dir":
+				cfg.DataDir = *dataDir
+			case "log-level":
+				cfg.Log.Level = *logLevel
+			}
+		})
+		return cfg, cfg.Validate()
+	}
+	cfg, err := load()
+	if err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.Log, stderr)
@@ -88,10 +97,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		runtime.GOMAXPROCS(minProcs)
 		log.Info("raised GOMAXPROCS so that group commit keeps batching", zap.Int("gomaxprocs", minProcs))
 	}
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, load, log)
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), log *zap.Logger) error {
 	// Listen first: a taken port should fail before anything is written.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -124,8 +133,15 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats)})
+	pl := &pipelines{engine: engine, log: log.Named("pipelines"), connARN: connectionARN(cfg)}
+	if err := pl.apply(ctx, cfg); err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           newMux(cfg, log, st, kr, apps),
+		Handler:           newMux(cfg, log, reg, st, kr, apps, pl),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -134,6 +150,12 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	stopDelivering := runDelivery(engine, &dispatch.Releaser{Store: st, Route: pl.route, Engine: engine, Log: log.Named("release")})
+	// Deferred after the store's Close, so it runs first: attempts in flight
+	// finish (up to the grace) before the store closes.
+	defer stopDelivering()
+	stopReload := reloadOnHUP(ctx, pl, reload, log)
+	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
 		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
 		zap.String("account_id", cfg.AccountID), zap.String("version", version))
@@ -150,7 +172,9 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	sdNotify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(shutdownCtx)
+	stopDelivering()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
@@ -181,21 +205,22 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 
 // newMux routes the listener: the control plane at "/", webhooks under
 // /webhooks/, and the operational endpoints.
-func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.Keyring, apps map[int64][]byte) *http.ServeMux {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *sqlite.Store, kr *keyring.Keyring,
+	apps map[int64][]byte, pl *pipelines) *http.ServeMux {
 	hooks := ingress.New(ingress.Options{
-		Store:       st,
-		Keyring:     kr,
-		Providers:   webhookProviders(),
-		Log:         log.Named("ingress"),
-		Metrics:     ingress.NewMetrics(reg),
-		MaxBody:     cfg.Webhooks.MaxBodyBytes,
-		GitHubApps:  apps,
-		AppProvider: github.Webhooks{},
-		ConnectionARN: func(id string) string {
-			return "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/" + id
+		Store:         st,
+		Keyring:       kr,
+		Providers:     webhookProviders(),
+		Log:           log.Named("ingress"),
+		Metrics:       ingress.NewMetrics(reg),
+		MaxBody:       cfg.Webhooks.MaxBodyBytes,
+		GitHubApps:    apps,
+		AppProvider:   github.Webhooks{},
+		ConnectionARN: connectionARN(cfg),
+		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
+			return pl.route(conn.ID, eventID, at, ev)
 		},
+		Recorded: pl.engine.Wake,
 	})
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
@@ -222,6 +247,55 @@ func newMux(cfg *config.Config, log *zap.Logger, st *sqlite.Store, kr *keyring.K
 	mux.HandleFunc("GET /readyz", readyz(st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
+}
+
+// runDelivery starts the delivery engine and the releaser of held events.
+// The returned stop cancels both and waits for the engine's attempts in
+// flight (up to shutdownGrace); calling it again does nothing.
+func runDelivery(engine *dispatch.Engine, releaser *dispatch.Releaser) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		engine.Run(ctx, shutdownGrace)
+	}()
+	go releaser.Run(ctx)
+	return func() { cancel(); <-done }
+}
+
+// connectionARN renders connection ids as ARNs for logs and deliveries.
+func connectionARN(cfg *config.Config) func(id string) string {
+	prefix := "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/"
+	return func(id string) string { return prefix + id }
+}
+
+// reloadOnHUP reloads the pipelines and targets on SIGHUP. A configuration
+// that does not validate, or whose targets cannot be built, is refused
+// with every reason logged, and the running one stays.
+func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config, error), log *zap.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-hup:
+			}
+			cfg, err := load()
+			if err == nil {
+				err = pl.apply(ctx, cfg)
+			}
+			if err != nil {
+				log.Error("configuration reload refused; the running configuration stays", zap.Error(err))
+				continue
+			}
+			log.Info("configuration reloaded (pipelines and targets; other settings need a restart)")
+		}
+	}()
+	return func() { signal.Stop(hup); close(quit); <-done }
 }
 
 // githubAppSecrets reads the configured GitHub Apps' webhook secrets.

@@ -11,7 +11,7 @@ import (
 )
 
 func runTags(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "tags", []subcommand{
+	return runSubcommand(ctx, "tags", []subcommand{
 		{"add", "[flags] ARN KEY=VALUE ...", "add or overwrite tags of a resource", tagsAdd},
 		{"remove", "[flags] ARN KEY ...", "remove tags from a resource", tagsRemove},
 		{"list", "[flags] ARN", "list the tags of a resource", tagsList},

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/forgelink/forgelink/config"
+)
+
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "validate" {
+		fmt.Fprintln(stderr, "usage: forgelink config validate FILE\n\nChecks a configuration file, as `serve` and a reload would, without starting.")
+		return flag.ErrHelp
+	}
+	fs := flag.NewFlagSet("config validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := fs.Bool("env", false, "also apply the FORGELINK_* environment and check what depends on it, as serve does")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one FILE")
+	}
+	var environ []string
+	if *env {
+		environ = os.Environ()
+	}
+	cfg, err := config.Load(fs.Arg(0), environ)
+	switch {
+	case err != nil:
+	case *env:
+		err = cfg.Validate()
+	default:
+		err = cfg.ValidateFile()
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: valid (%d targets, %d pipelines)\n", fs.Arg(0), len(cfg.Targets), len(cfg.Pipelines))
+	return err
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/dispatch"
+	"github.com/forgelink/forgelink/relay/notify/amqp"
+	"github.com/forgelink/forgelink/relay/notify/command"
+	"github.com/forgelink/forgelink/relay/notify/nats"
+	"github.com/forgelink/forgelink/relay/notify/webhook"
+	"github.com/forgelink/forgelink/relay/route"
+	"github.com/forgelink/forgelink/store"
+)
+
+// leaseMargin is added to a target's attempt timeout to make its lease: a
+// delivery is only reclaimed once its attempt can no longer be running.
+const leaseMargin = time.Minute
+
+// pipelines holds what SIGHUP reloads: the router built from the pipelines
+// and the engine's targets. Readers see either the old or the new set.
+type pipelines struct {
+	router  atomic.Pointer[route.Router]
+	config  atomic.Pointer[config.Config]
+	engine  *dispatch.Engine
+	log     *zap.Logger
+	connARN func(id string) string
+}
+
+// apply builds the router and targets of cfg and swaps them in; on any
+// error nothing changes.
+func (p *pipelines) apply(ctx context.Context, cfg *config.Config) error {
+	router, err := route.New(cfg.Pipelines)
+	if err != nil {
+		return fmt.Errorf("pipelines: %w", err)
+	}
+	targets, err := buildTargets(ctx, cfg.Targets, p.log)
+	if err != nil {
+		return err
+	}
+	p.router.Store(router)
+	p.config.Store(cfg)
+	p.engine.SetTargets(targets)
+	p.log.Info("pipelines configured", zap.Int("pipelines", len(cfg.Pipelines)), zap.Int("targets", len(cfg.Targets)))
+	return nil
+}
+
+// route decides the deliveries of a recorded event.
+func (p *pipelines) route(connID, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
+	matches := p.router.Load().Route(connID, ev)
+	if len(matches) == 0 {
+		return nil
+	}
+	return dispatch.Plan(dispatch.Recorded{
+		EventID: eventID, ConnectionID: connID, ConnectionARN: p.connARN(connID), ReceivedAt: at, Event: ev,
+	}, matches)
+}
+
+// buildTargets makes a notifier per target; if one fails, those made so far
+// are closed.
+func buildTargets(ctx context.Context, cfgs []config.Target, log *zap.Logger) ([]dispatch.Target, error) {
+	var targets []dispatch.Target
+	for _, c := range cfgs {
+		n, timeout, err := newNotifier(ctx, c, log.Named("target").With(zap.String("target", c.Name)))
+		if err != nil {
+			for _, t := range targets {
+				t.Notifier.Close()
+			}
+			return nil, fmt.Errorf("target %s: %w", c.Name, err)
+		}
+		targets = append(targets, dispatch.Target{
+			Name: c.Name, Type: c.Type, Notifier: n, Concurrency: c.Concurrency,
+			Lease: timeout + leaseMargin,
+			Retry: dispatch.Retry{
+				InitialInterval: c.Retry.InitialInterval, MaxInterval: c.Retry.MaxInterval,
+				MaxAttempts: c.Retry.MaxAttempts, MaxAge: c.Retry.MaxAge,
+			},
+			Breaker: dispatch.Breaker{FailureThreshold: c.CircuitBreaker.FailureThreshold, Cooldown: c.CircuitBreaker.Cooldown},
+		})
+	}
+	return targets, nil
+}
+
+// newNotifier builds one target's notifier and returns its attempt timeout.
+func newNotifier(ctx context.Context, c config.Target, log *zap.Logger) (dispatch.Notifier, time.Duration, error) {
+	switch c.Type {
+	case config.TargetHTTP:
+		n, err := webhook.New(*c.HTTP, webhook.Options{MaxConnsPerHost: c.Concurrency, Version: version, Log: log})
+		return n, c.HTTP.Timeout, err
+	case config.TargetExec:
+		n, err := command.New(*c.Exec, command.Options{Log: log, Environ: os.Environ()})
+		return n, c.Exec.Timeout, err
+	case config.TargetNATS:
+		n, err := nats.New(ctx, *c.NATS, nats.Options{Log: log, Name: "forgelink " + c.Name})
+		return n, c.NATS.Timeout, err
+	case config.TargetAMQP:
+		n, err := amqp.New(ctx, *c.AMQP, amqp.Options{Log: log, Name: "forgelink " + c.Name})
+		return n, c.AMQP.Timeout, err
+	}
+	return nil, 0, errors.New("unknown target type " + c.Type)
+}
+
+// Pipelines returns the pipelines of the running configuration.
+func (p *pipelines) Pipelines() []config.Pipeline { return p.config.Load().Pipelines }
+
+// Explain says, for every pipeline on the event's connection and
+// repository, why it did or did not trigger.
+func (p *pipelines) Explain(connID string, ev *providers.Event) []route.PipelineVerdict {
+	return p.router.Load().Explain(connID, ev)
+}
