@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -163,7 +164,37 @@ func (c *Config) decode(path string, r io.Reader) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("parse config %s: %w", path, err)
 	}
+	c.resolvePaths(filepath.Dir(path))
 	return nil
+}
+
+// resolvePaths makes the file's relative paths relative to the file itself,
+// so a configuration and its secret files can move together.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	resolve(&c.MasterKeyFile)
+	for i := range c.GitHubApps {
+		resolve(&c.GitHubApps[i].WebhookSecretFile)
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		switch {
+		case t.HTTP != nil:
+			for _, p := range []*string{&t.HTTP.SecretFile, &t.HTTP.TLS.CAFile, &t.HTTP.TLS.CertFile, &t.HTTP.TLS.KeyFile} {
+				resolve(p)
+			}
+		case t.Exec != nil:
+			resolve(&t.Exec.Dir)
+		case t.NATS != nil:
+			resolve(&t.NATS.CredentialsFile)
+		case t.AMQP != nil:
+			resolve(&t.AMQP.URLFile)
+		}
+	}
 }
 
 func collectLines(n *yaml.Node, prefix string, lines map[string]int) {

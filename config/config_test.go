@@ -144,7 +144,7 @@ func TestSecretsNotInErrors(t *testing.T) {
 
 // TestExamplesValidate keeps the shipped example configurations loadable.
 func TestExamplesValidate(t *testing.T) {
-	files, err := filepath.Glob("../examples/*/*.yaml")
+	files, err := filepath.Glob("../examples/*/forgelink.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example configs found: %v", err)
 	}

@@ -6,8 +6,9 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"text/template"
 	"time"
+
+	"github.com/forgelink/forgelink/relay/notify"
 )
 
 // Pipeline connects a repository of a connection to a target, with the
@@ -379,7 +380,7 @@ func validateHTTPTarget(field string, h *HTTPTarget, bad func(field, format stri
 	}
 	checkFile(field+".secretFile", h.SecretFile, bad)
 	if h.BodyTemplate != "" {
-		if _, err := template.New("body").Option("missingkey=error").Parse(h.BodyTemplate); err != nil {
+		if _, err := notify.ParseTemplate(h.BodyTemplate); err != nil {
 			bad(field+".bodyTemplate", "%v", err)
 		}
 		if h.Format != "forgelink" {

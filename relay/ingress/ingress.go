@@ -69,10 +69,10 @@ type Options struct {
 	// verifies and parses the App's deliveries.
 	GitHubApps  map[int64][]byte
 	AppProvider AppProvider
-	Log       *zap.Logger
-	Metrics   *Metrics // optional
-	MaxBody   int64    // DefaultMaxBody if zero
-	Now       func() time.Time
+	Log         *zap.Logger
+	Metrics     *Metrics // optional
+	MaxBody     int64    // DefaultMaxBody if zero
+	Now         func() time.Time
 	// ConnectionARN renders a connection id as an ARN for log lines.
 	ConnectionARN func(id string) string
 	// Route decides the deliveries of an event of an AVAILABLE connection;

@@ -280,7 +280,7 @@ func TestSecretRotationOverlap(t *testing.T) {
 		status  int
 	}{
 		{0, newSecret, http.StatusAccepted},
-		{0, f.secret, http.StatusAccepted},              // old one, inside the overlap
+		{0, f.secret, http.StatusAccepted},             // old one, inside the overlap
 		{time.Hour, f.secret, http.StatusUnauthorized}, // overlap over
 		{0, newSecret, http.StatusAccepted},
 	} {

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strconv"
-	"text/template"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -72,7 +70,7 @@ func encodeForgelink(_ context.Context, m *notify.Message) (payload, error) {
 // a missing variable is an error, and {{index .Variables "TagName"}} is
 // the way to ask for one that may be absent.
 func templateEncoder(text, contentType string) (encoder, error) {
-	t, err := template.New("body").Option("missingkey=error").Funcs(templateFuncs()).Parse(text)
+	t, err := notify.ParseTemplate(text)
 	if err != nil {
 		return nil, fmt.Errorf("body template: %w", err)
 	}
@@ -83,25 +81,6 @@ func templateEncoder(text, contentType string) (encoder, error) {
 		}
 		return payload{header: http.Header{"Content-Type": {contentType}}, body: b.Bytes()}, nil
 	}, nil
-}
-
-// templateFuncs adds to text/template's own (urlquery, printf, index...):
-// json quotes a value for JSON bodies, default replaces an empty one
-// ({{index .Variables "TagName" | default "none"}}).
-func templateFuncs() template.FuncMap {
-	return template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-		"default": func(def, v any) any {
-			rv := reflect.ValueOf(v)
-			if !rv.IsValid() || rv.IsZero() || (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map) && rv.Len() == 0 {
-				return def
-			}
-			return v
-		},
-	}
 }
 
 // cloudEventEncoder encodes with the SDK's HTTP binding in the mode that
