@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,28 +99,46 @@ func (s *Store) RouteEvent(ctx context.Context, eventID string, ds []store.Deliv
 	return nil
 }
 
-// claimScan bounds how many open deliveries of one target a claim looks at.
-// Targets are scanned separately, so a target with a deep backlog (dead,
-// or backing off) cannot hide another target's deliveries.
-const claimScan = 1024
+// claimScan bounds how many due deliveries of one target a claim looks at.
+const claimScan = 512
 
 // ClaimDeliveries leases due deliveries, honouring each pipeline's
 // execution mode: QUEUED pipelines release one delivery at a time, in id
 // order; SUPERSEDED ones one per branch, the newest, superseding older
 // waiting ones; PARALLEL ones any. A lease that expired (its daemon died) is
 // due again.
+//
+// Each target is scanned on its own, and only for deliveries that are due
+// (through indexes on next_attempt_at and lease_until), so neither another
+// target's backlog nor this target's deliveries waiting out a backoff hide
+// a due delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
 	var claimed []store.Delivery
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		open, err := openDeliveries(ctx, tx, req.Limits)
-		if err != nil {
-			return err
+		c := &claim{ctx: ctx, tx: tx, now: req.Now.UnixNano(), heads: map[string]string{}, groups: map[string]group{}}
+		for target, n := range req.Limits {
+			if n <= 0 {
+				continue
+			}
+			due, err := dueDeliveries(ctx, tx, target, c.now)
+			if err != nil {
+				return err
+			}
+			for _, d := range due {
+				if n == 0 {
+					break
+				}
+				ok, err := c.eligible(d)
+				if err != nil {
+					return err
+				}
+				if ok {
+					claimed, n = append(claimed, d), n-1
+				}
+			}
 		}
-		pick, superseded := selectClaims(open, req)
-		if err := markSuperseded(ctx, tx, superseded, req.Now); err != nil {
-			return err
-		}
-		claimed, err = lease(ctx, tx, pick, req)
+		var err error
+		claimed, err = lease(ctx, tx, claimed, req)
 		return err
 	})
 	if err != nil {
@@ -128,86 +147,88 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]
 	return claimed, nil
 }
 
-// selectClaims decides, over the open deliveries in id order, which to
-// lease now and which a newer one supersedes.
-func selectClaims(open []store.Delivery, req store.ClaimRequest) (pick, superseded []store.Delivery) {
-	due := func(d store.Delivery) bool {
-		if d.State == store.DeliveryLeased {
-			return !d.LeaseUntil.After(req.Now)
-		}
-		return !d.NextAttemptAt.After(req.Now)
-	}
-	busy := func(d store.Delivery) bool { return d.State == store.DeliveryLeased && d.LeaseUntil.After(req.Now) }
-	limits := make(map[string]int, len(req.Limits))
-	for t, n := range req.Limits {
-		limits[t] = n
-	}
-	headSeen := map[string]bool{} // QUEUED: pipeline whose oldest open delivery was seen
-	newest := map[string]int{}    // SUPERSEDED: (pipeline, branch) → index of newest open
-	groupBusy := map[string]bool{}
-	for i, d := range open {
-		if d.Mode == "SUPERSEDED" {
-			key := d.Pipeline + "\x00" + d.Branch
-			newest[key] = i
-			groupBusy[key] = groupBusy[key] || busy(d)
-		}
-	}
-	take := func(d store.Delivery) {
-		if limits[d.Target] > 0 && due(d) {
-			limits[d.Target]--
-			pick = append(pick, d)
-		}
-	}
-	for i, d := range open {
-		switch d.Mode {
-		case "QUEUED":
-			if !headSeen[d.Pipeline] {
-				headSeen[d.Pipeline] = true
-				take(d)
-			}
-		case "SUPERSEDED":
-			key := d.Pipeline + "\x00" + d.Branch
-			switch {
-			case newest[key] != i && d.State == store.DeliveryPending:
-				superseded = append(superseded, d)
-			case newest[key] == i && !groupBusy[key]:
-				take(d)
-			}
-		default:
-			take(d)
-		}
-	}
-	return pick, superseded
-}
-
-func markSuperseded(ctx context.Context, tx *sql.Tx, ds []store.Delivery, now time.Time) error {
-	for _, d := range ds {
-		if _, err := tx.ExecContext(ctx, "UPDATE deliveries SET state = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = ?",
-			store.DeliverySuperseded, "superseded by a newer event on branch "+d.Branch, now.UnixNano(), d.ID, store.DeliveryPending); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// openDeliveries returns the open deliveries of the targets that may take
-// more, without their messages: a claim reads messages only for what it
-// leases.
-func openDeliveries(ctx context.Context, tx *sql.Tx, limits map[string]int) ([]store.Delivery, error) {
+// dueDeliveries returns a target's due deliveries in id order, without their
+// messages: a claim reads messages only for what it leases.
+func dueDeliveries(ctx context.Context, tx *sql.Tx, target string, now int64) ([]store.Delivery, error) {
 	columns := strings.Replace(deliveryColumns, "message", "'' AS message", 1)
-	var open []store.Delivery
-	for target, n := range limits {
-		if n <= 0 {
-			continue
-		}
-		ds, err := queryAll(ctx, tx, scanDelivery,
-			"SELECT "+columns+" FROM deliveries WHERE target = ? AND state IN ('pending', 'leased') ORDER BY id LIMIT ?", target, claimScan)
-		if err != nil {
-			return nil, err
-		}
-		open = append(open, ds...)
+	pending, err := queryAll(ctx, tx, scanDelivery, "SELECT "+columns+
+		" FROM deliveries WHERE target = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?", target, now, claimScan)
+	if err != nil {
+		return nil, err
 	}
-	return open, nil
+	expired, err := queryAll(ctx, tx, scanDelivery, "SELECT "+columns+
+		" FROM deliveries WHERE target = ? AND state = 'leased' AND lease_until <= ? ORDER BY lease_until LIMIT ?", target, now, claimScan)
+	if err != nil {
+		return nil, err
+	}
+	due := append(pending, expired...)
+	slices.SortFunc(due, func(a, b store.Delivery) int { return strings.Compare(a.ID, b.ID) })
+	return due, nil
+}
+
+// claim is one ClaimDeliveries transaction's view of pipeline order.
+type claim struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	now    int64
+	heads  map[string]string // QUEUED: pipeline+target → id of its oldest open delivery
+	groups map[string]group  // SUPERSEDED: pipeline+target+branch → its state
+}
+
+type group struct {
+	newest string
+	busy   bool // a delivery of the group is in flight
+}
+
+// eligible reports whether a due delivery may be leased under its
+// pipeline's execution mode; in SUPERSEDED mode it supersedes what a newer
+// delivery replaces.
+func (c *claim) eligible(d store.Delivery) (bool, error) {
+	switch d.Mode {
+	case "QUEUED":
+		head, err := c.head(d.Pipeline, d.Target)
+		return head == d.ID, err
+	case "SUPERSEDED":
+		g, err := c.group(d.Pipeline, d.Target, d.Branch)
+		if err != nil || g.busy {
+			return false, err
+		}
+		if g.newest != d.ID {
+			_, err := c.tx.ExecContext(c.ctx, `UPDATE deliveries SET state = ?, last_error = ?, updated_at = ?
+				WHERE pipeline = ? AND target = ? AND branch = ? AND state = 'pending' AND id < ?`,
+				store.DeliverySuperseded, "superseded by a newer event on branch "+d.Branch, c.now, d.Pipeline, d.Target, d.Branch, g.newest)
+			return false, err
+		}
+		return true, nil
+	}
+	return true, nil
+}
+
+// Order is kept per pipeline and target: after a reload moved a pipeline
+// to another target, the old target's leftovers do not hold up the new one.
+func (c *claim) head(pipeline, target string) (string, error) {
+	key := pipeline + "\x00" + target
+	if id, ok := c.heads[key]; ok {
+		return id, nil
+	}
+	var id string
+	err := c.tx.QueryRowContext(c.ctx, "SELECT id FROM deliveries WHERE pipeline = ? AND target = ? AND state IN ('pending', 'leased') ORDER BY id LIMIT 1",
+		pipeline, target).Scan(&id)
+	c.heads[key] = id
+	return id, err
+}
+
+func (c *claim) group(pipeline, target, branch string) (group, error) {
+	key := pipeline + "\x00" + target + "\x00" + branch
+	if g, ok := c.groups[key]; ok {
+		return g, nil
+	}
+	var g group
+	err := c.tx.QueryRowContext(c.ctx, `SELECT MAX(id), COALESCE(SUM(CASE WHEN state = 'leased' AND lease_until > ? THEN 1 ELSE 0 END), 0)
+		FROM deliveries WHERE pipeline = ? AND target = ? AND branch = ? AND state IN ('pending', 'leased')`,
+		c.now, pipeline, target, branch).Scan(&g.newest, &g.busy)
+	c.groups[key] = g
+	return g, err
 }
 
 func lease(ctx context.Context, tx *sql.Tx, ds []store.Delivery, req store.ClaimRequest) ([]store.Delivery, error) {
@@ -218,6 +239,7 @@ func lease(ctx context.Context, tx *sql.Tx, ds []store.Delivery, req store.Claim
 			return nil, err
 		}
 		d.State, d.Attempts, d.LeaseOwner, d.LeaseUntil = store.DeliveryLeased, d.Attempts+1, req.Owner, until
+		d.UpdatedAt = fromNanos(req.Now.UnixNano())
 		if _, err := tx.ExecContext(ctx, "UPDATE deliveries SET state = ?, attempts = ?, lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
 			d.State, d.Attempts, d.LeaseOwner, until.UnixNano(), req.Now.UnixNano(), d.ID); err != nil {
 			return nil, err

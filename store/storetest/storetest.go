@@ -42,6 +42,16 @@ type Store interface {
 	GetEvent(ctx context.Context, id string) (store.Event, error)
 	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
 
+	UnroutedEvents(ctx context.Context, limit int) ([]store.Event, error)
+	RouteEvent(ctx context.Context, eventID string, ds []store.Delivery) error
+	ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
+	CompleteAttempts(ctx context.Context, results []store.AttemptResult) error
+	GetDelivery(ctx context.Context, id string) (store.Delivery, []store.Attempt, error)
+	ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error)
+	Redeliver(ctx context.Context, id string) error
+	Discard(ctx context.Context, id string) error
+	DeliveryStats(ctx context.Context) (store.DeliveryStats, error)
+
 	SetGitHubInstallation(ctx context.Context, connID string, inst store.GitHubInstallation) error
 	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
 
@@ -55,7 +65,8 @@ type opener func(t *testing.T) Store
 // Run runs the suite. open must return a new, empty store on every call;
 // Run closes it, and fails the test if Close fails. Listings are checked
 // against Go's bytewise string order, so IDs and tag keys must sort that
-// way (in PostgreSQL, COLLATE "C").
+// way (in PostgreSQL, COLLATE "C"). Deliveries recorded with their event
+// are due from the event's ReceivedAt; routed ones from their CreatedAt.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	fresh := func(t *testing.T) Store {
 		t.Helper()
@@ -99,6 +110,20 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ConcurrentRecordEvent", testConcurrentRecordEvent},
 		{"ListEvents", testListEvents},
 		{"ReleaseHeldEvents", testReleaseHeldEvents},
+		{"DeliveryOutbox", testDeliveryOutbox},
+		{"RouteReleasedEvents", testRouteReleasedEvents},
+		{"ClaimLimits", testClaimLimits},
+		{"ClaimParallel", testClaimParallel},
+		{"ClaimQueued", testClaimQueued},
+		{"ClaimSuperseded", testClaimSuperseded},
+		{"ClaimLeaseExpiry", testClaimLeaseExpiry},
+		{"ClaimAfterAttempt", testClaimAfterAttempt},
+		{"ClaimScansPerTarget", testClaimScansPerTarget},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"Attempts", testAttempts},
+		{"ListDeliveries", testListDeliveries},
+		{"RedeliverDiscard", testRedeliverDiscard},
+		{"DeliveryStats", testDeliveryStats},
 		{"GitHubInstallations", testGitHubInstallations},
 	}
 	for _, tt := range tests {

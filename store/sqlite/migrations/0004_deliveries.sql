@@ -25,8 +25,11 @@ CREATE TABLE deliveries (
     updated_at       BIGINT  NOT NULL
 );
 
--- Claims scan each target's unfinished deliveries in id order.
-CREATE INDEX deliveries_open ON deliveries (target, id) WHERE state IN ('pending', 'leased');
+-- Claims find each target's due deliveries, then check pipeline order.
+CREATE INDEX deliveries_due ON deliveries (target, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_leases ON deliveries (target, lease_until) WHERE state = 'leased';
+CREATE INDEX deliveries_queue ON deliveries (pipeline, target, id) WHERE state IN ('pending', 'leased');
+CREATE INDEX deliveries_groups ON deliveries (pipeline, target, branch, id) WHERE state IN ('pending', 'leased');
 CREATE INDEX deliveries_pipeline ON deliveries (pipeline, id);
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_state ON deliveries (state, id);
