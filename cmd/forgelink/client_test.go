@@ -24,9 +24,9 @@ const (
 	hostARN = "arn:aws:codeconnections:us-east-1:123456789012:host/h1"
 )
 
-// fakeService speaks just enough of the CodeConnections wire protocol: it
-// records each request and answers with canned bodies in order. A body
-// with a __type member is sent as that error.
+// fakeService speaks just enough of the CodeConnections wire protocol, and
+// of forgelink's own namespace: it records each request and answers with
+// canned bodies in order. A body with a __type member is sent as that error.
 type fakeService struct {
 	t   *testing.T
 	url string
@@ -47,9 +47,13 @@ func newFake(t *testing.T, replies ...string) *fakeService {
 }
 
 func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "CodeConnections_20231201.")
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "CodeConnections_20231201.")
+	if !ok {
+		op, ok = strings.CutPrefix(target, extTargetPrefix)
+	}
 	if !ok || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-amz-json-1.0" {
-		f.t.Errorf("not a CodeConnections request: %s %s, target %q", r.Method, r.URL, r.Header.Get("X-Amz-Target"))
+		f.t.Errorf("not a CodeConnections or forgelink request: %s %s, target %q", r.Method, r.URL, target)
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}

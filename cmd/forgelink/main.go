@@ -5,6 +5,8 @@
 //	forgelink hosts ...             manage hosts
 //	forgelink tags ...              manage resource tags
 //	forgelink events ...            inspect recorded webhook events
+//	forgelink deliveries ...        inspect and retry deliveries to targets
+//	forgelink pipelines ...         show the configured pipelines
 //	forgelink config validate FILE  check a configuration file
 //	forgelink version               print the version
 //
@@ -39,7 +41,9 @@ func commands() []cliCommand {
 		{"connections", "create, get, list and delete connections", runConnections},
 		{"hosts", "create, get, list, update and delete hosts", runHosts},
 		{"tags", "add, remove and list resource tags", runTags},
-		{"events", "list and show recorded webhook events", runEvents},
+		{"events", "list, show and explain recorded webhook events", runEvents},
+		{"deliveries", "list, show, redeliver and discard deliveries to targets", runDeliveries},
+		{"pipelines", "list and show the configured pipelines", runPipelines},
 		{"config", "validate a configuration file", runConfig},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "forgelink", version)

@@ -238,6 +238,8 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *s
 		WebhookBaseURL:    cfg.PublicURL,
 		SecretOverlap:     cfg.Webhooks.SecretOverlap,
 		ConnectionChanged: hooks.Invalidate,
+		Pipelines:         pl,
+		DeliveriesChanged: pl.engine.Wake,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)

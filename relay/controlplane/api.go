@@ -17,6 +17,9 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -38,6 +41,18 @@ type Store interface {
 	RotateWebhookSecret(ctx context.Context, connID string, sealed []byte, previousUntil time.Time) error
 	GetEvent(ctx context.Context, id string) (store.Event, error)
 	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
+	ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error)
+	GetDelivery(ctx context.Context, id string) (store.Delivery, []store.Attempt, error)
+	Redeliver(ctx context.Context, id string) error
+	Discard(ctx context.Context, id string) error
+}
+
+// Pipelines is the daemon's running pipeline configuration.
+type Pipelines interface {
+	Pipelines() []config.Pipeline
+	// Explain says why each pipeline on the event's connection and
+	// repository did or did not trigger.
+	Explain(connID string, ev *providers.Event) []route.PipelineVerdict
 }
 
 // Keyring seals secrets at rest; associated data binds a sealed value to
@@ -73,6 +88,11 @@ type Options struct {
 	// ConnectionChanged is told the id of a connection that was deleted or
 	// whose webhook secret was rotated (the ingress drops its cache entry).
 	ConnectionChanged func(id string)
+	// Pipelines lists and explains the configured pipelines; nil: none.
+	Pipelines Pipelines
+	// DeliveriesChanged is told that a delivery became due again
+	// (redelivered), so that the delivery engine looks before its next poll.
+	DeliveriesChanged func()
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -111,6 +131,12 @@ func New(opts Options) *API {
 	if opts.ConnectionChanged == nil {
 		opts.ConnectionChanged = func(string) {}
 	}
+	if opts.Pipelines == nil {
+		opts.Pipelines = noPipelines{}
+	}
+	if opts.DeliveriesChanged == nil {
+		opts.DeliveriesChanged = func() {}
+	}
 	a := &API{opts: opts}
 	a.ops = map[string]operation{
 		"CreateConnection":    a.createConnection,
@@ -131,6 +157,13 @@ func New(opts Options) *API {
 		"RotateConnectionWebhookSecret": a.rotateConnectionWebhookSecret,
 		"ListEvents":                    a.listEvents,
 		"GetEvent":                      a.getEvent,
+		"ExplainEvent":                  a.explainEvent,
+		"ListDeliveries":                a.listDeliveries,
+		"GetDelivery":                   a.getDelivery,
+		"RedeliverDelivery":             a.redeliverDelivery,
+		"DiscardDelivery":               a.discardDelivery,
+		"ListPipelines":                 a.listPipelines,
+		"GetPipeline":                   a.getPipeline,
 	}
 	return a
 }

@@ -41,7 +41,9 @@ type fixture struct {
 	cs    *codestarconnections.Client
 }
 
-func newFixture(t testing.TB, limits Limits, auth bool) *fixture {
+// newFixture serves an API over a fresh store; configure may set further
+// options.
+func newFixture(t testing.TB, limits Limits, auth bool, configure ...func(*Options)) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), zap.NewNop())
 	if err != nil {
@@ -64,6 +66,9 @@ func newFixture(t testing.TB, limits Limits, auth bool) *fixture {
 		opts.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
 			return testSecret, id == testKeyID
 		}}
+	}
+	for _, c := range configure {
+		c(&opts)
 	}
 	srv := httptest.NewServer(New(opts))
 	t.Cleanup(srv.Close)

@@ -15,9 +15,9 @@ type namespace struct {
 	// allowAzure: only the 2023 model lists AzureDevOps.
 	allowAzure bool
 	// extension marks forgelink's own namespace: operations beyond the
-	// CodeConnections model (webhooks, events), on the same protocol and
-	// signed with the signing name "forgelink". ARNs it returns use the
-	// codeconnections form.
+	// CodeConnections model (webhooks, events, deliveries, pipelines), on
+	// the same protocol and signed with the signing name "forgelink". ARNs
+	// it returns use the codeconnections form.
 	extension bool
 }
 

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -121,7 +119,7 @@ type eventDetail struct {
 func (a *API) eventOut(e store.Event) eventSummary {
 	return eventSummary{
 		EventID:       e.ID,
-		ConnectionArn: formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, e.ConnectionID),
+		ConnectionArn: a.connectionARN(e.ConnectionID),
 		Provider:      e.Provider,
 		DeliveryID:    e.DeliveryID,
 		Kind:          e.Kind,
@@ -130,6 +128,12 @@ func (a *API) eventOut(e store.Event) eventSummary {
 		Held:          e.Held,
 		ReceivedAt:    epochSeconds(e.ReceivedAt),
 	}
+}
+
+// connectionARN names a connection in forgelink's own operations, which
+// use the codeconnections form.
+func (a *API) connectionARN(id string) string {
+	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, id)
 }
 
 func (a *API) listEvents(ctx context.Context, c call) (any, error) {
@@ -204,20 +208,23 @@ func fromEpoch(s float64) time.Time {
 	return time.UnixMilli(int64(s * 1000)).UTC()
 }
 
-func (a *API) getEvent(ctx context.Context, c call) (any, error) {
+// eventInput loads the event an {EventId} input names.
+func (a *API) eventInput(ctx context.Context, c call) (store.Event, error) {
 	var in struct{ EventId *string }
 	if err := decode(c.body, &in); err != nil {
-		return nil, err
+		return store.Event{}, err
 	}
-	if err := required("EventId", in.EventId); err != nil {
-		return nil, err
-	}
-	if _, err := uuid.Parse(*in.EventId); err != nil {
-		return nil, validationError("Value '%s' at 'EventId' failed to satisfy constraint: Member must be an event id (a UUID)", *in.EventId)
+	if err := checkUUID("EventId", in.EventId, "an event id"); err != nil {
+		return store.Event{}, err
 	}
 	e, err := a.opts.Store.GetEvent(ctx, *in.EventId)
+	return e, onResource("event "+*in.EventId, err)
+}
+
+func (a *API) getEvent(ctx context.Context, c call) (any, error) {
+	e, err := a.eventInput(ctx, c)
 	if err != nil {
-		return nil, onResource("event "+*in.EventId, err)
+		return nil, err
 	}
 	return struct{ Event eventDetail }{eventDetail{
 		eventSummary: a.eventOut(e),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -39,6 +41,17 @@ const azureDevOps = "AzureDevOps"
 func required(field string, v *string) error {
 	if v == nil {
 		return validationError("Value null at '%s' failed to satisfy constraint: Member must not be null", field)
+	}
+	return nil
+}
+
+// checkUUID validates a required id member; what names it in the message.
+func checkUUID(field string, v *string, what string) error {
+	if err := required(field, v); err != nil {
+		return err
+	}
+	if _, err := uuid.Parse(*v); err != nil {
+		return validationError("Value '%s' at '%s' failed to satisfy constraint: Member must be %s (a UUID)", *v, field, what)
 	}
 	return nil
 }
