@@ -53,6 +53,8 @@ type Config struct {
 	// <dataDir>/master.key when empty and absent.
 	MasterKeyFile string   `yaml:"masterKeyFile"`
 	Webhooks      Webhooks `yaml:"webhooks"`
+	// Providers locates the cloud providers' APIs (providers.go).
+	Providers Providers `yaml:"providers"`
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
 	// receives at /webhooks/github-app/<appId>.
 	GitHubApps []GitHubApp `yaml:"githubApps"`
@@ -355,6 +357,7 @@ func (c *Config) validate(runtime bool) error {
 		bad("webhooks.secretOverlap", "must be between 0 and 720h, got %s", c.Webhooks.SecretOverlap)
 	}
 	c.validateGitHubApps(bad)
+	c.validateProviders(bad)
 	c.validatePipelines(bad)
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")

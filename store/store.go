@@ -259,3 +259,15 @@ type DeliveryStats struct {
 	Dead          int
 	OldestPending time.Time // zero when none
 }
+
+// CredentialToken is the Kind of an access token or app password checked
+// against the provider (the headless completion of a connection).
+const CredentialToken = "token"
+
+// Credential is what a connection authenticates to its provider with.
+type Credential struct {
+	Kind      string
+	Sealed    []byte // sealed by the keyring under the connection id
+	Account   string // the provider account the credential belongs to
+	UpdatedAt time.Time
+}

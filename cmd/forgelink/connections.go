@@ -19,6 +19,7 @@ func runConnections(ctx context.Context, args []string, stdout, stderr io.Writer
 		{"delete", "[flags] ARN", "delete a connection", connectionsDelete},
 		{"webhook", "[flags] ARN", "show the connection's webhook URL and secret", connectionsWebhook},
 		{"rotate-secret", "[--overlap DURATION] [flags] ARN", "issue a new webhook secret", connectionsRotateSecret},
+		{"complete", "--token-file FILE [flags] ARN", "make a connection AVAILABLE with an access token (no browser)", connectionsComplete},
 	}, args, stdout, stderr)
 }
 

@@ -240,6 +240,8 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *s
 		ConnectionChanged: hooks.Invalidate,
 		Pipelines:         pl,
 		DeliveriesChanged: pl.engine.Wake,
+		Tokens:            newProviderTokens(),
+		ProviderURLs:      cfg.Providers,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)

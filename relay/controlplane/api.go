@@ -45,6 +45,7 @@ type Store interface {
 	GetDelivery(ctx context.Context, id string) (store.Delivery, []store.Attempt, error)
 	Redeliver(ctx context.Context, id string) error
 	Discard(ctx context.Context, id string) error
+	SetConnectionCredential(ctx context.Context, connID string, c store.Credential) error
 }
 
 // Pipelines is the daemon's running pipeline configuration.
@@ -85,14 +86,19 @@ type Options struct {
 	SecretOverlap time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
-	// ConnectionChanged is told the id of a connection that was deleted or
-	// whose webhook secret was rotated (the ingress drops its cache entry).
+	// ConnectionChanged is told the id of a connection that was deleted,
+	// completed, or whose webhook secret was rotated (the ingress drops its
+	// cache entry).
 	ConnectionChanged func(id string)
 	// Pipelines lists and explains the configured pipelines; nil: none.
 	Pipelines Pipelines
 	// DeliveriesChanged is told that a delivery became due again
 	// (redelivered), so that the delivery engine looks before its next poll.
 	DeliveriesChanged func()
+	// Tokens checks the tokens of CompleteConnection (complete.go) against
+	// the providers at ProviderURLs (or at their hosts); nil: not offered.
+	Tokens       TokenChecker
+	ProviderURLs config.Providers
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -164,6 +170,7 @@ func New(opts Options) *API {
 		"DiscardDelivery":               a.discardDelivery,
 		"ListPipelines":                 a.listPipelines,
 		"GetPipeline":                   a.getPipeline,
+		"CompleteConnection":            a.completeConnection,
 	}
 	return a
 }

@@ -166,8 +166,8 @@ func (e *Engine) closeIdleRetired() {
 }
 
 // Run claims and runs deliveries until ctx is done, then waits up to grace
-// for attempts in flight; attempts still running after that are cancelled
-// and their deliveries are retried after their lease expires.
+// for attempts in flight; attempts still running after that are cancelled,
+// recorded, and their deliveries retried (by the next daemon).
 func (e *Engine) Run(ctx context.Context, grace time.Duration) error {
 	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelAttempts()
@@ -204,7 +204,7 @@ func (e *Engine) drain(grace time.Duration, cancel context.CancelFunc) {
 	select {
 	case <-done:
 	case <-time.After(grace):
-		e.opts.Log.Warn("shutdown grace over: cancelling attempts in flight; their deliveries are retried after the lease", zap.Duration("grace", grace))
+		e.opts.Log.Warn("shutdown grace over: cancelling attempts in flight; their deliveries are retried", zap.Duration("grace", grace))
 		cancel()
 		<-done
 	}
@@ -293,6 +293,11 @@ func (e *Engine) attempt(ctx context.Context, t *targetState, d store.Delivery) 
 		r.Error = res.Err.Error()
 	}
 	r.State, r.NextAttemptAt = e.next(t.Retry, d, res, finished)
+	if res.Err != nil && ctx.Err() != nil {
+		// Cancelled by the shutdown, not failed by the target: retried,
+		// never dead-lettered for it.
+		r.State, r.NextAttemptAt = store.DeliveryPending, finished
+	}
 	r.Outcome = outcomeOf(r.State)
 	return completion{result: r, target: t, pipeline: d.Pipeline, ok: res.Err == nil}
 }

@@ -135,7 +135,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"webhook_secrets", "github_installations"} {
+		for _, table := range []string{"webhook_secrets", "github_installations", "connection_credentials"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE connection_id = ?", id); err != nil {
 				return err
 			}
@@ -153,17 +153,22 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 // the same transaction, so none is left behind.
 func (s *Store) SetConnectionStatus(ctx context.Context, id, status, reason string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := requireRow(tx.ExecContext(ctx,
-			"UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-			status, reason, s.now().UnixNano(), id))
-		if err != nil || status != store.StatusAvailable {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "UPDATE events SET held = 0 WHERE connection_id = ? AND held = 1", id)
-		return err
+		return setStatus(ctx, tx, id, status, reason, s.now().UnixNano())
 	})
 	if err != nil {
 		return fmt.Errorf("set connection %s status: %w", id, err)
 	}
 	return nil
+}
+
+// setStatus is SetConnectionStatus inside a write transaction.
+func setStatus(ctx context.Context, tx *sql.Tx, id, status, reason string, now int64) error {
+	err := requireRow(tx.ExecContext(ctx,
+		"UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+		status, reason, now, id))
+	if err != nil || status != store.StatusAvailable {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE events SET held = 0 WHERE connection_id = ? AND held = 1", id)
+	return err
 }

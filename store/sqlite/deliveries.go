@@ -194,9 +194,12 @@ func (c *claim) eligible(d store.Delivery) (bool, error) {
 			return false, err
 		}
 		if g.newest != d.ID {
+			// A delivery whose lease expired (its daemon died) waits like a
+			// pending one: the newer one replaces it too, or it would be
+			// delivered after it.
 			_, err := c.tx.ExecContext(c.ctx, `UPDATE deliveries SET state = ?, last_error = ?, updated_at = ?
-				WHERE pipeline = ? AND target = ? AND branch = ? AND state = 'pending' AND id < ?`,
-				store.DeliverySuperseded, "superseded by a newer event on branch "+d.Branch, c.now, d.Pipeline, d.Target, d.Branch, g.newest)
+				WHERE pipeline = ? AND target = ? AND branch = ? AND (state = 'pending' OR (state = 'leased' AND lease_until <= ?)) AND id < ?`,
+				store.DeliverySuperseded, "superseded by a newer event on branch "+d.Branch, c.now, d.Pipeline, d.Target, d.Branch, c.now, g.newest)
 			return false, err
 		}
 		return true, nil
@@ -224,7 +227,9 @@ func (c *claim) group(pipeline, target, branch string) (group, error) {
 		return g, nil
 	}
 	var g group
-	err := c.tx.QueryRowContext(c.ctx, `SELECT MAX(id), COALESCE(SUM(CASE WHEN state = 'leased' AND lease_until > ? THEN 1 ELSE 0 END), 0)
+	// MAX, not SUM: busy scans as a bool, and a group may have several
+	// deliveries in flight (a reload made a PARALLEL pipeline SUPERSEDED).
+	err := c.tx.QueryRowContext(c.ctx, `SELECT MAX(id), COALESCE(MAX(CASE WHEN state = 'leased' AND lease_until > ? THEN 1 ELSE 0 END), 0)
 		FROM deliveries WHERE pipeline = ? AND target = ? AND branch = ? AND state IN ('pending', 'leased')`,
 		c.now, pipeline, target, branch).Scan(&g.newest, &g.busy)
 	c.groups[key] = g
