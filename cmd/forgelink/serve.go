@@ -207,7 +207,9 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 // /webhooks/, and the operational endpoints.
 func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *sqlite.Store, kr *keyring.Keyring,
 	apps map[int64][]byte, pl *pipelines) *http.ServeMux {
+	lifecycle := &installationLifecycle{store: st, log: log.Named("lifecycle")}
 	hooks := ingress.New(ingress.Options{
+		Lifecycle:     lifecycle,
 		Store:         st,
 		Keyring:       kr,
 		Providers:     webhookProviders(),
@@ -222,6 +224,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *s
 		},
 		Recorded: pl.engine.Wake,
 	})
+	lifecycle.changed = hooks.Invalidate
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
