@@ -23,7 +23,10 @@ import (
 
 // leaseMargin is added to a target's attempt timeout to make its lease: a
 // delivery is only reclaimed once its attempt can no longer be running.
-const leaseMargin = time.Minute
+// An attempt ends at its timeout; the margin covers recording its result
+// (one batched store write). It is also how much longer than the timeout
+// a killed daemon's in-flight deliveries wait before they are retried.
+const leaseMargin = 10 * time.Second
 
 // pipelines holds what SIGHUP reloads: the router built from the pipelines
 // and the engine's targets. Readers see either the old or the new set.
