@@ -246,7 +246,10 @@ type DeliveryFilter struct {
 type ClaimRequest struct {
 	Owner string
 	Now   time.Time
-	Lease time.Duration
+	// Lease is how long claimed deliveries stay with Owner; Leases
+	// overrides it per target (a target's timeout decides its lease).
+	Lease  time.Duration
+	Leases map[string]time.Duration
 	// Limits caps how many deliveries each target may get; targets not
 	// listed get none (their breaker is open, or they are at capacity).
 	Limits map[string]int

@@ -213,11 +213,11 @@ func (e *Engine) drain(grace time.Duration, cancel context.CancelFunc) {
 // claimAndStart leases as many deliveries as the targets can take now and
 // starts an attempt for each.
 func (e *Engine) claimAndStart(ctx, attemptCtx context.Context) (int, error) {
-	limits, lease := e.capacity()
+	limits, leases := e.capacity()
 	if len(limits) == 0 {
 		return 0, nil
 	}
-	claimed, err := e.opts.Store.ClaimDeliveries(ctx, store.ClaimRequest{Owner: e.owner, Now: e.opts.Now(), Lease: lease, Limits: limits})
+	claimed, err := e.opts.Store.ClaimDeliveries(ctx, store.ClaimRequest{Owner: e.owner, Now: e.opts.Now(), Leases: leases, Limits: limits})
 	if err != nil {
 		return 0, err
 	}
@@ -229,12 +229,11 @@ func (e *Engine) claimAndStart(ctx, attemptCtx context.Context) (int, error) {
 
 // capacity returns how many more attempts each target may start: none
 // while its breaker is open, one probe when the cool-down is over.
-func (e *Engine) capacity() (map[string]int, time.Duration) {
+func (e *Engine) capacity() (limits map[string]int, leases map[string]time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.opts.Now()
-	limits := map[string]int{}
-	var lease time.Duration
+	limits, leases = map[string]int{}, map[string]time.Duration{}
 	for name, t := range e.targets {
 		free := t.Concurrency - t.active
 		if t.failures >= t.Breaker.FailureThreshold && t.Breaker.FailureThreshold > 0 {
@@ -244,11 +243,10 @@ func (e *Engine) capacity() (map[string]int, time.Duration) {
 			free = 1 // half-open: one probe
 		}
 		if free > 0 {
-			limits[name] = free
-			lease = max(lease, t.Lease)
+			limits[name], leases[name] = free, t.Lease
 		}
 	}
-	return limits, lease
+	return limits, leases
 }
 
 func (e *Engine) start(ctx context.Context, d store.Delivery) {

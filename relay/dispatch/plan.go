@@ -26,8 +26,8 @@ type Recorded struct {
 // with the event) and for released held events.
 func Plan(r Recorded, matches []route.Match) []store.Delivery {
 	ds := make([]store.Delivery, 0, len(matches))
-	for _, m := range matches {
-		id := uuid.Must(uuid.NewV7()).String()
+	for i, m := range matches {
+		id := deliveryID(r.EventID, i)
 		msg := message(r, m, id)
 		ds = append(ds, store.Delivery{
 			ID:              id,
@@ -99,4 +99,20 @@ func variables(m *notify.Message) map[string]string {
 		v[notify.VarCommitMessage] = pr.Title
 	}
 	return v
+}
+
+// deliveryID makes the id of an event's n-th delivery so that it sorts with
+// its event: the event's UUIDv7 time and sequence bits, then n, then fresh
+// random bits. Execution modes order deliveries by id, so a held event
+// released late still goes before the events recorded after it.
+func deliveryID(eventID string, n int) string {
+	id := uuid.Must(uuid.NewV7())
+	ev, err := uuid.Parse(eventID)
+	if err != nil || ev.Version() != 7 {
+		return id.String()
+	}
+	copy(id[:8], ev[:8])           // 48-bit milliseconds, version, 12-bit sequence
+	id[8] = 0x80 | byte(n>>8)&0x3f // the RFC 9562 variant, then n
+	id[9] = byte(n)                // bytes 10-15 stay random
+	return id.String()
 }

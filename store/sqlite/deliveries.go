@@ -237,9 +237,13 @@ func (c *claim) group(pipeline, target, branch string) (group, error) {
 }
 
 func lease(ctx context.Context, tx *sql.Tx, ds []store.Delivery, req store.ClaimRequest) ([]store.Delivery, error) {
-	until := req.Now.Add(req.Lease)
 	for i := range ds {
 		d := &ds[i]
+		lease := req.Lease
+		if l, ok := req.Leases[d.Target]; ok {
+			lease = l
+		}
+		until := req.Now.Add(lease)
 		if err := tx.QueryRowContext(ctx, "SELECT message FROM deliveries WHERE id = ?", d.ID).Scan(&d.Message); err != nil {
 			return nil, err
 		}
