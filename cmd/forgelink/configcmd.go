@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"time"
 
 	"github.com/forgelink/forgelink/config"
 )
@@ -19,6 +21,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("config validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	env := fs.Bool("env", false, "also apply the FORGELINK_* environment and check what depends on it, as serve does")
+	probe := fs.Bool("probe", false, "also connect to every network target (http, nats, amqp) and report those unreachable")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -39,6 +42,10 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		err = cfg.Validate()
 	default:
 		err = cfg.ValidateFile()
+	}
+	if err == nil && *probe {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		err = cfg.ProbeTargets(ctx, d.DialContext)
 	}
 	if err != nil {
 		return err
