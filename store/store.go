@@ -187,6 +187,10 @@ const (
 	DeliveryDead       = "dead"       // failed for good: dead-lettered
 	DeliverySuperseded = "superseded" // replaced by a newer event (SUPERSEDED mode)
 	DeliveryDiscarded  = "discarded"  // dropped by an operator
+	// DeliveryFiltered: the provider had truncated the push's changed
+	// files; on the complete list, fetched through its compare API, no
+	// filter of the pipeline matched. Nothing was sent.
+	DeliveryFiltered = "filtered"
 )
 
 // Delivery is one event routed to one pipeline's target.
@@ -218,7 +222,7 @@ type Attempt struct {
 	N          int // 1 for the first attempt
 	StartedAt  time.Time
 	Duration   time.Duration
-	Outcome    string // succeeded, retry, dead
+	Outcome    string // succeeded, retry, dead, filtered
 	StatusCode int
 	ExitStatus *int
 	Error      string
@@ -229,8 +233,8 @@ type Attempt struct {
 type AttemptResult struct {
 	Attempt
 	LeaseOwner string
-	// State is the delivery's next state: succeeded, dead, or pending (to
-	// retry at NextAttemptAt).
+	// State is the delivery's next state: succeeded, dead, filtered, or
+	// pending (to retry at NextAttemptAt).
 	State         string
 	NextAttemptAt time.Time
 }

@@ -50,7 +50,7 @@ type listDeliveriesOutput struct {
 
 func deliveriesList(ctx context.Context, l *leaf, args []string) error {
 	pipeline := l.String("pipeline", "", "only deliveries of pipeline `NAME`")
-	state := l.String("state", "", "only deliveries in `STATE`: pending, leased, succeeded, dead, superseded, discarded")
+	state := l.String("state", "", "only deliveries in `STATE`: pending, leased, succeeded, dead, superseded, discarded, filtered")
 	eventID := l.String("event-id", "", "only deliveries of event `ID`")
 	all := l.Bool("all", false, "fetch every page, not just the first")
 	page := l.pageFlags()

@@ -112,7 +112,7 @@ func TestDeliveriesCommands(t *testing.T) {
 	}, {
 		name:     "redeliver refused",
 		args:     []string{"deliveries", "redeliver", deliveryID},
-		replies:  []string{`{"__type":"ConflictException","message":"delivery ` + deliveryID + ` is pending; only succeeded, dead, superseded or discarded deliveries can be redelivered"}`},
+		replies:  []string{`{"__type":"ConflictException","message":"delivery ` + deliveryID + ` is pending; only succeeded, dead, superseded, discarded or filtered deliveries can be redelivered"}`},
 		wantReqs: []string{`RedeliverDelivery {"DeliveryId":"` + deliveryID + `"}`},
 		wantCode: 1,
 		wantErr:  "forgelink deliveries: ConflictException: delivery " + deliveryID + " is pending; only succeeded",

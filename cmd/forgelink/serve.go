@@ -135,8 +135,10 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats)})
-	pl := &pipelines{engine: engine, log: log.Named("pipelines"), connARN: connectionARN(cfg)}
+	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
+	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
+		Files: newChangedFiles(cfg, st, kr), Router: pl.router.Load})
+	pl.engine = engine
 	if err := pl.apply(ctx, cfg); err != nil {
 		return err
 	}

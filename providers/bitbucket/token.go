@@ -1,13 +1,10 @@
 package bitbucket
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	bb "github.com/ktrysmt/go-bitbucket"
 
@@ -22,31 +19,11 @@ import (
 // wraps providers.ErrTokenRejected; failing to get an answer,
 // providers.ErrProviderUnavailable.
 func CheckToken(ctx context.Context, client *http.Client, apiBaseURL, token string) (account string, err error) {
-	base, err := url.Parse(apiBaseURL)
+	c, cancel, err := newClient(ctx, client, apiBaseURL, token)
 	if err != nil {
-		return "", fmt.Errorf("bitbucket api url: %w", err)
+		return "", err
 	}
-	var c *bb.Client
-	if user, password, ok := strings.Cut(token, ":"); ok {
-		c, err = bb.NewBasicAuth(user, password)
-	} else {
-		c, err = bb.NewOAuthbearerToken(token)
-	}
-	if err != nil {
-		return "", fmt.Errorf("bitbucket client: %w", err)
-	}
-	c.SetApiBaseURL(*base)
-	// go-bitbucket builds its requests without the caller's context, so the
-	// client's timeout moves into ctx and the transport attaches ctx.
-	if client.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, client.Timeout)
-		defer cancel()
-	}
-	hc := *client
-	hc.Timeout = 0
-	hc.Transport = contextTransport{ctx: ctx, next: cmp.Or(client.Transport, http.DefaultTransport)}
-	c.HttpClient = &hc
+	defer cancel()
 	// go-bitbucket asserts that the answer is a JSON object and panics on
 	// anything else (an empty 204, an array).
 	defer func() {

@@ -16,7 +16,7 @@ import (
 // deliveryStates are the values of ListDeliveries' State filter.
 var deliveryStates = []string{
 	store.DeliveryPending, store.DeliveryLeased, store.DeliverySucceeded,
-	store.DeliveryDead, store.DeliverySuperseded, store.DeliveryDiscarded,
+	store.DeliveryDead, store.DeliverySuperseded, store.DeliveryDiscarded, store.DeliveryFiltered,
 }
 
 type deliverySummary struct {
@@ -186,7 +186,7 @@ func (a *API) getDelivery(ctx context.Context, c call) (any, error) {
 }
 
 func (a *API) redeliverDelivery(ctx context.Context, c call) (any, error) {
-	if err := a.transition(ctx, c, a.opts.Store.Redeliver, "succeeded, dead, superseded or discarded", "redelivered"); err != nil {
+	if err := a.transition(ctx, c, a.opts.Store.Redeliver, "succeeded, dead, superseded, discarded or filtered", "redelivered"); err != nil {
 		return nil, err
 	}
 	a.opts.DeliveriesChanged()

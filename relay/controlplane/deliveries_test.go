@@ -225,7 +225,7 @@ func TestDeliveries(t *testing.T) {
 			return out.Delivery.State
 		}
 		code, msg := f.call(t, "RedeliverDelivery", `{"DeliveryId":"`+docs+`"}`, nil)
-		if want := "delivery " + docs + " is pending; only succeeded, dead, superseded or discarded deliveries can be redelivered"; code != codeConflict || msg != want {
+		if want := "delivery " + docs + " is pending; only succeeded, dead, superseded, discarded or filtered deliveries can be redelivered"; code != codeConflict || msg != want {
 			t.Errorf("redeliver pending: %s: %s, want %s: %s", code, msg, codeConflict, want)
 		}
 		if changed.Load() != 0 {

@@ -4,11 +4,21 @@
 // backoff and full jitter, or the dead letter. Targets have a concurrency
 // limit and a circuit breaker, so a dead or slow target holds neither the
 // workers nor the other targets.
+//
+// A delivery whose pipeline matched only because the provider truncated
+// the push's changed files (routing in the ingress asks no provider
+// anything) has its list completed before it goes out: the engine asks
+// Files for the full list, re-evaluates the pipeline on it, and then
+// delivers it with the full list, ends it as filtered when no filter
+// matches, or retries when the provider could not be asked. When the
+// list cannot be had at all (no credential, too many files), the
+// delivery goes out as it is, files incomplete.
 package dispatch
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,7 +26,9 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/relay/notify"
+	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -24,6 +36,22 @@ import (
 type Store interface {
 	ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
 	CompleteAttempts(ctx context.Context, results []store.AttemptResult) error
+	// CompleteDeliveryFiles replaces the message of a delivery leased to
+	// owner for attempt with one whose changed-file list is complete.
+	CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error
+}
+
+// Files fetches the complete changed-file list of a push through the
+// provider's compare API (relay/changes).
+type Files interface {
+	// ChangedFiles returns every file that m's push (m.Push, in
+	// m.Repository of d's connection) changed. An error wrapping
+	// providers.ErrProviderUnavailable means the provider could not be
+	// asked now: the attempt is retried. Any other means the list cannot
+	// be had (store.ErrNotFound: the connection has no credential;
+	// providers.ErrNoFileList: nothing to compare, too many files, a
+	// refusal): the delivery goes out as it is.
+	ChangedFiles(ctx context.Context, d store.Delivery, m *notify.Message) (providers.ChangedFiles, error)
 }
 
 // Notifier delivers messages to one target (relay/notify/...).
@@ -72,7 +100,29 @@ type Options struct {
 	// Jitter returns a random duration in [0, d); tests make it
 	// deterministic. Full jitter from math/rand/v2 if nil.
 	Jitter func(d time.Duration) time.Duration
+	// Files completes the changed-file lists the provider truncated
+	// before a delivery that relied on one goes out; nil: such deliveries
+	// go out as they are, files incomplete.
+	Files Files
+	// Router returns the router of the running configuration, which
+	// re-evaluates a pipeline on a completed list. Required with Files.
+	Router func() *route.Router
+	// FilesTimeout bounds one ChangedFiles call; DefaultFilesTimeout if
+	// zero. With Files set, every lease is longer by as much, so that an
+	// attempt that waited for the provider first still ends in its lease.
+	FilesTimeout time.Duration
+	// FilesAttempts is how many attempts of a delivery wait for a provider
+	// that cannot be asked (retried with the target's backoff) before it
+	// goes out with its files incomplete; DefaultFilesAttempts if zero.
+	// The target's last attempt never waits.
+	FilesAttempts int
 }
+
+// Defaults of Options.FilesTimeout and Options.FilesAttempts.
+const (
+	DefaultFilesTimeout  = 20 * time.Second
+	DefaultFilesAttempts = 3
+)
 
 // Engine runs deliveries. Create it with New, set targets with SetTargets,
 // and Run it.
@@ -101,6 +151,9 @@ type completion struct {
 	target   *targetState
 	pipeline string
 	ok       bool
+	// untried: the target was not asked (the delivery was filtered, or the
+	// provider could not list its files), so its breaker stays as it is.
+	untried bool
 }
 
 // New returns an engine with no targets.
@@ -113,6 +166,15 @@ func New(opts Options) *Engine {
 	}
 	if opts.Jitter == nil {
 		opts.Jitter = fullJitter
+	}
+	if opts.Files != nil && opts.Router == nil {
+		panic("dispatch: Options.Files needs Options.Router")
+	}
+	if opts.FilesTimeout == 0 {
+		opts.FilesTimeout = DefaultFilesTimeout
+	}
+	if opts.FilesAttempts == 0 {
+		opts.FilesAttempts = DefaultFilesAttempts
 	}
 	return &Engine{
 		opts:    opts,
@@ -243,7 +305,7 @@ func (e *Engine) capacity() (limits map[string]int, leases map[string]time.Durat
 			free = 1 // half-open: one probe
 		}
 		if free > 0 {
-			limits[name], leases[name] = free, t.Lease
+			limits[name], leases[name] = free, t.Lease+e.filesLease()
 		}
 	}
 	return limits, leases
@@ -268,16 +330,34 @@ func (e *Engine) start(ctx context.Context, d store.Delivery) {
 	}()
 }
 
+// filesLease is how much longer leases are for ChangedFiles calls.
+func (e *Engine) filesLease() time.Duration {
+	if e.opts.Files == nil {
+		return 0
+	}
+	return e.opts.FilesTimeout
+}
+
 // attempt runs one attempt and decides what happens to the delivery next.
 func (e *Engine) attempt(ctx context.Context, t *targetState, d store.Delivery) completion {
 	started := e.opts.Now()
-	var res notify.Result
-	var m notify.Message
+	var (
+		res   notify.Result
+		m     notify.Message
+		files filesOutcome
+	)
 	if err := json.Unmarshal(d.Message, &m); err != nil {
 		res = notify.Result{Err: fmt.Errorf("decode stored message: %w", err)}
 	} else {
-		m.Attempt = d.Attempts
-		res = t.Notifier.Notify(ctx, &m)
+		files = e.completeFiles(ctx, t.Retry, d, &m, started)
+		switch {
+		case files.filtered != "":
+		case files.retry != nil:
+			res = notify.Result{Err: files.retry, Retryable: true}
+		default:
+			m.Attempt = d.Attempts
+			res = t.Notifier.Notify(ctx, &m)
+		}
 	}
 	finished := e.opts.Now()
 	r := store.AttemptResult{
@@ -291,13 +371,80 @@ func (e *Engine) attempt(ctx context.Context, t *targetState, d store.Delivery) 
 		r.Error = res.Err.Error()
 	}
 	r.State, r.NextAttemptAt = e.next(t.Retry, d, res, finished)
+	if files.filtered != "" {
+		r.State, r.NextAttemptAt, r.Error = store.DeliveryFiltered, finished, files.filtered
+	}
 	if res.Err != nil && ctx.Err() != nil {
 		// Cancelled by the shutdown, not failed by the target: retried,
 		// never dead-lettered for it.
 		r.State, r.NextAttemptAt = store.DeliveryPending, finished
 	}
 	r.Outcome = outcomeOf(r.State)
-	return completion{result: r, target: t, pipeline: d.Pipeline, ok: res.Err == nil}
+	return completion{result: r, target: t, pipeline: d.Pipeline, ok: res.Err == nil,
+		untried: files.filtered != "" || files.retry != nil}
+}
+
+// filesOutcome is what completing a message's changed-file list decided;
+// zero: deliver the message (completed or not).
+type filesOutcome struct {
+	filtered string // why nothing is sent: the complete list matches no filter
+	retry    error  // the provider could not be asked: retry the attempt
+}
+
+// completeFiles completes the changed-file list of m, a push whose match
+// relied on a list the provider truncated, and re-evaluates the pipeline
+// on it. A completed list replaces the one in m and in the stored message,
+// so that retries and redeliveries send it without asking again; a list
+// that cannot be had leaves m as it is. now is when the attempt started.
+func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m *notify.Message, now time.Time) filesOutcome {
+	if e.opts.Files == nil || !m.FilesIncomplete || m.Push == nil {
+		return filesOutcome{}
+	}
+	log := e.opts.Log.With(zap.String("delivery", d.ID), zap.String("pipeline", d.Pipeline),
+		zap.String("repository", m.Repository.FullName), zap.String("ref", m.Push.Ref))
+	fctx, cancel := context.WithTimeout(ctx, e.opts.FilesTimeout)
+	files, err := e.opts.Files.ChangedFiles(fctx, d, m)
+	cancel()
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || errors.Is(err, providers.ErrProviderUnavailable) || errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("list the changed files: %w", err)
+		if ctx.Err() != nil {
+			return filesOutcome{retry: err} // shutting down
+		}
+		if state, _ := e.next(p, d, notify.Result{Err: err, Retryable: true}, now); state == store.DeliveryDead || d.Attempts >= e.opts.FilesAttempts {
+			// A missed (or long delayed) build is worse than a spare one.
+			log.Warn("could not list the changed files, and waits no longer for the provider: delivering with the files incomplete",
+				zap.Int("attempt", d.Attempts), zap.Error(err))
+			return filesOutcome{}
+		}
+		return filesOutcome{retry: err}
+	default:
+		log.Info("the changed files cannot be completed: delivering with the files incomplete", zap.Error(err))
+		return filesOutcome{}
+	}
+	var matched, ok bool
+	if router := e.opts.Router(); router != nil {
+		matched, ok = router.MatchesFiles(d.ConnectionID, m.Repository.FullName, d.Pipeline, m.Push, files)
+	}
+	if !ok {
+		log.Info("the pipeline is no longer configured for this repository: delivering with the files incomplete")
+		return filesOutcome{}
+	}
+	push := *m.Push
+	push.Files, push.FilesIncomplete = files, false
+	m.Push, m.FilesIncomplete = &push, false
+	if err := e.opts.Store.CompleteDeliveryFiles(ctx, d.ID, d.LeaseOwner, d.Attempts, m.JSON()); err != nil {
+		// This attempt goes on with the complete list; a later one asks
+		// the provider again.
+		log.Warn("record the completed changed files", zap.Error(err))
+	}
+	if !matched {
+		log.Info("no trigger filter matches the complete changed files: nothing is delivered", zap.Int("files", files.Len()))
+		return filesOutcome{filtered: fmt.Sprintf("no changed file matched filePaths (full list of %d files from the compare API)", files.Len())}
+	}
+	log.Info("completed the changed files through the compare API", zap.Int("files", files.Len()))
+	return filesOutcome{}
 }
 
 // next decides the delivery's state after an attempt.
@@ -332,6 +479,8 @@ func outcomeOf(state string) string {
 		return "succeeded"
 	case store.DeliveryDead:
 		return "dead"
+	case store.DeliveryFiltered:
+		return "filtered"
 	}
 	return "retry"
 }
@@ -390,6 +539,9 @@ func (e *Engine) record(batch []completion) {
 func (e *Engine) settle(c completion) {
 	t := c.target
 	t.active--
+	if c.untried {
+		return
+	}
 	if c.ok {
 		t.failures = 0
 		return

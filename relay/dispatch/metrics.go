@@ -21,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer, stats func(ctx context.Context) (stor
 	m := &Metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "forgelink_delivery_attempts_total",
-			Help: "Delivery attempts by pipeline, target type and outcome (succeeded, retry, dead).",
+			Help: "Delivery attempts by pipeline, target type and outcome (succeeded, retry, dead, filtered).",
 		}, []string{"pipeline", "target_type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "forgelink_delivery_attempt_duration_seconds",
@@ -38,7 +38,9 @@ func (m *Metrics) attempt(c completion) {
 		return
 	}
 	m.attempts.WithLabelValues(c.pipeline, c.target.Type, c.result.Outcome).Inc()
-	m.latency.WithLabelValues(c.target.Type).Observe(c.result.Duration.Seconds())
+	if !c.untried {
+		m.latency.WithLabelValues(c.target.Type).Observe(c.result.Duration.Seconds())
+	}
 }
 
 // queueCollector reads the queue's state from the store at scrape time.

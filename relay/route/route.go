@@ -26,9 +26,11 @@
 // Incomplete file lists: when the provider truncated a push's changed
 // files (Push.FilesIncomplete) and no listed file passes filePaths, the
 // filter matches anyway and the match is marked FilesIncomplete: a
-// missed build is worse than a spare one. Pull request events carry no
-// file list at all, so a pull request filter with filePaths always
-// matches that way.
+// missed build is worse than a spare one. Routing asks no provider
+// anything; the delivery engine fetches the complete list before the
+// delivery goes out and re-evaluates the pipeline on it (MatchesFiles).
+// Pull request events carry no file list at all, so a pull request
+// filter with filePaths always matches that way.
 package route
 
 import (
@@ -122,4 +124,22 @@ func pushBranch(push *providers.Push) string {
 		return push.RefName
 	}
 	return ""
+}
+
+// MatchesFiles re-evaluates pipeline's filters on push as if files were
+// its complete changed-file list (fetched through the provider's compare
+// API after the provider truncated the payload's), under this router's
+// configuration. ok is false when no pipeline of that name applies to
+// connection connID and repository any more (a reload removed or moved
+// it): then there is nothing to evaluate.
+func (r *Router) MatchesFiles(connID, repository, pipeline string, push *providers.Push, files providers.ChangedFiles) (matched, ok bool) {
+	for _, p := range r.byRepo[key(connID, repository)] {
+		if p.cfg.Name != pipeline {
+			continue
+		}
+		complete := *push
+		complete.Files, complete.FilesIncomplete = files, false
+		return p.evalPush(&complete, nil).matched, true
+	}
+	return false, false
 }

@@ -308,3 +308,61 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+// TestMatchesFiles re-evaluates pipelines on completed file lists: the
+// verdict on a complete list, whatever the payload listed.
+func TestMatchesFiles(t *testing.T) {
+	r := newRouter(t,
+		pipelineOf("docs", push(config.PushFilter{Branches: inc("main"), FilePaths: inc("docs/**")})),
+		pipelineOf("no-md", push(config.PushFilter{Branches: inc("main"), FilePaths: both([]string{"**"}, []string{"**/*.md"})})),
+		pipelineOf("either", push(
+			config.PushFilter{Branches: inc("release/*")},
+			config.PushFilter{Branches: inc("main"), FilePaths: inc("api/**")},
+		)),
+		pipelineOf("unfiltered", config.Triggers{}),
+	)
+	moved := pipelineOf("elsewhere", push(config.PushFilter{Branches: inc("main"), FilePaths: inc("**")}))
+	moved.Repository = "acme/other"
+	r2 := newRouter(t, moved)
+
+	files := func(added, modified, removed []string) providers.ChangedFiles {
+		return providers.ChangedFiles{Added: added, Modified: modified, Removed: removed}
+	}
+	// The payload listed nothing that matches, and was cut short.
+	main := truncated(branch("main", "src/main.go"))
+	tests := []struct {
+		name, pipeline string
+		router         *Router
+		push           providers.Push
+		files          providers.ChangedFiles
+		matched, ok    bool
+	}{
+		{"added file matches", "docs", r, main, files([]string{"docs/a.md"}, nil, nil), true, true},
+		{"modified file matches", "docs", r, main, files(nil, []string{"src/x.go", "docs/b.md"}, nil), true, true},
+		{"removed file matches", "docs", r, main, files(nil, nil, []string{"docs/old.md"}), true, true},
+		{"no file matches", "docs", r, main, files([]string{"src/a.go"}, []string{"README.md"}, nil), false, true},
+		{"no files", "docs", r, main, files(nil, nil, nil), false, true},
+		// The payload's own list does not count: the complete list replaces it.
+		{"payload file ignored", "docs", r, truncated(branch("main", "docs/listed.md")), files([]string{"src/a.go"}, nil, nil), false, true},
+		{"all excluded", "no-md", r, main, files([]string{"docs/a.md", "docs/b.md"}, nil, nil), false, true},
+		{"one not excluded", "no-md", r, main, files([]string{"docs/a.md", "b.go"}, nil, nil), true, true},
+		{"branch no longer matches", "docs", r, truncated(branch("dev")), files([]string{"docs/a.md"}, nil, nil), false, true},
+		{"second filter", "either", r, main, files(nil, []string{"api/v1.go"}, nil), true, true},
+		{"first filter needs no files", "either", r, truncated(branch("release/1")), files(nil, nil, nil), true, true},
+		{"no filters", "unfiltered", r, main, files(nil, nil, nil), true, true},
+		{"pipeline gone", "removed", r, main, files([]string{"docs/a.md"}, nil, nil), false, false},
+		{"pipeline moved to another repository", "elsewhere", r2, main, files([]string{"docs/a.md"}, nil, nil), false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fmt.Sprintf("%+v", tc.push)
+			matched, ok := tc.router.MatchesFiles(strings.ToUpper(connA), "ACME/app", tc.pipeline, &tc.push, tc.files)
+			if matched != tc.matched || ok != tc.ok {
+				t.Errorf("MatchesFiles = %v, %v; want %v, %v", matched, ok, tc.matched, tc.ok)
+			}
+			if after := fmt.Sprintf("%+v", tc.push); after != before {
+				t.Errorf("MatchesFiles changed the push:\n%s\nto\n%s", before, after)
+			}
+		})
+	}
+}

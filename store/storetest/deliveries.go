@@ -42,6 +42,7 @@ var outcomes = map[string]string{
 	store.DeliverySucceeded: "succeeded",
 	store.DeliveryDead:      "dead",
 	store.DeliveryPending:   "retry",
+	store.DeliveryFiltered:  "filtered",
 }
 
 // deliveryFixture records routed events on one connection and claims and
@@ -623,6 +624,7 @@ func testRedeliverDiscard(t *testing.T, open opener) {
 		store.DeliveryLeased:    leased,
 		store.DeliverySucceeded: finished(store.DeliverySucceeded),
 		store.DeliveryDead:      finished(store.DeliveryDead),
+		store.DeliveryFiltered:  finished(store.DeliveryFiltered),
 		store.DeliverySuperseded: func(f *deliveryFixture) store.Delivery {
 			r := route{"deploy", "ci", modeSuperseded}
 			old, newer := f.push("main", r)[0], f.push("main", r)[0]
@@ -649,6 +651,7 @@ func testRedeliverDiscard(t *testing.T, open opener) {
 		{store.DeliveryDead, nil, nil},
 		{store.DeliverySuperseded, nil, store.ErrUnavailable},
 		{store.DeliveryDiscarded, nil, store.ErrUnavailable},
+		{store.DeliveryFiltered, nil, store.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		for _, op := range []struct {
@@ -694,6 +697,72 @@ func testRedeliverDiscard(t *testing.T, open opener) {
 		checkErr(t, "Redeliver(unknown)", s.Redeliver(t.Context(), uuid.NewString()), store.ErrNotFound)
 		checkErr(t, "Discard(unknown)", s.Discard(t.Context(), uuid.NewString()), store.ErrNotFound)
 	})
+}
+
+// testCompleteDeliveryFiles completes the changed-file list of a delivery
+// under its lease, then filters it: the completed message is what a
+// redelivery sends.
+func testCompleteDeliveryFiles(t *testing.T, open opener) {
+	f := newDeliveryFixture(t, open)
+	e := newEvent(f.conn, uuid.NewString())
+	e.Routed = true
+	d := newDelivery(e, route{"build", "ci", modeQueued}, "main")
+	d.FilesIncomplete = true
+	e.Deliveries = []store.Delivery{d}
+	mustRecordEvent(t, f.s, e)
+	other := f.push("main", route{"test", "ci", modeQueued})[0]
+	complete := []byte(`{"pipeline":"build","filesIncomplete":false,"push":{"files":{"added":["docs/a.md"]}}}`)
+
+	checkErr(t, "CompleteDeliveryFiles(pending)", f.s.CompleteDeliveryFiles(t.Context(), d.ID, "worker", 1, complete), store.ErrUnavailable)
+	claimed := f.claim(claimTime, ciLimits, pending(d, eventTime), other)
+	leased := claimed[0]
+	if leased.ID != d.ID {
+		leased = claimed[1]
+	}
+	for _, tc := range []struct {
+		name, id, owner string
+		attempt         int
+		want            error
+	}{
+		{"another owner", d.ID, "another", 1, store.ErrUnavailable},
+		{"an earlier attempt", d.ID, "worker", 0, store.ErrUnavailable},
+		{"unknown delivery", uuid.NewString(), "worker", 1, store.ErrNotFound},
+	} {
+		checkErr(t, "CompleteDeliveryFiles("+tc.name+")", f.s.CompleteDeliveryFiles(t.Context(), tc.id, tc.owner, tc.attempt, complete), tc.want)
+	}
+	if got, _ := f.get(d.ID); !bytes.Equal(got.Message, d.Message) || !got.FilesIncomplete {
+		t.Fatalf("refused CompleteDeliveryFiles changed the delivery: %+v", got)
+	}
+
+	if err := f.s.CompleteDeliveryFiles(t.Context(), d.ID, "worker", leased.Attempts, complete); err != nil {
+		t.Fatalf("CompleteDeliveryFiles: %v", err)
+	}
+	want := leased
+	want.Message, want.FilesIncomplete, want.UpdatedAt = complete, false, time.Time{}
+	got, _ := f.get(d.ID)
+	checkDelivery(t, got, want)
+	if o, _ := f.get(other.ID); !bytes.Equal(o.Message, other.Message) {
+		t.Errorf("another delivery's message changed to %s", o.Message)
+	}
+
+	f.complete(d.ID, store.DeliveryFiltered, claimTime)
+	f.complete(other.ID, store.DeliverySucceeded, claimTime)
+	f.checkState(d, store.DeliveryFiltered)
+	filtered, attempts := f.get(d.ID)
+	if len(attempts) != 1 || attempts[0].Outcome != "filtered" {
+		t.Errorf("attempts %+v, want one filtered", attempts)
+	}
+	f.checkListed(store.DeliveryFilter{State: store.DeliveryFiltered}, filtered)
+	checkErr(t, "CompleteDeliveryFiles(filtered)", f.s.CompleteDeliveryFiles(t.Context(), d.ID, "worker", leased.Attempts, complete), store.ErrUnavailable)
+
+	if err := f.s.Redeliver(t.Context(), d.ID); err != nil {
+		t.Fatalf("Redeliver(filtered): %v", err)
+	}
+	redelivered, _ := f.get(d.ID)
+	again := f.claim(redelivered.NextAttemptAt, ciLimits, d)[0]
+	if !bytes.Equal(again.Message, complete) || again.FilesIncomplete {
+		t.Errorf("redelivery claimed with message %s, files incomplete %v; want the completed message", again.Message, again.FilesIncomplete)
+	}
 }
 
 func testDeliveryStats(t *testing.T, open opener) {

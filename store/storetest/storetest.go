@@ -51,6 +51,7 @@ type Store interface {
 	Redeliver(ctx context.Context, id string) error
 	Discard(ctx context.Context, id string) error
 	DeliveryStats(ctx context.Context) (store.DeliveryStats, error)
+	CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error
 
 	SetGitHubInstallation(ctx context.Context, connID string, inst store.GitHubInstallation) error
 	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
@@ -124,6 +125,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListDeliveries", testListDeliveries},
 		{"RedeliverDiscard", testRedeliverDiscard},
 		{"DeliveryStats", testDeliveryStats},
+		{"CompleteDeliveryFiles", testCompleteDeliveryFiles},
 		{"GitHubInstallations", testGitHubInstallations},
 	}
 	for _, tt := range tests {

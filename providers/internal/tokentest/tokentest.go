@@ -1,5 +1,5 @@
-// Package tokentest holds what the tests of the providers' CheckToken
-// functions share.
+// Package tokentest holds what the tests of the providers' CheckToken and
+// CompareFiles functions share.
 package tokentest
 
 import (
@@ -40,6 +40,38 @@ func Outcome(tb testing.TB, token, account string, err error) string {
 		return fmt.Sprintf("%s %d", class, se.StatusCode)
 	}
 	return class
+}
+
+// CompareOutcome renders a CompareFiles result for comparison: the files
+// as "+added ~modified -removed" in that order, each list sorted, or the
+// error's class, "no list" or "unavailable". It fails tb if the error
+// shows token or is of neither class.
+func CompareOutcome(tb testing.TB, token string, files providers.ChangedFiles, err error) string {
+	tb.Helper()
+	if err == nil {
+		var out []string
+		for _, l := range []struct {
+			mark  string
+			paths []string
+		}{{"+", files.Added}, {"~", files.Modified}, {"-", files.Removed}} {
+			for _, p := range l.paths {
+				out = append(out, l.mark+p)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	if strings.Contains(err.Error(), token) {
+		tb.Errorf("error %q shows the token", err)
+	}
+	switch noList, unavailable := errors.Is(err, providers.ErrNoFileList), errors.Is(err, providers.ErrProviderUnavailable); {
+	case noList && !unavailable:
+		return "no list"
+	case unavailable && !noList:
+		return "unavailable"
+	default:
+		tb.Errorf("error %v: no list %v, unavailable %v; want exactly one", err, noList, unavailable)
+		return err.Error()
+	}
 }
 
 // Answer starts a server that answers every request with status, header

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers/bitbucket"
+	"github.com/forgelink/forgelink/providers/github"
+	"github.com/forgelink/forgelink/providers/gitlab"
+	"github.com/forgelink/forgelink/relay/changes"
+	"github.com/forgelink/forgelink/store"
+)
+
+// newChangedFiles returns the delivery engine's dispatch.Files: each
+// provider's package lists a push's changed files through its compare API,
+// with the token the connection was completed with. The engine bounds each
+// call (dispatch.DefaultFilesTimeout).
+func newChangedFiles(cfg *config.Config, st changes.Store, kr changes.Opener) *changes.Resolver {
+	return changes.New(changes.Options{
+		Store:   st,
+		Keyring: kr,
+		Compare: map[string]changes.CompareFunc{
+			store.ProviderGitHub:                 github.CompareFiles,
+			store.ProviderGitHubEnterpriseServer: github.CompareFiles,
+			store.ProviderGitLab:                 gitlab.CompareFiles,
+			store.ProviderGitLabSelfManaged:      gitlab.CompareFiles,
+			store.ProviderBitbucket:              bitbucket.CompareFiles,
+		},
+		URLs:               cfg.Providers,
+		AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
+		Client: &http.Client{
+			// As for token checks: a redirect could carry the token to
+			// another host. A redirected comparison fails with the 3xx,
+			// and the delivery goes out with its files incomplete.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	})
+}

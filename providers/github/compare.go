@@ -1,0 +1,91 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/forgelink/forgelink/providers"
+)
+
+// maxCompareFiles is how many files GitHub lists in a comparison at most:
+// its compare API cuts the list there without saying so, and paging
+// through the comparison pages its commits, not its files (they come on
+// the first page only).
+const maxCompareFiles = 300
+
+// CompareFiles returns the files changed by a push from before to after in
+// repository repoFullName ("owner/repo"), through the GitHub API at
+// apiBaseURL (as for CheckToken) with token: GET
+// /repos/{owner}/{repo}/compare/{before}...{after}, the changes of after
+// since its merge base with before, which for a fast-forward push is
+// before itself. A comparison that lists maxCompareFiles files may have
+// been cut, so it wraps providers.ErrNoFileList, as do a created branch
+// (nothing to compare), a refusal (401, 403, 404, 422: an unknown commit
+// or repository) and a redirect (a renamed repository); a provider that
+// cannot be asked now (network, 5xx, a rate limit) wraps
+// providers.ErrProviderUnavailable.
+func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName, before, after string) (providers.ChangedFiles, error) {
+	if err := providers.CheckCompare(before, after); err != nil {
+		return providers.ChangedFiles{}, err
+	}
+	owner, repo, ok := strings.Cut(repoFullName, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not owner/name", providers.ErrNoFileList, repoFullName)
+	}
+	base, err := url.Parse(apiBaseURL)
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("github api url: %w", err)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	c := gh.NewClient(client).WithAuthToken(token)
+	c.BaseURL = base
+	// One commit per page: the files come with the first page whatever
+	// its size, and the commits are not needed.
+	cmp, resp, err := c.Repositories.CompareCommits(ctx, url.PathEscape(owner), url.PathEscape(repo), before, after, &gh.ListOptions{Page: 1, PerPage: 1})
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("github compare: %w", compareError(resp, err))
+	}
+	if len(cmp.Files) >= maxCompareFiles {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: github lists %d changed files, its limit: the comparison may have more", providers.ErrNoFileList, len(cmp.Files))
+	}
+	var files providers.FileCollector
+	for _, f := range cmp.Files {
+		if f.GetFilename() == "" {
+			continue
+		}
+		switch status := f.GetStatus(); status {
+		case "added", "copied":
+			files.Add(providers.FileAdded, "", f.GetFilename())
+		case "removed":
+			files.Add(providers.FileRemoved, f.GetFilename(), "")
+		case "renamed":
+			files.Add(providers.FileRenamed, f.GetPreviousFilename(), f.GetFilename())
+		default: // modified, changed
+			files.Add(status, f.GetFilename(), f.GetFilename())
+		}
+	}
+	return files.Files(), nil
+}
+
+// compareError maps go-github's error: a rate limit is a 403 or 429 that
+// passes; any other status is classified by providers.CompareError.
+func compareError(resp *gh.Response, err error) error {
+	var rate *gh.RateLimitError
+	var abuse *gh.AbuseRateLimitError
+	if errors.As(err, &rate) || errors.As(err, &abuse) {
+		return fmt.Errorf("%w: rate limited", providers.ErrProviderUnavailable)
+	}
+	status := 0
+	if resp != nil && resp.Response != nil {
+		status = resp.StatusCode
+	}
+	return providers.CompareError(status, err)
+}

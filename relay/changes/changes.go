@@ -1,0 +1,245 @@
+// Package changes completes the changed-file lists that providers truncate
+// in push webhooks. The delivery engine (relay/dispatch) asks it before a
+// delivery whose pipeline matched only on a truncated list goes out; it
+// asks the provider's compare API (providers/github, providers/gitlab,
+// providers/bitbucket CompareFiles) with the token the connection was
+// completed with.
+package changes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/notify"
+	"github.com/forgelink/forgelink/store"
+)
+
+// Store is what the resolver needs from persistence.
+type Store interface {
+	GetConnection(ctx context.Context, id string) (store.Connection, error)
+	GetHost(ctx context.Context, id string) (store.Host, error)
+	// GetConnectionCredential returns store.ErrNotFound for a connection
+	// completed without a token (or not yet completed).
+	GetConnectionCredential(ctx context.Context, connID string) (store.Credential, error)
+}
+
+// Opener opens sealed secrets (see relay/keyring).
+type Opener interface {
+	Open(sealed, associated []byte) ([]byte, error)
+}
+
+// CompareFunc lists the files a push from before to after changed in
+// repository repo, through the provider API at apiBaseURL with token:
+// the providers' CompareFiles.
+type CompareFunc func(ctx context.Context, client *http.Client, apiBaseURL, token, repo, before, after string) (providers.ChangedFiles, error)
+
+// Options configure a Resolver.
+type Options struct {
+	Store   Store
+	Keyring Opener
+	// Compare maps a connection provider type (store.Provider*) to the
+	// compare function of its provider package.
+	Compare map[string]CompareFunc
+	// URLs locates the cloud providers' APIs; self-managed ones are found
+	// through their hosts.
+	URLs config.Providers
+	// AllowHTTPEndpoints lets a token travel to a self-managed host's
+	// plain-HTTP endpoint (allowHTTPProviderEndpoints).
+	AllowHTTPEndpoints bool
+	// Client calls the providers. It should not follow redirects: one
+	// could carry the token to another host.
+	Client *http.Client
+	Now    func() time.Time // time.Now if nil
+}
+
+// Resolver fetches complete changed-file lists (dispatch.Files). It keeps
+// recent answers: the deliveries of one push to several pipelines ask for
+// the same comparison, often at once, and ask the provider once.
+type Resolver struct {
+	opts Options
+
+	mu      sync.Mutex
+	entries map[cacheKey]*entry
+	order   []cacheKey // oldest first
+	paths   int        // paths held by finished entries
+}
+
+// Bounds of the cache of answers.
+const (
+	cacheEntries = 64
+	cachePaths   = 20000
+	cacheTTL     = 10 * time.Minute
+)
+
+type cacheKey struct{ conn, repo, before, after string }
+
+// entry is an answer, or one being fetched until done is closed.
+type entry struct {
+	done  chan struct{}
+	files providers.ChangedFiles
+	err   error
+	at    time.Time
+}
+
+// New returns a Resolver.
+func New(opts Options) *Resolver {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Resolver{opts: opts, entries: map[cacheKey]*entry{}}
+}
+
+// ChangedFiles returns every file the push of m changed, asking the
+// provider of d's connection. Errors follow dispatch.Files: no credential
+// is store.ErrNotFound, a list that cannot be had providers.ErrNoFileList,
+// a provider that could not be asked providers.ErrProviderUnavailable.
+func (r *Resolver) ChangedFiles(ctx context.Context, d store.Delivery, m *notify.Message) (providers.ChangedFiles, error) {
+	if m.Push == nil {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: not a push", providers.ErrNoFileList)
+	}
+	if err := providers.CheckCompare(m.Push.Before, m.Push.After); err != nil {
+		return providers.ChangedFiles{}, err
+	}
+	k := cacheKey{d.ConnectionID, strings.ToLower(m.Repository.FullName), m.Push.Before, m.Push.After}
+	e, fetch := r.lookup(k)
+	if fetch {
+		e.files, e.err = r.fetch(ctx, d.ConnectionID, m.Repository.FullName, m.Push.Before, m.Push.After)
+		r.finish(k, e)
+	}
+	select {
+	case <-e.done:
+		return e.files, e.err
+	case <-ctx.Done():
+		return providers.ChangedFiles{}, fmt.Errorf("%w: %w", providers.ErrProviderUnavailable, ctx.Err())
+	}
+}
+
+// lookup returns the entry of k; fetch: the caller fetches it and calls
+// finish.
+func (r *Resolver) lookup(k cacheKey) (e *entry, fetch bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.entries[k]; ok {
+		select {
+		case <-e.done:
+			if r.opts.Now().Sub(e.at) < cacheTTL {
+				return e, false
+			}
+			r.drop(k)
+		default:
+			return e, false // being fetched: wait for it
+		}
+	}
+	e = &entry{done: make(chan struct{})}
+	r.entries[k] = e
+	return e, true
+}
+
+// finish publishes a fetched entry. Complete lists and lists that cannot
+// be had are kept, within the cache's bounds; other failures (no
+// credential yet, the provider unavailable) are not.
+func (r *Resolver) finish(k cacheKey, e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.at = r.opts.Now()
+	close(e.done)
+	if e.err != nil && !errors.Is(e.err, providers.ErrNoFileList) {
+		delete(r.entries, k)
+		return
+	}
+	r.order = append(r.order, k)
+	r.paths += e.files.Len()
+	for len(r.order) > cacheEntries || r.paths > cachePaths {
+		r.drop(r.order[0])
+	}
+}
+
+// drop forgets k. r.mu held.
+func (r *Resolver) drop(k cacheKey) {
+	if e, ok := r.entries[k]; ok {
+		r.paths -= e.files.Len()
+		delete(r.entries, k)
+	}
+	if i := indexOf(r.order, k); i >= 0 {
+		r.order = append(r.order[:i], r.order[i+1:]...)
+	}
+}
+
+func indexOf(keys []cacheKey, k cacheKey) int {
+	for i, x := range keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// fetch asks the provider of connection connID.
+func (r *Resolver) fetch(ctx context.Context, connID, repo, before, after string) (providers.ChangedFiles, error) {
+	conn, err := r.opts.Store.GetConnection(ctx, connID)
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("connection %s: %w", connID, err)
+	}
+	compare, ok := r.opts.Compare[conn.ProviderType]
+	if !ok {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: no compare API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
+	}
+	cred, err := r.opts.Store.GetConnectionCredential(ctx, connID)
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("credential of connection %s: %w", connID, err)
+	}
+	if cred.Kind != store.CredentialToken {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: connection %s has a %q credential, not a token", providers.ErrNoFileList, connID, cred.Kind)
+	}
+	token, err := r.opts.Keyring.Open(cred.Sealed, []byte(connID))
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: open the credential of connection %s: %w", providers.ErrNoFileList, connID, err)
+	}
+	apiURL, err := r.apiURL(ctx, conn)
+	if err != nil {
+		return providers.ChangedFiles{}, err
+	}
+	return compare(ctx, r.opts.Client, apiURL, string(token), repo, before, after)
+}
+
+// apiURL returns the API base URL of the connection's provider: the
+// configured one for cloud providers, derived from the host's endpoint
+// for self-managed ones, as the token check that completed it did.
+func (r *Resolver) apiURL(ctx context.Context, conn store.Connection) (string, error) {
+	switch conn.ProviderType {
+	case store.ProviderGitHub:
+		return r.opts.URLs.GitHubAPI(), nil
+	case store.ProviderGitLab:
+		return r.opts.URLs.GitLabAPI(), nil
+	case store.ProviderBitbucket:
+		return r.opts.URLs.BitbucketAPI(), nil
+	}
+	host, err := r.opts.Store.GetHost(ctx, conn.HostID)
+	if err != nil {
+		return "", fmt.Errorf("host of connection %s: %w", conn.ID, err)
+	}
+	u, err := url.Parse(host.ProviderEndpoint)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+		return "", fmt.Errorf("%w: host %s has no usable endpoint %q", providers.ErrNoFileList, host.ID, host.ProviderEndpoint)
+	case u.Scheme == "http" && !r.opts.AllowHTTPEndpoints:
+		return "", fmt.Errorf("%w: the token of connection %s would cross %s in clear text, and allowHTTPProviderEndpoints is not set",
+			providers.ErrNoFileList, conn.ID, host.ProviderEndpoint)
+	}
+	endpoint := strings.TrimRight(host.ProviderEndpoint, "/")
+	switch conn.ProviderType {
+	case store.ProviderGitHubEnterpriseServer:
+		return endpoint + "/api/v3/", nil
+	case store.ProviderGitLabSelfManaged:
+		return endpoint + "/api/v4", nil
+	}
+	return "", fmt.Errorf("%w: connection %s has unknown provider type %q", providers.ErrNoFileList, conn.ID, conn.ProviderType)
+}
