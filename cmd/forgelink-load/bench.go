@@ -50,7 +50,7 @@ func benchmark(ctx context.Context, cfg config, progress io.Writer) (*report, er
 // stops it: SIGTERM when all went well, SIGKILL otherwise.
 func measureDaemon(ctx context.Context, cfg config, dir string, body []byte, rep *report, progress io.Writer) error {
 	fmt.Fprintf(progress, "starting %s\n", cfg.forgelink)
-	d, err := startDaemon(ctx, cfg, dir)
+	d, err := startDaemon(ctx, cfg, dir, "")
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}

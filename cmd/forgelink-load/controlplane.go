@@ -18,6 +18,7 @@ import (
 type webhook struct {
 	URL    string `json:"Url"`
 	Secret string
+	ARN    string `json:"-"` // the connection's
 }
 
 // createWebhook creates a GitHub connection and fetches its webhook URL
@@ -44,6 +45,7 @@ func createWebhook(ctx context.Context, hc *http.Client, base string) (webhook, 
 	if hook.Secret == "" {
 		return webhook{}, fmt.Errorf("GetConnectionWebhook returned no secret")
 	}
+	hook.ARN = created.ConnectionArn
 	return hook, nil
 }
 
@@ -83,6 +85,26 @@ func callAPI(ctx context.Context, hc *http.Client, base, target string, in, out 
 type daemonMetrics struct {
 	GOMAXPROCS int                `json:"gomaxprocs"`
 	Outcomes   map[string]float64 `json:"webhookOutcomes"`
+	// Pipeline mode: delivery attempts by outcome, the queue, and the Go
+	// runtime's view of the daemon's memory.
+	Attempts       map[string]float64 `json:"deliveryAttempts,omitempty"`
+	Queue          *queueMetrics      `json:"deliveryQueue,omitempty"`
+	HeapInuseBytes float64            `json:"heapInuseBytes,omitempty"`
+	Goroutines     float64            `json:"goroutines,omitempty"`
+}
+
+// queueMetrics are the daemon's delivery queue gauges.
+type queueMetrics struct {
+	Pending  float64 `json:"pending"`
+	InFlight float64 `json:"inFlight"`
+	Dead     float64 `json:"dead"`
+}
+
+func (m *daemonMetrics) queue() *queueMetrics {
+	if m.Queue == nil {
+		m.Queue = &queueMetrics{}
+	}
+	return m.Queue
 }
 
 func scrapeMetrics(ctx context.Context, hc *http.Client, base string) (daemonMetrics, error) {
@@ -118,6 +140,21 @@ func parseMetrics(r io.Reader) (daemonMetrics, error) {
 			m.GOMAXPROCS = int(value)
 		case "forgelink_webhooks_received_total":
 			m.Outcomes[label(labels, "outcome")] += value
+		case "forgelink_delivery_attempts_total":
+			if m.Attempts == nil {
+				m.Attempts = map[string]float64{}
+			}
+			m.Attempts[label(labels, "outcome")] += value
+		case "forgelink_deliveries_pending":
+			m.queue().Pending = value
+		case "forgelink_deliveries_in_flight":
+			m.queue().InFlight = value
+		case "forgelink_deliveries_dead":
+			m.queue().Dead = value
+		case "go_memstats_heap_inuse_bytes":
+			m.HeapInuseBytes = value
+		case "go_goroutines":
+			m.Goroutines = value
 		}
 	}
 	if err := sc.Err(); err != nil {

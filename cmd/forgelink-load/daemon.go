@@ -24,11 +24,15 @@ type daemon struct {
 	logs    *logStats
 }
 
-// startDaemon starts forgelink serve on a loopback port in dir and waits
-// for its "forgelink ready" log line, which names the port.
-func startDaemon(ctx context.Context, cfg config, dir string) (*daemon, error) {
+// startDaemon starts forgelink serve on a loopback port in dir, with the
+// configuration file configFile if set, and waits for its "forgelink
+// ready" log line, which names the port.
+func startDaemon(ctx context.Context, cfg config, dir, configFile string) (*daemon, error) {
 	dataDir := filepath.Join(dir, "data")
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}
+	if configFile != "" {
+		args = append(args, "--config", configFile)
+	}
 	// Level info: the ready line is an info line. The daemon logs nothing
 	// per accepted delivery, so this costs nothing under load.
 	env := serverEnv(cfg.gomaxprocs, "FORGELINK_LOG_FORMAT=json", "FORGELINK_LOG_LEVEL=info")

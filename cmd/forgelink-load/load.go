@@ -135,6 +135,51 @@ type recorder struct {
 	errors   int
 	sample   string        // the first error
 	lagMax   time.Duration // open loop: the longest delay past a scheduled send
+	// budget, when set, bounds the sends of all workers together.
+	budget *atomic.Int64
+	// track: keep each 202's event id in events (pipeline mode), and count
+	// anything but an "accepted" answer as an error.
+	track  bool
+	events []acceptance // the whole phase, warm-up included
+}
+
+// acceptance is one event the daemon accepted: its id from the 202, when
+// its request was (scheduled to be) sent and when the 202 arrived.
+type acceptance struct {
+	id         string
+	start, end time.Time
+}
+
+// send sends one delivery, keeping its event id when tracking, and
+// records the outcome.
+func (r *recorder) send(ctx context.Context, hc *http.Client, t *target, start time.Time) {
+	a, err := t.send(ctx, hc, t.ids.next(), r.track)
+	end := time.Now()
+	if err == nil && r.track {
+		var id string
+		if id, err = acceptedEventID(a.body); err == nil {
+			r.events = append(r.events, acceptance{id: id, start: start, end: end})
+		}
+	}
+	r.add(start, end, err)
+}
+
+// acceptedEventID reads the event id from a 202 answer, which must say
+// "accepted": a "held" event is not routed to pipelines.
+func acceptedEventID(body []byte) (string, error) {
+	var ans struct {
+		Status  string `json:"status"`
+		EventID string `json:"eventId"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil || ans.EventID == "" || ans.Status != "accepted" {
+		return "", fmt.Errorf("202 answer %s: want status accepted and an eventId", bytes.TrimSpace(body))
+	}
+	return ans.EventID, nil
+}
+
+// more reports whether the phase's send budget (if any) allows one more.
+func (r *recorder) more() bool {
+	return r.budget == nil || r.budget.Add(-1) >= 0
 }
 
 func (r *recorder) add(start, end time.Time, err error) {
@@ -163,6 +208,7 @@ func merge(w window, recs []*recorder) *recorder {
 		all.requests += r.requests
 		all.errors += r.errors
 		all.lagMax = max(all.lagMax, r.lagMax)
+		all.events = append(all.events, r.events...)
 		if all.sample == "" {
 			all.sample = r.sample
 		}
@@ -173,10 +219,8 @@ func merge(w window, recs []*recorder) *recorder {
 // saturate has each worker send back to back until the window ends.
 func saturate(hc *http.Client, t *target, w window) func(context.Context, *recorder) {
 	return func(ctx context.Context, rec *recorder) {
-		for ctx.Err() == nil && time.Now().Before(w.end) {
-			start := time.Now()
-			_, err := t.send(ctx, hc, t.ids.next(), false)
-			rec.add(start, time.Now(), err)
+		for ctx.Err() == nil && time.Now().Before(w.end) && rec.more() {
+			rec.send(ctx, hc, t, time.Now())
 		}
 	}
 }
@@ -200,8 +244,7 @@ func openLoop(hc *http.Client, t *target, w window, rate int) func(context.Conte
 				return
 			}
 			rec.lagMax = max(rec.lagMax, time.Since(at))
-			_, err := t.send(ctx, hc, t.ids.next(), false)
-			rec.add(at, time.Now(), err)
+			rec.send(ctx, hc, t, at)
 		}
 	}
 }
@@ -232,15 +275,26 @@ type usage struct {
 // reads /proc at the window's edges. Requests still in flight get
 // drainGrace to finish.
 func runPhase(ctx context.Context, serverPID, n int, w window, work func(context.Context, *recorder)) (*recorder, usage, error) {
+	return runWorkers(ctx, serverPID, n, w, recorder{}, true, work)
+}
+
+// runWorkers is runPhase with each worker's recorder made from proto
+// (its track and budget), and /proc read at the window's edges only when
+// sample is set; without, the workers may stop long before w.end.
+func runWorkers(ctx context.Context, serverPID, n int, w window, proto recorder, sample bool, work func(context.Context, *recorder)) (*recorder, usage, error) {
 	phaseCtx, cancel := context.WithDeadline(ctx, w.end.Add(drainGrace))
 	defer cancel()
 	recs := make([]*recorder, n)
 	var wg sync.WaitGroup
 	for i := range recs {
-		recs[i] = &recorder{w: w}
+		recs[i] = &recorder{w: w, track: proto.track, budget: proto.budget}
 		wg.Go(func() { work(phaseCtx, recs[i]) })
 	}
-	u, err := sampleWindow(phaseCtx, serverPID, w)
+	var u usage
+	var err error
+	if sample {
+		u, err = sampleWindow(phaseCtx, serverPID, w)
+	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, u, fmt.Errorf("interrupted: %w", ctx.Err())

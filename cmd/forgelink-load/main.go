@@ -30,6 +30,42 @@
 // --gomaxprocs N sets GOMAXPROCS for the daemon and the bare server; a
 // server pinned to one core otherwise runs with GOMAXPROCS=1, which is worth
 // measuring on its own.
+//
+// # Pipeline mode
+//
+// With --pipeline it measures delivery instead: webhook in, to a pipeline's
+// http target out.
+//
+//	go run ./cmd/forgelink-load --forgelink /tmp/forgelink --pipeline
+//
+// This program then also serves, on a loopback port, the target (a
+// keep-alive receiver answering 200 that records, per event, when its
+// delivery arrived, its latency from the message's createdAt, the moment
+// the daemon recorded the event, on the same clock, and repeated delivery
+// ids) and a fake GitHub API answering GET /user. The daemon starts with a
+// configuration file naming that API (providers.githubAPIURL) and the
+// target (forgelink JSON, concurrency --target-concurrency, timeout 5s,
+// retry 100ms..1s with 1000 attempts within 1h, breaker 10 failures / 1s
+// cool-down, so that a drain starts within a second of the target coming
+// back). Once CreateConnection has named the connection's ARN, the file
+// gains a PARALLEL pipeline for every branch push to the payload's
+// repository, the daemon reloads it on SIGHUP (ListPipelines shows it), and
+// CompleteConnection, whose token the fake API accepts, makes the
+// connection AVAILABLE: only then are its events routed. The phases
+// (--phases selects some):
+//
+//   - deliver-saturate: as saturate; also deliveries received per second
+//     within the window, and accepted-to-received latency (from createdAt);
+//     the backlog left at the window's end must then drain;
+//   - deliver-steady: open loop at --rate, the same figures;
+//   - dead-target: the receiver answers 503 while --dead-target-events
+//     webhooks go in as fast as the daemon takes them, the daemon's RSS read
+//     every second; then the receiver answers 200 again and the drain is
+//     timed.
+//
+// Every accepted event must reach the target within --drain-timeout of its
+// phase's last send; one that does not is lost, an error. Duplicates are
+// counted, not errors: delivery is at least once.
 package main
 
 import (
@@ -41,6 +77,8 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,6 +97,21 @@ type config struct {
 	serverCPU   string
 	clientCPU   string
 	json        bool
+
+	// Pipeline mode (--pipeline).
+	pipeline          bool
+	phases            string // comma-separated pipeline phases to run
+	targetConcurrency int
+	deadEvents        int
+	drainTimeout      time.Duration
+}
+
+// Pipeline mode's phases, in the order they run.
+var pipelinePhases = []string{"deliver-saturate", "deliver-steady", "dead-target"}
+
+// runs reports whether the pipeline phase name is selected.
+func (c config) runs(name string) bool {
+	return slices.Contains(strings.Split(c.phases, ","), name)
 }
 
 func main() {
@@ -90,6 +143,19 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "forgelink-load: pin to CPU %s: %v\n", cfg.clientCPU, err)
 		return 1
 	}
+	if cfg.pipeline {
+		rep, err := pipelineBenchmark(ctx, cfg, stderr)
+		if rep != nil {
+			if perr := printPipelineReport(stdout, rep, cfg.json); perr != nil && err == nil {
+				err = perr
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "forgelink-load: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	rep, err := benchmark(ctx, cfg, stderr)
 	if rep != nil {
 		if perr := printReport(stdout, rep, cfg.json); perr != nil && err == nil {
@@ -118,11 +184,28 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.serverCPU, "server-cpu", "", "pin the servers to `cpus` with taskset -c (needs --client-cpu)")
 	fs.StringVar(&cfg.clientCPU, "client-cpu", "", "pin this load generator to `cpus` with taskset -c (needs --server-cpu)")
 	fs.BoolVar(&cfg.json, "json", false, "print a JSON object instead of the table")
+	fs.BoolVar(&cfg.pipeline, "pipeline", false, "measure delivery through a pipeline to an http target instead of ingestion (deliver-saturate, deliver-steady, dead-target)")
+	fs.StringVar(&cfg.phases, "phases", strings.Join(pipelinePhases, ","), "pipeline mode: the `phases` to run, comma-separated (they run in the default's order)")
+	fs.IntVar(&cfg.targetConcurrency, "target-concurrency", 16, "pipeline mode: the http target's `concurrency`")
+	fs.IntVar(&cfg.deadEvents, "dead-target-events", 100_000, "pipeline mode: webhooks sent while the target is down (`n`)")
+	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 3*time.Minute, "pipeline mode: how long accepted events may take to reach the target after a phase's sends before they count as lost (`time`)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if !cfg.pipeline {
+		var stray []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "phases", "target-concurrency", "dead-target-events", "drain-timeout":
+				stray = append(stray, "--"+f.Name)
+			}
+		})
+		if len(stray) > 0 {
+			return cfg, fmt.Errorf("%v need --pipeline", stray)
+		}
 	}
 	return cfg, cfg.validate()
 }
@@ -151,6 +234,22 @@ func (c config) validate() error {
 	// pinned side's affinity (children inherit it), or share its core.
 	if (c.serverCPU == "") != (c.clientCPU == "") {
 		errs = append(errs, errors.New("--server-cpu and --client-cpu go together"))
+	}
+	if c.pipeline {
+		if c.targetConcurrency < 1 || c.targetConcurrency > 1024 {
+			errs = append(errs, fmt.Errorf("--target-concurrency %d: want 1-1024, as the daemon allows", c.targetConcurrency))
+		}
+		if c.deadEvents < 1 || c.deadEvents > 10_000_000 {
+			errs = append(errs, fmt.Errorf("--dead-target-events %d: want 1-10000000", c.deadEvents))
+		}
+		for _, p := range strings.Split(c.phases, ",") {
+			if !slices.Contains(pipelinePhases, p) {
+				errs = append(errs, fmt.Errorf("--phases: unknown phase %q, want some of %s", p, strings.Join(pipelinePhases, ",")))
+			}
+		}
+		if c.drainTimeout < time.Second || c.drainTimeout > 30*time.Minute {
+			errs = append(errs, fmt.Errorf("--drain-timeout %v: want 1s-30m", c.drainTimeout))
+		}
 	}
 	for _, cpus := range []string{c.serverCPU, c.clientCPU} {
 		if cpus != "" && !cpuList.MatchString(cpus) {

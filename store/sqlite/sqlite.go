@@ -40,10 +40,11 @@ type Store struct {
 	// queueing in the pool is cheaper than SQLITE_BUSY retries. Its DSN makes
 	// every transaction BEGIN IMMEDIATE, so checks made inside a write
 	// transaction hold until it commits.
-	w   *sql.DB
-	r   *sql.DB // query_only connections
-	now func() time.Time
-	log *zap.Logger
+	w    *sql.DB
+	r    *sql.DB // query_only connections
+	now  func() time.Time
+	log  *zap.Logger
+	path string
 
 	// events feeds the group-commit writer (writeEvents). It is unbuffered:
 	// a send succeeds only while the writer runs, so nothing can be queued
@@ -69,7 +70,7 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{now: time.Now, log: log, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
+	s := &Store{now: time.Now, log: log, path: path, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -163,10 +164,25 @@ func (s *Store) checkpoint() {
 		case <-s.closing:
 			return
 		case <-t.C:
-			if _, err := s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				s.log.Warn("wal checkpoint", zap.Error(err))
-			}
+			s.checkpointOnce()
 		}
+	}
+}
+
+// walLimit is the WAL size past which a checkpoint truncates the WAL.
+// Under a steady stream of writes a PASSIVE checkpoint never finds the WAL
+// idle enough to start it over, and the file grows without bound.
+const walLimit = 64 << 20
+
+func (s *Store) checkpointOnce() {
+	mode, db := "PASSIVE", s.r
+	if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > walLimit {
+		// Through the writer's one connection: it waits its turn between
+		// commits, and holds writes back only while it truncates.
+		mode, db = "TRUNCATE", s.w
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(" + mode + ")"); err != nil {
+		s.log.Warn("wal checkpoint", zap.String("mode", mode), zap.Error(err))
 	}
 }
 
