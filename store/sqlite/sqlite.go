@@ -175,14 +175,19 @@ func (s *Store) checkpoint() {
 const walLimit = 64 << 20
 
 func (s *Store) checkpointOnce() {
-	mode, db := "PASSIVE", s.r
-	if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > walLimit {
-		// Through the writer's one connection: it waits its turn between
-		// commits, and holds writes back only while it truncates.
-		mode, db = "TRUNCATE", s.w
+	// PASSIVE copies what it can without holding anyone up.
+	if _, err := s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		s.log.Warn("wal checkpoint", zap.Error(err))
+		return
 	}
-	if _, err := db.Exec("PRAGMA wal_checkpoint(" + mode + ")"); err != nil {
-		s.log.Warn("wal checkpoint", zap.String("mode", mode), zap.Error(err))
+	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() <= walLimit {
+		return
+	}
+	// Then, through the writer's one connection (it waits its turn between
+	// commits), copy the few frames written meanwhile and truncate: writes
+	// wait only for that remainder.
+	if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		s.log.Warn("wal checkpoint", zap.String("mode", "TRUNCATE"), zap.Error(err))
 	}
 }
 
