@@ -259,8 +259,8 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *s
 }
 
 // runDelivery starts the delivery engine and the releaser of held events.
-// The returned stop cancels both and waits for the engine's attempts in
-// flight (up to shutdownGrace); calling it again does nothing.
+// The returned stop cancels both, waits for the engine's attempts in flight
+// (up to shutdownGrace) and closes the targets; calling it again is harmless.
 func runDelivery(engine *dispatch.Engine, releaser *dispatch.Releaser) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -269,7 +269,11 @@ func runDelivery(engine *dispatch.Engine, releaser *dispatch.Releaser) (stop fun
 		engine.Run(ctx, shutdownGrace)
 	}()
 	go releaser.Run(ctx)
-	return func() { cancel(); <-done }
+	return func() {
+		cancel()
+		<-done
+		engine.SetTargets(nil) // closes the notifiers' connections
+	}
 }
 
 // connectionARN renders connection ids as ARNs for logs and deliveries.
