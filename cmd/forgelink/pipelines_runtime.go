@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,23 @@ func (p *pipelines) apply(ctx context.Context, cfg *config.Config) error {
 	p.config.Store(cfg)
 	p.engine.SetTargets(targets)
 	p.log.Info("pipelines configured", zap.Int("pipelines", len(cfg.Pipelines)), zap.Int("targets", len(cfg.Targets)))
+	go p.warnUnreachable(context.WithoutCancel(ctx), cfg)
 	return nil
+}
+
+// warnUnreachable reports targets that cannot be reached now. It does not
+// refuse the configuration: deliveries to a target that is down queue and
+// retry, which is what they are for.
+func (p *pipelines) warnUnreachable(ctx context.Context, cfg *config.Config) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	var problems config.ValidationError
+	if errors.As(cfg.ProbeTargets(ctx, d.DialContext), &problems) {
+		for _, fe := range problems {
+			p.log.Warn("target unreachable now; its deliveries will queue and retry", zap.String("problem", fe.Error()))
+		}
+	}
 }
 
 // route decides the deliveries of a recorded event.
