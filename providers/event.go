@@ -129,6 +129,10 @@ type PullRequest struct {
 	DestinationBranch string `json:"destinationBranch"`
 	HeadSHA           string `json:"headSha"`
 	SourceRepository  string `json:"sourceRepository,omitempty"` // full name, when it differs (forks)
+	// Files is the complete list of files the pull request changes, when
+	// the delivery engine fetched it through the provider's API (webhooks
+	// carry none); nil otherwise.
+	Files *ChangedFiles `json:"files,omitempty"`
 }
 
 // Installation lifecycle actions the connection lifecycle acts on.

@@ -26,6 +26,13 @@ func newChangedFiles(cfg *config.Config, st changes.Store, kr changes.Opener) *c
 			store.ProviderGitLabSelfManaged:      gitlab.CompareFiles,
 			store.ProviderBitbucket:              bitbucket.CompareFiles,
 		},
+		PullRequestFiles: map[string]changes.PullRequestFunc{
+			store.ProviderGitHub:                 github.PullRequestFiles,
+			store.ProviderGitHubEnterpriseServer: github.PullRequestFiles,
+			store.ProviderGitLab:                 gitlab.PullRequestFiles,
+			store.ProviderGitLabSelfManaged:      gitlab.PullRequestFiles,
+			store.ProviderBitbucket:              bitbucket.PullRequestFiles,
+		},
 		URLs:               cfg.Providers,
 		AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
 		Client: &http.Client{

@@ -41,6 +41,11 @@ type Opener interface {
 // the providers' CompareFiles.
 type CompareFunc func(ctx context.Context, client *http.Client, apiBaseURL, token, repo, before, after string) (providers.ChangedFiles, error)
 
+// PullRequestFunc lists the files pull request number of repository repo
+// changes, through the provider API at apiBaseURL with token: the
+// providers' PullRequestFiles.
+type PullRequestFunc func(ctx context.Context, client *http.Client, apiBaseURL, token, repo string, number int) (providers.ChangedFiles, error)
+
 // Options configure a Resolver.
 type Options struct {
 	Store   Store
@@ -48,6 +53,9 @@ type Options struct {
 	// Compare maps a connection provider type (store.Provider*) to the
 	// compare function of its provider package.
 	Compare map[string]CompareFunc
+	// PullRequestFiles maps a connection provider type to the pull request
+	// files function of its provider package.
+	PullRequestFiles map[string]PullRequestFunc
 	// URLs locates the cloud providers' APIs; self-managed ones are found
 	// through their hosts.
 	URLs config.Providers
@@ -101,7 +109,13 @@ func New(opts Options) *Resolver {
 // provider of d's connection. Errors follow dispatch.Files: no credential
 // is store.ErrNotFound, a list that cannot be had providers.ErrNoFileList,
 // a provider that could not be asked providers.ErrProviderUnavailable.
+//
+// For a pull request (m.PullRequest), it returns the files the pull
+// request changes, through the provider's pull request API.
 func (r *Resolver) ChangedFiles(ctx context.Context, d store.Delivery, m *notify.Message) (providers.ChangedFiles, error) {
+	if m.PullRequest != nil {
+		return r.pullRequestFiles(ctx, d, m)
+	}
 	if m.Push == nil {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: not a push", providers.ErrNoFileList)
 	}
@@ -109,9 +123,52 @@ func (r *Resolver) ChangedFiles(ctx context.Context, d store.Delivery, m *notify
 		return providers.ChangedFiles{}, err
 	}
 	k := cacheKey{d.ConnectionID, strings.ToLower(m.Repository.FullName), m.Push.Before, m.Push.After}
+	before, after := m.Push.Before, m.Push.After
+	return r.cached(ctx, k, func() (providers.ChangedFiles, error) {
+		return r.fetch(ctx, d.ConnectionID, func(conn store.Connection) (askFunc, error) {
+			compare, ok := r.opts.Compare[conn.ProviderType]
+			if !ok {
+				return nil, fmt.Errorf("%w: no compare API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
+			}
+			return func(apiURL, token string) (providers.ChangedFiles, error) {
+				return compare(ctx, r.opts.Client, apiURL, token, m.Repository.FullName, before, after)
+			}, nil
+		})
+	})
+}
+
+// pullRequestFiles returns the files of the pull request of m. Answers
+// are kept per head commit; a pull request without one is asked each time.
+func (r *Resolver) pullRequestFiles(ctx context.Context, d store.Delivery, m *notify.Message) (providers.ChangedFiles, error) {
+	pr := m.PullRequest
+	if pr.Number <= 0 {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: the pull request has no number", providers.ErrNoFileList)
+	}
+	get := func() (providers.ChangedFiles, error) {
+		return r.fetch(ctx, d.ConnectionID, func(conn store.Connection) (askFunc, error) {
+			list, ok := r.opts.PullRequestFiles[conn.ProviderType]
+			if !ok {
+				return nil, fmt.Errorf("%w: no pull request files API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
+			}
+			return func(apiURL, token string) (providers.ChangedFiles, error) {
+				return list(ctx, r.opts.Client, apiURL, token, m.Repository.FullName, pr.Number)
+			}, nil
+		})
+	}
+	if pr.HeadSHA == "" {
+		return get()
+	}
+	// "#n" cannot be a commit id: pushes and pull requests never share keys.
+	k := cacheKey{d.ConnectionID, strings.ToLower(m.Repository.FullName), fmt.Sprintf("#%d", pr.Number), pr.HeadSHA}
+	return r.cached(ctx, k, get)
+}
+
+// cached returns the answer of k, fetching it with get unless it is kept
+// or being fetched.
+func (r *Resolver) cached(ctx context.Context, k cacheKey, get func() (providers.ChangedFiles, error)) (providers.ChangedFiles, error) {
 	e, fetch := r.lookup(k)
 	if fetch {
-		e.files, e.err = r.fetch(ctx, d.ConnectionID, m.Repository.FullName, m.Push.Before, m.Push.After)
+		e.files, e.err = get()
 		r.finish(k, e)
 	}
 	select {
@@ -182,15 +239,19 @@ func indexOf(keys []cacheKey, k cacheKey) int {
 	return -1
 }
 
-// fetch asks the provider of connection connID.
-func (r *Resolver) fetch(ctx context.Context, connID, repo, before, after string) (providers.ChangedFiles, error) {
+// askFunc asks a provider's API at apiURL with token.
+type askFunc func(apiURL, token string) (providers.ChangedFiles, error)
+
+// fetch asks the provider of connection connID, through the function
+// choose returns for its provider type.
+func (r *Resolver) fetch(ctx context.Context, connID string, choose func(store.Connection) (askFunc, error)) (providers.ChangedFiles, error) {
 	conn, err := r.opts.Store.GetConnection(ctx, connID)
 	if err != nil {
 		return providers.ChangedFiles{}, fmt.Errorf("connection %s: %w", connID, err)
 	}
-	compare, ok := r.opts.Compare[conn.ProviderType]
-	if !ok {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: no compare API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
+	ask, err := choose(conn)
+	if err != nil {
+		return providers.ChangedFiles{}, err
 	}
 	cred, err := r.opts.Store.GetConnectionCredential(ctx, connID)
 	if err != nil {
@@ -207,7 +268,7 @@ func (r *Resolver) fetch(ctx context.Context, connID, repo, before, after string
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	return compare(ctx, r.opts.Client, apiURL, string(token), repo, before, after)
+	return ask(apiURL, string(token))
 }
 
 // apiURL returns the API base URL of the connection's provider: the

@@ -392,16 +392,22 @@ type filesOutcome struct {
 }
 
 // completeFiles completes the changed-file list of m, a push whose match
-// relied on a list the provider truncated, and re-evaluates the pipeline
-// on it. A completed list replaces the one in m and in the stored message,
+// relied on a list the provider truncated or a pull request (whose events
+// list no files; the list goes to m.PullRequest.Files), and re-evaluates
+// the pipeline on it. A completed list replaces the one in m and in the stored message,
 // so that retries and redeliveries send it without asking again; a list
 // that cannot be had leaves m as it is. now is when the attempt started.
 func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m *notify.Message, now time.Time) filesOutcome {
-	if e.opts.Files == nil || !m.FilesIncomplete || m.Push == nil {
+	if e.opts.Files == nil || !m.FilesIncomplete || m.Push == nil && m.PullRequest == nil {
 		return filesOutcome{}
 	}
 	log := e.opts.Log.With(zap.String("delivery", d.ID), zap.String("pipeline", d.Pipeline),
-		zap.String("repository", m.Repository.FullName), zap.String("ref", m.Push.Ref))
+		zap.String("repository", m.Repository.FullName))
+	if m.Push != nil {
+		log = log.With(zap.String("ref", m.Push.Ref))
+	} else {
+		log = log.With(zap.Int("pullRequest", m.PullRequest.Number))
+	}
 	fctx, cancel := context.WithTimeout(ctx, e.opts.FilesTimeout)
 	files, err := e.opts.Files.ChangedFiles(fctx, d, m)
 	cancel()
@@ -425,15 +431,28 @@ func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m
 	}
 	var matched, ok bool
 	if router := e.opts.Router(); router != nil {
-		matched, ok = router.MatchesFiles(d.ConnectionID, m.Repository.FullName, d.Pipeline, m.Push, files)
+		if m.Push != nil {
+			matched, ok = router.MatchesFiles(d.ConnectionID, m.Repository.FullName, d.Pipeline, m.Push, files)
+		} else {
+			matched, ok = router.MatchesPullRequestFiles(d.ConnectionID, m.Repository.FullName, d.Pipeline, m.PullRequest, files)
+		}
 	}
 	if !ok {
 		log.Info("the pipeline is no longer configured for this repository: delivering with the files incomplete")
 		return filesOutcome{}
 	}
-	push := *m.Push
-	push.Files, push.FilesIncomplete = files, false
-	m.Push, m.FilesIncomplete = &push, false
+	api := "compare API"
+	if m.Push != nil {
+		push := *m.Push
+		push.Files, push.FilesIncomplete = files, false
+		m.Push = &push
+	} else {
+		api = "pull request API"
+		pr := *m.PullRequest
+		pr.Files = &files
+		m.PullRequest = &pr
+	}
+	m.FilesIncomplete = false
 	if err := e.opts.Store.CompleteDeliveryFiles(ctx, d.ID, d.LeaseOwner, d.Attempts, m.JSON()); err != nil {
 		// This attempt goes on with the complete list; a later one asks
 		// the provider again.
@@ -441,9 +460,9 @@ func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m
 	}
 	if !matched {
 		log.Info("no trigger filter matches the complete changed files: nothing is delivered", zap.Int("files", files.Len()))
-		return filesOutcome{filtered: fmt.Sprintf("no changed file matched filePaths (full list of %d files from the compare API)", files.Len())}
+		return filesOutcome{filtered: fmt.Sprintf("no changed file matched filePaths (full list of %d files from the %s)", files.Len(), api)}
 	}
-	log.Info("completed the changed files through the compare API", zap.Int("files", files.Len()))
+	log.Info("completed the changed files through the "+api, zap.Int("files", files.Len()))
 	return filesOutcome{}
 }
 

@@ -32,7 +32,7 @@ func (f *fakeFiles) ChangedFiles(_ context.Context, d store.Delivery, m *notify.
 	n := len(f.asked)
 	f.asked = append(f.asked, d.ID)
 	f.mu.Unlock()
-	if m.Push == nil || !m.FilesIncomplete {
+	if m.Push == nil && m.PullRequest == nil || !m.FilesIncomplete {
 		return providers.ChangedFiles{}, fmt.Errorf("asked about a message with a complete list: %+v", m)
 	}
 	return f.script(n)

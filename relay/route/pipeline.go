@@ -262,7 +262,12 @@ func (f *prFilter) eval(pr *providers.PullRequest, event string, explain bool) f
 	if f.sources != nil && r.more() {
 		r.add(f.sources.name("sourceBranches", pr.SourceBranch))
 	}
-	if f.files != nil && r.more() {
+	switch {
+	case f.files == nil || !r.more():
+	case pr.Files != nil:
+		// Fetched by the delivery engine: complete.
+		r.add(f.files.files(*pr.Files, true))
+	default:
 		// Pull request events list no changed files.
 		r.add(outcome{criterion: "filePaths", matched: true, rule: ruleNoFileList, files: true})
 	}

@@ -30,7 +30,8 @@
 // anything; the delivery engine fetches the complete list before the
 // delivery goes out and re-evaluates the pipeline on it (MatchesFiles).
 // Pull request events carry no file list at all, so a pull request
-// filter with filePaths always matches that way.
+// filter with filePaths always matches that way, until the engine fetched
+// the pull request's files (PullRequest.Files, MatchesPullRequestFiles).
 package route
 
 import (
@@ -140,6 +141,22 @@ func (r *Router) MatchesFiles(connID, repository, pipeline string, push *provide
 		complete := *push
 		complete.Files, complete.FilesIncomplete = files, false
 		return p.evalPush(&complete, nil).matched, true
+	}
+	return false, false
+}
+
+// MatchesPullRequestFiles re-evaluates pipeline's filters on pr as if
+// files were its complete changed-file list (fetched through the
+// provider's pull request API), under this router's configuration; ok as
+// for MatchesFiles.
+func (r *Router) MatchesPullRequestFiles(connID, repository, pipeline string, pr *providers.PullRequest, files providers.ChangedFiles) (matched, ok bool) {
+	for _, p := range r.byRepo[key(connID, repository)] {
+		if p.cfg.Name != pipeline {
+			continue
+		}
+		complete := *pr
+		complete.Files = &files
+		return p.evalPullRequest(&complete, nil).matched, true
 	}
 	return false, false
 }

@@ -366,3 +366,59 @@ func TestMatchesFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchesPullRequestFiles(t *testing.T) {
+	r := newRouter(t,
+		pipelineOf("docs", pulls(config.PullRequestFilter{Branches: inc("main"), FilePaths: inc("docs/**")})),
+		pipelineOf("no-md", pulls(config.PullRequestFilter{FilePaths: both([]string{"**"}, []string{"**/*.md"})})),
+		pipelineOf("either", pulls(
+			config.PullRequestFilter{SourceBranches: inc("hotfix/*")},
+			config.PullRequestFilter{FilePaths: inc("api/**")},
+		)),
+		pipelineOf("pushes", push(config.PushFilter{Branches: inc("main")})),
+	)
+	files := func(added, modified, removed []string) providers.ChangedFiles {
+		return providers.ChangedFiles{Added: added, Modified: modified, Removed: removed}
+	}
+	toMain := *prEvent(providers.PROpened, "feature", "main").PullRequest
+	tests := []struct {
+		name, pipeline string
+		pr             providers.PullRequest
+		files          providers.ChangedFiles
+		matched, ok    bool
+	}{
+		{"added file matches", "docs", toMain, files([]string{"docs/a.md"}, nil, nil), true, true},
+		{"modified file matches", "docs", toMain, files(nil, []string{"src/x.go", "docs/b.md"}, nil), true, true},
+		{"removed file matches", "docs", toMain, files(nil, nil, []string{"docs/old.md"}), true, true},
+		{"no file matches", "docs", toMain, files([]string{"src/a.go"}, nil, nil), false, true},
+		{"no files", "docs", toMain, files(nil, nil, nil), false, true},
+		{"branch no longer matches", "docs", *prEvent(providers.PROpened, "feature", "dev").PullRequest, files([]string{"docs/a.md"}, nil, nil), false, true},
+		{"all excluded", "no-md", toMain, files([]string{"docs/a.md"}, nil, nil), false, true},
+		{"one not excluded", "no-md", toMain, files([]string{"docs/a.md", "b.go"}, nil, nil), true, true},
+		{"second filter", "either", toMain, files(nil, []string{"api/v1.go"}, nil), true, true},
+		{"first filter needs no files", "either", *prEvent(providers.PRUpdated, "hotfix/1", "main").PullRequest, files(nil, nil, nil), true, true},
+		{"push filters only", "pushes", toMain, files([]string{"docs/a.md"}, nil, nil), false, true},
+		{"pipeline gone", "removed", toMain, files([]string{"docs/a.md"}, nil, nil), false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fmt.Sprintf("%+v", tc.pr)
+			matched, ok := r.MatchesPullRequestFiles(strings.ToUpper(connA), "ACME/app", tc.pipeline, &tc.pr, tc.files)
+			if matched != tc.matched || ok != tc.ok {
+				t.Errorf("MatchesPullRequestFiles = %v, %v; want %v, %v", matched, ok, tc.matched, tc.ok)
+			}
+			if after := fmt.Sprintf("%+v", tc.pr); after != before {
+				t.Errorf("MatchesPullRequestFiles changed the pull request:\n%s\nto\n%s", before, after)
+			}
+		})
+	}
+	// Routing a pull request whose files are known evaluates them.
+	withFiles := toMain
+	withFiles.Files = &providers.ChangedFiles{Added: []string{"src/a.go"}}
+	ev := &providers.Event{Kind: providers.KindPullRequest, Repository: providers.Repository{FullName: "acme/app"}, PullRequest: &withFiles}
+	for _, m := range r.Route(connA, ev) {
+		if m.Pipeline.Name == "docs" {
+			t.Errorf("Route matched docs on a pull request whose files do not pass filePaths")
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/forgelink/forgelink/providers"
+)
+
+// maxPullRequestFiles is how many files GitHub lists for a pull request at
+// most: its API stops there without saying so.
+const maxPullRequestFiles = 3000
+
+// maxPullRequestPages bounds the pages read, should GitHub send short ones.
+const maxPullRequestPages = 100
+
+// PullRequestFiles returns the files changed by pull request number of
+// repository repoFullName ("owner/repo"), through the GitHub API at
+// apiBaseURL (as for CheckToken) with token: GET
+// /repos/{owner}/{repo}/pulls/{number}/files, page after page. A list of
+// maxPullRequestFiles files (GitHub's limit, and providers.MaxCompareFiles)
+// may have been cut, so it wraps providers.ErrNoFileList; errors are
+// classified as CompareFiles's.
+func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName string, number int) (providers.ChangedFiles, error) {
+	if number <= 0 {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: no pull request number", providers.ErrNoFileList)
+	}
+	owner, repo, ok := strings.Cut(repoFullName, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not owner/name", providers.ErrNoFileList, repoFullName)
+	}
+	base, err := url.Parse(apiBaseURL)
+	if err != nil {
+		return providers.ChangedFiles{}, fmt.Errorf("github api url: %w", err)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	c := gh.NewClient(client).WithAuthToken(token)
+	c.BaseURL = base
+	limit := min(maxPullRequestFiles, providers.MaxCompareFiles)
+	var files providers.FileCollector
+	n := 0
+	opts := &gh.ListOptions{Page: 1, PerPage: 100}
+	for pages := 1; ; pages++ {
+		list, resp, err := c.PullRequests.ListFiles(ctx, url.PathEscape(owner), url.PathEscape(repo), number, opts)
+		if err != nil {
+			return providers.ChangedFiles{}, fmt.Errorf("github pull request files: %w", compareError(resp, err))
+		}
+		n += len(list)
+		if n >= limit {
+			return providers.ChangedFiles{}, fmt.Errorf("%w: github lists %d or more changed files, its limit: the pull request may have more", providers.ErrNoFileList, n)
+		}
+		for _, f := range list {
+			if f.GetFilename() == "" {
+				continue
+			}
+			switch status := f.GetStatus(); status {
+			case "added", "copied":
+				files.Add(providers.FileAdded, "", f.GetFilename())
+			case "removed":
+				files.Add(providers.FileRemoved, f.GetFilename(), "")
+			case "renamed":
+				files.Add(providers.FileRenamed, f.GetPreviousFilename(), f.GetFilename())
+			default: // modified, changed
+				files.Add(status, f.GetFilename(), f.GetFilename())
+			}
+		}
+		if resp.NextPage == 0 {
+			return files.Files(), nil
+		}
+		if resp.NextPage <= opts.Page || pages >= maxPullRequestPages {
+			return providers.ChangedFiles{}, fmt.Errorf("%w: cannot follow github's pull request files past page %d", providers.ErrNoFileList, opts.Page)
+		}
+		opts.Page = resp.NextPage
+	}
+}
