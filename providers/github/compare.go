@@ -2,11 +2,8 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -34,58 +31,26 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	owner, repo, ok := strings.Cut(repoFullName, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not owner/name", providers.ErrNoFileList, repoFullName)
-	}
-	base, err := url.Parse(apiBaseURL)
+	owner, repo, err := splitRepo(repoFullName)
 	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("github api url: %w", err)
+		return providers.ChangedFiles{}, err
 	}
-	if !strings.HasSuffix(base.Path, "/") {
-		base.Path += "/"
+	c, err := newClient(client, apiBaseURL, token)
+	if err != nil {
+		return providers.ChangedFiles{}, err
 	}
-	c := gh.NewClient(client).WithAuthToken(token)
-	c.BaseURL = base
 	// One commit per page: the files come with the first page whatever
 	// its size, and the commits are not needed.
-	cmp, resp, err := c.Repositories.CompareCommits(ctx, url.PathEscape(owner), url.PathEscape(repo), before, after, &gh.ListOptions{Page: 1, PerPage: 1})
+	cmp, resp, err := c.Repositories.CompareCommits(ctx, owner, repo, before, after, &gh.ListOptions{Page: 1, PerPage: 1})
 	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("github compare: %w", compareError(resp, err))
+		return providers.ChangedFiles{}, fmt.Errorf("github compare: %w", classifyError(resp, err, providers.CompareError))
 	}
 	if len(cmp.Files) >= maxCompareFiles {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: github lists %d changed files, its limit: the comparison may have more", providers.ErrNoFileList, len(cmp.Files))
 	}
 	var files providers.FileCollector
 	for _, f := range cmp.Files {
-		if f.GetFilename() == "" {
-			continue
-		}
-		switch status := f.GetStatus(); status {
-		case "added", "copied":
-			files.Add(providers.FileAdded, "", f.GetFilename())
-		case "removed":
-			files.Add(providers.FileRemoved, f.GetFilename(), "")
-		case "renamed":
-			files.Add(providers.FileRenamed, f.GetPreviousFilename(), f.GetFilename())
-		default: // modified, changed
-			files.Add(status, f.GetFilename(), f.GetFilename())
-		}
+		addFile(&files, f)
 	}
 	return files.Files(), nil
-}
-
-// compareError maps go-github's error: a rate limit is a 403 or 429 that
-// passes; any other status is classified by providers.CompareError.
-func compareError(resp *gh.Response, err error) error {
-	var rate *gh.RateLimitError
-	var abuse *gh.AbuseRateLimitError
-	if errors.As(err, &rate) || errors.As(err, &abuse) {
-		return fmt.Errorf("%w: rate limited", providers.ErrProviderUnavailable)
-	}
-	status := 0
-	if resp != nil && resp.Response != nil {
-		status = resp.StatusCode
-	}
-	return providers.CompareError(status, err)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -30,46 +28,29 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no pull request number", providers.ErrNoFileList)
 	}
-	owner, repo, ok := strings.Cut(repoFullName, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not owner/name", providers.ErrNoFileList, repoFullName)
-	}
-	base, err := url.Parse(apiBaseURL)
+	owner, repo, err := splitRepo(repoFullName)
 	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("github api url: %w", err)
+		return providers.ChangedFiles{}, err
 	}
-	if !strings.HasSuffix(base.Path, "/") {
-		base.Path += "/"
+	c, err := newClient(client, apiBaseURL, token)
+	if err != nil {
+		return providers.ChangedFiles{}, err
 	}
-	c := gh.NewClient(client).WithAuthToken(token)
-	c.BaseURL = base
 	limit := min(maxPullRequestFiles, providers.MaxCompareFiles)
 	var files providers.FileCollector
 	n := 0
 	opts := &gh.ListOptions{Page: 1, PerPage: 100}
 	for pages := 1; ; pages++ {
-		list, resp, err := c.PullRequests.ListFiles(ctx, url.PathEscape(owner), url.PathEscape(repo), number, opts)
+		list, resp, err := c.PullRequests.ListFiles(ctx, owner, repo, number, opts)
 		if err != nil {
-			return providers.ChangedFiles{}, fmt.Errorf("github pull request files: %w", compareError(resp, err))
+			return providers.ChangedFiles{}, fmt.Errorf("github pull request files: %w", classifyError(resp, err, providers.CompareError))
 		}
 		n += len(list)
 		if n >= limit {
 			return providers.ChangedFiles{}, fmt.Errorf("%w: github lists %d or more changed files, its limit: the pull request may have more", providers.ErrNoFileList, n)
 		}
 		for _, f := range list {
-			if f.GetFilename() == "" {
-				continue
-			}
-			switch status := f.GetStatus(); status {
-			case "added", "copied":
-				files.Add(providers.FileAdded, "", f.GetFilename())
-			case "removed":
-				files.Add(providers.FileRemoved, f.GetFilename(), "")
-			case "renamed":
-				files.Add(providers.FileRenamed, f.GetPreviousFilename(), f.GetFilename())
-			default: // modified, changed
-				files.Add(status, f.GetFilename(), f.GetFilename())
-			}
+			addFile(&files, f)
 		}
 		if resp.NextPage == 0 {
 			return files.Files(), nil
