@@ -25,14 +25,9 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, p
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	c, err := gitlab.NewClient(token,
-		gitlab.WithBaseURL(apiBaseURL),
-		gitlab.WithHTTPClient(client),
-		// The delivery engine retries, with backoff, within its own budget.
-		gitlab.WithoutRetries(),
-	)
+	c, err := newClient(client, apiBaseURL, token)
 	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("gitlab client: %w", err)
+		return providers.ChangedFiles{}, err
 	}
 	cmp, resp, err := c.Repositories.Compare(projectPath, &gitlab.CompareOptions{
 		From:     gitlab.Ptr(before),
@@ -40,11 +35,7 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, p
 		Straight: gitlab.Ptr(false),
 	}, gitlab.WithContext(ctx))
 	if err != nil {
-		status := 0
-		if resp != nil && resp.Response != nil {
-			status = resp.StatusCode
-		}
-		return providers.ChangedFiles{}, fmt.Errorf("gitlab compare: %w", providers.CompareError(status, err))
+		return providers.ChangedFiles{}, fmt.Errorf("gitlab compare: %w", providers.CompareError(statusOf(resp), err))
 	}
 	switch {
 	case cmp == nil: // a "null" answer decodes to nothing and no error
@@ -58,18 +49,8 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, p
 	}
 	var files providers.FileCollector
 	for _, d := range cmp.Diffs {
-		if d == nil {
-			continue
-		}
-		switch {
-		case d.NewFile:
-			files.Add(providers.FileAdded, "", d.NewPath)
-		case d.DeletedFile:
-			files.Add(providers.FileRemoved, d.OldPath, "")
-		case d.RenamedFile:
-			files.Add(providers.FileRenamed, d.OldPath, d.NewPath)
-		default:
-			files.Add("modified", d.OldPath, d.NewPath)
+		if d != nil {
+			addChange(&files, d.NewFile, d.DeletedFile, d.RenamedFile, d.OldPath, d.NewPath)
 		}
 	}
 	return files.Files(), nil

@@ -24,13 +24,9 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no merge request number", providers.ErrNoFileList)
 	}
-	c, err := gitlab.NewClient(token,
-		gitlab.WithBaseURL(apiBaseURL),
-		gitlab.WithHTTPClient(client),
-		gitlab.WithoutRetries(),
-	)
+	c, err := newClient(client, apiBaseURL, token)
 	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("gitlab client: %w", err)
+		return providers.ChangedFiles{}, err
 	}
 	var files providers.FileCollector
 	n := 0
@@ -38,29 +34,15 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	for pages := 1; ; pages++ {
 		diffs, resp, err := c.MergeRequests.ListMergeRequestDiffs(projectPath, int64(number), opt, gitlab.WithContext(ctx))
 		if err != nil {
-			status := 0
-			if resp != nil && resp.Response != nil {
-				status = resp.StatusCode
-			}
-			return providers.ChangedFiles{}, fmt.Errorf("gitlab merge request diffs: %w", providers.CompareError(status, err))
+			return providers.ChangedFiles{}, fmt.Errorf("gitlab merge request diffs: %w", providers.CompareError(statusOf(resp), err))
 		}
 		n += len(diffs)
 		if n > providers.MaxCompareFiles {
 			return providers.ChangedFiles{}, fmt.Errorf("%w: gitlab lists more than %d changed files", providers.ErrNoFileList, providers.MaxCompareFiles)
 		}
 		for _, d := range diffs {
-			if d == nil {
-				continue
-			}
-			switch {
-			case d.NewFile:
-				files.Add(providers.FileAdded, "", d.NewPath)
-			case d.DeletedFile:
-				files.Add(providers.FileRemoved, d.OldPath, "")
-			case d.RenamedFile:
-				files.Add(providers.FileRenamed, d.OldPath, d.NewPath)
-			default:
-				files.Add("modified", d.OldPath, d.NewPath)
+			if d != nil {
+				addChange(&files, d.NewFile, d.DeletedFile, d.RenamedFile, d.OldPath, d.NewPath)
 			}
 		}
 		if resp.NextPage == 0 {

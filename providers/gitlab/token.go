@@ -17,23 +17,13 @@ import (
 // user. A refusal wraps providers.ErrTokenRejected; failing to get an
 // answer, providers.ErrProviderUnavailable.
 func CheckToken(ctx context.Context, client *http.Client, apiBaseURL, token string) (string, error) {
-	c, err := gitlab.NewClient(token,
-		gitlab.WithBaseURL(apiBaseURL),
-		gitlab.WithHTTPClient(client),
-		// One attempt: the operator is waiting on the answer, and a retry
-		// loop would outlast their request.
-		gitlab.WithoutRetries(),
-	)
+	c, err := newClient(client, apiBaseURL, token)
 	if err != nil {
-		return "", fmt.Errorf("gitlab client: %w", err)
+		return "", err
 	}
 	user, resp, err := c.Users.CurrentUser(gitlab.WithContext(ctx))
 	if err != nil {
-		status := 0
-		if resp != nil && resp.Response != nil {
-			status = resp.StatusCode
-		}
-		return "", fmt.Errorf("gitlab check token: %w", providers.TokenCheckError(status, err))
+		return "", fmt.Errorf("gitlab check token: %w", providers.TokenCheckError(statusOf(resp), err))
 	}
 	var account string
 	if user != nil { // a "null" answer decodes to no user and no error
