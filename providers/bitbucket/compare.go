@@ -40,9 +40,9 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	workspace, slug, ok := strings.Cut(repoFullName, "/")
-	if !ok || workspace == "" || slug == "" || strings.Contains(slug, "/") {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not workspace/repo_slug", providers.ErrNoFileList, repoFullName)
+	workspace, slug, err := splitRepo(repoFullName)
+	if err != nil {
+		return providers.ChangedFiles{}, err
 	}
 	c, cancel, err := newClient(ctx, client, apiBaseURL, token)
 	if err != nil {
@@ -66,16 +66,13 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 		if err != nil {
 			return providers.ChangedFiles{}, fmt.Errorf("bitbucket diffstat: %w", diffstatError(err))
 		}
-		if res.Size > providers.MaxCompareFiles {
-			return providers.ChangedFiles{}, fmt.Errorf("%w: bitbucket lists %d changed files, more than %d", providers.ErrNoFileList, res.Size, providers.MaxCompareFiles)
-		}
 		for _, v := range res.DiffStats {
 			if v != nil {
 				collected.Add(v.Status, path(v.Old), path(v.New))
 			}
 		}
-		if collected.Len() > providers.MaxCompareFiles {
-			return providers.ChangedFiles{}, fmt.Errorf("%w: bitbucket lists more than %d changed files", providers.ErrNoFileList, providers.MaxCompareFiles)
+		if err := checkSize(res.Size, &collected); err != nil {
+			return providers.ChangedFiles{}, err
 		}
 		if res.Next == "" {
 			return collected.Files(), nil
@@ -86,6 +83,24 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 		}
 		page = next
 	}
+}
+
+// splitRepo splits "workspace/repo_slug"; anything else names no repository.
+func splitRepo(fullName string) (workspace, slug string, err error) {
+	workspace, slug, ok := strings.Cut(fullName, "/")
+	if !ok || workspace == "" || slug == "" || strings.Contains(slug, "/") {
+		return "", "", fmt.Errorf("%w: repository %q is not workspace/repo_slug", providers.ErrNoFileList, fullName)
+	}
+	return workspace, slug, nil
+}
+
+// checkSize refuses a diffstat longer than providers.MaxCompareFiles, by the
+// size Bitbucket announces or by what was collected so far.
+func checkSize(announced int, collected *providers.FileCollector) error {
+	if n := max(announced, collected.Len()); n > providers.MaxCompareFiles {
+		return fmt.Errorf("%w: bitbucket lists %d or more changed files, more than %d", providers.ErrNoFileList, n, providers.MaxCompareFiles)
+	}
+	return nil
 }
 
 // nextPage returns the page number of a diffstat's next link.

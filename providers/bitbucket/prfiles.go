@@ -40,9 +40,9 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no pull request number", providers.ErrNoFileList)
 	}
-	workspace, slug, ok := strings.Cut(repoFullName, "/")
-	if !ok || workspace == "" || slug == "" || strings.Contains(slug, "/") {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: repository %q is not workspace/repo_slug", providers.ErrNoFileList, repoFullName)
+	workspace, slug, err := splitRepo(repoFullName)
+	if err != nil {
+		return providers.ChangedFiles{}, err
 	}
 	base, err := url.Parse(strings.TrimRight(apiBaseURL, "/"))
 	if err != nil || base.Host == "" {
@@ -55,14 +55,11 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 		if err != nil {
 			return providers.ChangedFiles{}, fmt.Errorf("bitbucket pull request diffstat: %w", err)
 		}
-		if page.Size > providers.MaxCompareFiles {
-			return providers.ChangedFiles{}, fmt.Errorf("%w: bitbucket lists %d changed files, more than %d", providers.ErrNoFileList, page.Size, providers.MaxCompareFiles)
-		}
 		for _, v := range page.Values {
 			collected.Add(v.Status, path(v.Old), path(v.New))
 		}
-		if collected.Len() > providers.MaxCompareFiles {
-			return providers.ChangedFiles{}, fmt.Errorf("%w: bitbucket lists more than %d changed files", providers.ErrNoFileList, providers.MaxCompareFiles)
+		if err := checkSize(page.Size, &collected); err != nil {
+			return providers.ChangedFiles{}, err
 		}
 		if page.Next == "" {
 			return collected.Files(), nil
