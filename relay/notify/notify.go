@@ -43,6 +43,19 @@ func (m *Message) JSON() []byte {
 	return out
 }
 
+// Message headers the queue targets (nats, amqp) set beside their own
+// message id (the delivery id, which consumers de-duplicate on).
+const (
+	HeaderDeliveryID = "forgelink-delivery-id"
+	HeaderPipeline   = "forgelink-pipeline"
+	HeaderEventKind  = "forgelink-event-kind"
+)
+
+// Headers returns the message headers of m.
+func (m *Message) Headers() map[string]string {
+	return map[string]string{HeaderDeliveryID: m.DeliveryID, HeaderPipeline: m.Pipeline, HeaderEventKind: string(m.Kind)}
+}
+
 // Result is the outcome of one attempt.
 type Result struct {
 	Err error // nil: delivered

@@ -21,14 +21,6 @@ import (
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
-// Headers set on every message, beside its MessageId (the delivery id,
-// which consumers de-duplicate on).
-const (
-	HeaderDeliveryID = "forgelink-delivery-id"
-	HeaderPipeline   = "forgelink-pipeline"
-	HeaderEventKind  = "forgelink-event-kind"
-)
-
 const (
 	dialTimeout  = 10 * time.Second
 	heartbeat    = 5 * time.Second
@@ -249,12 +241,8 @@ func publishing(m *notify.Message) amqp091.Publishing {
 		MessageId:    m.DeliveryID,
 		Timestamp:    time.Now(),
 		AppId:        "forgelink",
-		Headers: amqp091.Table{
-			HeaderDeliveryID: m.DeliveryID,
-			HeaderPipeline:   m.Pipeline,
-			HeaderEventKind:  string(m.Kind),
-		},
-		Body: m.JSON(),
+		Headers:      headers(m),
+		Body:         m.JSON(),
 	}
 }
 
@@ -307,4 +295,13 @@ func (n *Notifier) Close() error {
 	<-n.done
 	n.setConn(nil, errClosed)
 	return nil
+}
+
+// headers carries the message's headers as an AMQP table.
+func headers(m *notify.Message) amqp091.Table {
+	t := amqp091.Table{}
+	for k, v := range m.Headers() {
+		t[k] = v
+	}
+	return t
 }

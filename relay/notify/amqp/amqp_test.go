@@ -159,7 +159,7 @@ func checkDelivery(t *testing.T, d amqp091.Delivery, m *notify.Message) {
 	if d.ContentType != "application/json" || d.DeliveryMode != amqp091.Persistent || d.MessageId != m.DeliveryID || d.Timestamp.IsZero() {
 		t.Errorf("properties: content type %q, delivery mode %d, message id %q, timestamp %v", d.ContentType, d.DeliveryMode, d.MessageId, d.Timestamp)
 	}
-	for name, want := range map[string]string{HeaderDeliveryID: m.DeliveryID, HeaderPipeline: "build", HeaderEventKind: "push"} {
+	for name, want := range map[string]string{notify.HeaderDeliveryID: m.DeliveryID, notify.HeaderPipeline: "build", notify.HeaderEventKind: "push"} {
 		if v := d.Headers[name]; v != want {
 			t.Errorf("header %s = %v, want %q", name, v, want)
 		}

@@ -16,14 +16,6 @@ import (
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
-// Headers set on every message, beside JetStream's Nats-Msg-Id (the
-// delivery id, which the stream de-duplicates on).
-const (
-	HeaderDeliveryID = "forgelink-delivery-id"
-	HeaderPipeline   = "forgelink-pipeline"
-	HeaderEventKind  = "forgelink-event-kind"
-)
-
 // Options are what a Notifier needs beside its target's configuration.
 type Options struct {
 	Log  *zap.Logger // nil: no logging
@@ -122,9 +114,9 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) notify.Result 
 func (n *Notifier) message(m *notify.Message) *natsgo.Msg {
 	msg := natsgo.NewMsg(n.cfg.Subject)
 	msg.Data = m.JSON()
-	msg.Header.Set(HeaderDeliveryID, m.DeliveryID)
-	msg.Header.Set(HeaderPipeline, m.Pipeline)
-	msg.Header.Set(HeaderEventKind, string(m.Kind))
+	for k, v := range m.Headers() {
+		msg.Header.Set(k, v)
+	}
 	return msg
 }
 

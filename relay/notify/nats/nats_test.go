@@ -130,10 +130,10 @@ func TestNotifyPublishes(t *testing.T) {
 		t.Errorf("body = %s, want %s", got.Data, m.JSON())
 	}
 	for name, want := range map[string]string{
-		jetstream.MsgIDHeader: m.DeliveryID,
-		HeaderDeliveryID:      m.DeliveryID,
-		HeaderPipeline:        "build",
-		HeaderEventKind:       "push",
+		jetstream.MsgIDHeader:   m.DeliveryID,
+		notify.HeaderDeliveryID: m.DeliveryID,
+		notify.HeaderPipeline:   "build",
+		notify.HeaderEventKind:  "push",
 	} {
 		if v := got.Header.Get(name); v != want {
 			t.Errorf("header %s = %q, want %q", name, v, want)
