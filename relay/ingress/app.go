@@ -50,7 +50,7 @@ func (h *Handler) ServeGitHubApp(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error) {
 	d := delivery{provider: h.opts.AppProvider}
-	secret, err := h.appSecret(r.PathValue("app"))
+	appID, secret, err := h.appSecret(r.PathValue("app"))
 	if err != nil {
 		return nil, d, err
 	}
@@ -68,7 +68,7 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 	if d.deliveryID == "" {
 		return nil, d, refuse(http.StatusBadRequest, outcomeMalformed, "no delivery id header: cannot de-duplicate")
 	}
-	conns, err := h.appConnections(r.Context(), r.PathValue("app"), d.body)
+	conns, err := h.appConnections(r.Context(), appID, d.body)
 	if err != nil {
 		return nil, d, err
 	}
@@ -84,18 +84,17 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 	return results, d, nil
 }
 
-func (h *Handler) appSecret(app string) ([]byte, error) {
+func (h *Handler) appSecret(app string) (int64, []byte, error) {
 	id, err := strconv.ParseInt(app, 10, 64)
 	secret := h.opts.GitHubApps[id]
 	if err != nil || secret == nil || h.opts.AppProvider == nil {
-		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such GitHub App")
+		return 0, nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such GitHub App")
 	}
-	return secret, nil
+	return id, secret, nil
 }
 
 // appConnections finds the connections of the delivery's installation.
-func (h *Handler) appConnections(ctx context.Context, app string, body []byte) ([]store.Connection, error) {
-	appID, _ := strconv.ParseInt(app, 10, 64) // checked by appSecret
+func (h *Handler) appConnections(ctx context.Context, appID int64, body []byte) ([]store.Connection, error) {
 	installationID, err := h.opts.AppProvider.InstallationID(body)
 	if errors.Is(err, providers.ErrMalformed) {
 		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "%v", err)
