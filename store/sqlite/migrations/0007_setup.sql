@@ -1,0 +1,2 @@
+-- Provider apps, OAuth credentials and single-use set-up states (issue 4).
+SELECT 1;
