@@ -53,6 +53,8 @@ type Config struct {
 	// <dataDir>/master.key when empty and absent.
 	MasterKeyFile string   `yaml:"masterKeyFile"`
 	Webhooks      Webhooks `yaml:"webhooks"`
+	// Store selects the embedded SQLite store or a shared PostgreSQL.
+	Store Store `yaml:"store"`
 	// Providers locates the cloud providers' APIs (providers.go).
 	Providers Providers `yaml:"providers"`
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
@@ -125,6 +127,7 @@ func Default() *Config {
 		Log:       Log{Level: "info", Format: "auto"},
 		Limits:    Limits{Connections: DefaultMaxConnections, Hosts: DefaultMaxHosts},
 		Webhooks:  Webhooks{MaxBodyBytes: DefaultMaxBodyBytes, SecretOverlap: DefaultSecretOverlap},
+		Store:     Store{Driver: StoreSQLite},
 	}
 }
 
@@ -237,6 +240,8 @@ var envFields = []struct {
 	{"FORGELINK_MAX_CONNECTIONS", func(c *Config, v string) error { return setInt(&c.Limits.Connections, v) }},
 	{"FORGELINK_MAX_HOSTS", func(c *Config, v string) error { return setInt(&c.Limits.Hosts, v) }},
 	{"FORGELINK_PUBLIC_URL", func(c *Config, v string) error { c.PublicURL = v; return nil }},
+	{"FORGELINK_STORE_DRIVER", func(c *Config, v string) error { c.Store.Driver = v; return nil }},
+	{"FORGELINK_STORE_DSN", func(c *Config, v string) error { c.Store.DSN = v; return nil }},
 	{"FORGELINK_MASTER_KEY_FILE", func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
 	{"FORGELINK_ROOT_ACCESS_KEY_ID", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
 	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
@@ -339,6 +344,7 @@ func (c *Config) validate(runtime bool) error {
 	default:
 		bad("log.format", "want auto, json or console, got %q", c.Log.Format)
 	}
+	c.validateStore(bad)
 	if c.Limits.Connections < 1 {
 		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)
 	}
