@@ -16,16 +16,21 @@ func TestStoreSelection(t *testing.T) {
 		{name: "default is the embedded store", want: Store{Driver: StoreSQLite}},
 		{
 			name: "postgres from the file",
-			file: "store:\n  driver: postgres\n  dsn: postgres://forgelink@db/forgelink\n",
+			file: "masterKeyFile: /etc/forgelink/master.key\nstore:\n  driver: postgres\n  dsn: postgres://forgelink@db/forgelink\n",
 			want: Store{Driver: StorePostgres, DSN: "postgres://forgelink@db/forgelink"},
 		},
 		{
 			name: "the environment supplies the DSN with its password",
 			file: "store:\n  driver: postgres\n",
-			env:  []string{"FORGELINK_STORE_DSN=postgres://forgelink:pw@db/forgelink"},
+			env:  []string{"FORGELINK_STORE_DSN=postgres://forgelink:pw@db/forgelink", "FORGELINK_MASTER_KEY_FILE=/k"},
 			want: Store{Driver: StorePostgres, DSN: "postgres://forgelink:pw@db/forgelink"},
 		},
-		{name: "postgres without a DSN", file: "store:\n  driver: postgres\n", wantField: "store.dsn"},
+		{name: "postgres without a DSN", file: "masterKeyFile: /k\nstore:\n  driver: postgres\n", wantField: "store.dsn"},
+		{
+			name:      "postgres replicas without a shared key",
+			file:      "store:\n  driver: postgres\n  dsn: postgres://db/x\n",
+			wantField: "masterKeyFile",
+		},
 		{name: "a DSN for sqlite", file: "store:\n  dsn: postgres://db/x\n", wantField: "store.dsn"},
 		{name: "unknown driver", env: []string{"FORGELINK_STORE_DRIVER=mysql"}, wantField: "store.driver"},
 	}

@@ -32,7 +32,6 @@ import (
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
-	"github.com/forgelink/forgelink/store/sqlite"
 )
 
 // shutdownGrace bounds how long in-flight requests may run after SIGTERM.
@@ -110,14 +109,12 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	dbPath := filepath.Join(cfg.DataDir, dbFile)
-	_, statErr := os.Stat(dbPath)
 	// The key comes first so that a new store never exists without one.
-	kr, err := openKeyring(cfg, statErr == nil, log)
+	kr, err := openKeyring(cfg, storeExists(cfg), log)
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, dbPath, log.Named("store"))
+	st, err := openStore(ctx, cfg, log.Named("store"))
 	if err != nil {
 		return err
 	}
@@ -207,7 +204,7 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 
 // newMux routes the listener: the control plane at "/", webhooks under
 // /webhooks/, and the operational endpoints.
-func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st *sqlite.Store, kr *keyring.Keyring,
+func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st daemonStore, kr *keyring.Keyring,
 	apps map[int64][]byte, pl *pipelines) *http.ServeMux {
 	lifecycle := &installationLifecycle{store: st, log: log.Named("lifecycle")}
 	hooks := ingress.New(ingress.Options{
