@@ -138,14 +138,20 @@ func diffstatError(err error) error {
 // authenticates with token as CheckToken describes and runs every request
 // under ctx, bounded by client's timeout. cancel releases ctx's timer.
 func newClient(ctx context.Context, client *http.Client, apiBaseURL, token string) (c *bb.Client, cancel context.CancelFunc, err error) {
+	return newTokenClient(ctx, client, apiBaseURL, providers.Token{Value: token})
+}
+
+// newTokenClient is newClient for a connection's token: an OAuth access
+// token always goes as a bearer token.
+func newTokenClient(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token) (c *bb.Client, cancel context.CancelFunc, err error) {
 	base, err := url.Parse(apiBaseURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bitbucket api url: %w", err)
 	}
-	if user, password, ok := strings.Cut(token, ":"); ok {
+	if user, password, ok := strings.Cut(tok.Value, ":"); ok && !tok.OAuth {
 		c, err = bb.NewBasicAuth(user, password)
 	} else {
-		c, err = bb.NewOAuthbearerToken(token)
+		c, err = bb.NewOAuthbearerToken(tok.Value)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("bitbucket client: %w", err)

@@ -14,7 +14,17 @@ import (
 // one attempt per call: an operator waits on a token check, and the
 // delivery engine retries with backoff within its own budget.
 func newClient(client *http.Client, apiBaseURL, token string) (*gitlab.Client, error) {
-	c, err := gitlab.NewClient(token,
+	return newTokenClient(client, apiBaseURL, providers.Token{Value: token})
+}
+
+// newTokenClient is newClient for a connection's token: an OAuth access
+// token goes as "Authorization: Bearer", any other in PRIVATE-TOKEN.
+func newTokenClient(client *http.Client, apiBaseURL string, tok providers.Token) (*gitlab.Client, error) {
+	newc := gitlab.NewClient
+	if tok.OAuth {
+		newc = gitlab.NewOAuthClient
+	}
+	c, err := newc(tok.Value,
 		gitlab.WithBaseURL(apiBaseURL),
 		gitlab.WithHTTPClient(client),
 		gitlab.WithoutRetries(),
