@@ -63,6 +63,9 @@ type Config struct {
 	// Targets and Pipelines route recorded events to CI (see pipelines.go).
 	Targets   []Target   `yaml:"targets"`
 	Pipelines []Pipeline `yaml:"pipelines"`
+	// AccessKeys are access key pairs besides the root credentials, each
+	// limited by an IAM-style policy (access.go).
+	AccessKeys []AccessKey `yaml:"accessKeys"`
 
 	// Root credentials come only from the environment (or flags), never from
 	// the YAML file, so that the file can be committed to Git.
@@ -95,6 +98,11 @@ type GitHubApp struct {
 	// WebhookSecretFile holds the App's webhook secret; secrets never sit
 	// in this file, which may be committed.
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
+	// Slug, ClientID and PrivateKeyFile let forgelink set up github.com
+	// connections with this App (apps.go).
+	Slug           string `yaml:"slug"`
+	ClientID       string `yaml:"clientId"`
+	PrivateKeyFile string `yaml:"privateKeyFile"`
 }
 
 // ReadWebhookSecret reads the App's webhook secret, trimmed of surrounding
@@ -185,6 +193,8 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.GitHubApps {
 		resolve(&c.GitHubApps[i].WebhookSecretFile)
 	}
+	c.resolveAppPaths(resolve)
+	c.resolveAccessKeyPaths(resolve)
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		switch {
@@ -364,6 +374,8 @@ func (c *Config) validate(runtime bool) error {
 	}
 	c.validateGitHubApps(bad)
 	c.validateProviders(bad)
+	c.validateApps(bad)
+	c.validateAccessKeys(bad, runtime)
 	c.validatePipelines(bad)
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
 		bad("FORGELINK_ROOT_ACCESS_KEY_ID", "set both FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, or neither")

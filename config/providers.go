@@ -17,6 +17,11 @@ type Providers struct {
 	GitHubAPIURL    string `yaml:"githubAPIURL"`
 	GitLabURL       string `yaml:"gitlabURL"` // the API base, .../api/v4
 	BitbucketAPIURL string `yaml:"bitbucketAPIURL"`
+	// Web URLs and the cloud providers' OAuth applications (apps.go).
+	GitHubURL         string         `yaml:"githubURL"`
+	BitbucketURL      string         `yaml:"bitbucketURL"`
+	GitLabApp         *OAuthApp      `yaml:"gitlabApp"`
+	BitbucketConsumer *OAuthConsumer `yaml:"bitbucketConsumer"`
 }
 
 // GitHubAPI returns the github.com API base URL.

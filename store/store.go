@@ -271,10 +271,23 @@ type DeliveryStats struct {
 // against the provider (the headless completion of a connection).
 const CredentialToken = "token"
 
+// Credential kinds of the browser set-up (relay/setup).
+const (
+	// CredentialGitHubApp: a GitHub App installation; Sealed holds the App
+	// and installation ids, tokens are minted from the App's key.
+	CredentialGitHubApp = "github-app"
+	// CredentialOAuth: OAuth 2.0 access and refresh tokens (GitLab,
+	// Bitbucket); ExpiresAt is the access token's expiry.
+	CredentialOAuth = "oauth"
+)
+
 // Credential is what a connection authenticates to its provider with.
 type Credential struct {
 	Kind      string
 	Sealed    []byte // sealed by the keyring under the connection id
 	Account   string // the provider account the credential belongs to
 	UpdatedAt time.Time
+	// ExpiresAt is when the sealed access token expires; zero when it
+	// does not (or forgelink does not track it).
+	ExpiresAt time.Time
 }

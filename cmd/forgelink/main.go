@@ -7,6 +7,7 @@
 //	forgelink events ...            inspect recorded webhook events
 //	forgelink deliveries ...        inspect and retry deliveries to targets
 //	forgelink pipelines ...         show the configured pipelines
+//	forgelink repository-links ...  link repositories to connections
 //	forgelink config validate FILE  check a configuration file
 //	forgelink version               print the version
 //
@@ -44,6 +45,9 @@ func commands() []cliCommand {
 		{"events", "list, show and explain recorded webhook events", runEvents},
 		{"deliveries", "list, show, redeliver and discard deliveries to targets", runDeliveries},
 		{"pipelines", "list and show the configured pipelines", runPipelines},
+		{"repository-links", "link repositories to connections (forgelink keeps their webhooks)", runRepositoryLinks},
+		{"git-credential", "git credential helper: short-lived tokens of a connection", runGitCredential},
+		{"console-link", "print a one-time sign-in link to the web console", runConsoleLink},
 		{"config", "validate a configuration file", runConfig},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "forgelink", version)

@@ -30,6 +30,7 @@ import (
 	"github.com/forgelink/forgelink/relay/dispatch"
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
 )
@@ -224,6 +225,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		Recorded: pl.engine.Wake,
 	})
 	lifecycle.changed = hooks.Invalidate
+	con := newConsole(cfg, st, kr, nil, log.Named("console"))
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
@@ -244,6 +246,8 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		DeliveriesChanged: pl.engine.Wake,
 		Tokens:            newProviderTokens(),
 		ProviderURLs:      cfg.Providers,
+		Authorizer:        policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies()),
+		ConsoleLinks:      consoleLinks(con),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
@@ -252,6 +256,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", readyz(st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mountConsole(mux, con)
 	return mux
 }
 
@@ -333,25 +338,18 @@ func webhookProviders() map[string]ingress.Provider {
 	}
 }
 
-// authenticator returns the SigV4 verifier for the root credentials, or nil
-// (no authentication) when none are configured; Validate has already
-// refused that case on a non-loopback address.
+// authenticator returns the SigV4 verifier for the root credentials and the
+// configured access keys (whose policies the API's Authorizer applies), or
+// nil (no authentication) when no root credentials are configured; Validate
+// has already refused that case on a non-loopback address, and with access
+// keys.
 func authenticator(cfg *config.Config, log *zap.Logger) controlplane.Authenticator {
 	if cfg.Authless() {
 		log.Warn("no root credentials configured: the control plane accepts unauthenticated requests on " + cfg.Listen +
 			"; set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to require AWS SigV4 signatures")
 		return nil
 	}
-	keyID, secret := cfg.RootAccessKeyID, cfg.RootSecretAccessKey
-	return &sigv4.Verifier{
-		Region: cfg.Region,
-		Secret: func(id string) (string, bool) {
-			if id != keyID {
-				return "", false
-			}
-			return secret, true
-		},
-	}
+	return &sigv4.Verifier{Region: cfg.Region, Secret: cfg.SecretAccessKey}
 }
 
 // pinger is what /readyz needs from the store.

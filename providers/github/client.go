@@ -15,6 +15,16 @@ import (
 // newClient returns a go-github client for the API at apiBaseURL
 // (https://api.github.com/, or https://<ghes>/api/v3/) that sends token.
 func newClient(client *http.Client, apiBaseURL, token string) (*gh.Client, error) {
+	c, err := newBaseClient(client, apiBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return c.WithAuthToken(token), nil
+}
+
+// newBaseClient returns a go-github client for the API at apiBaseURL that
+// authenticates only as client's transport does.
+func newBaseClient(client *http.Client, apiBaseURL string) (*gh.Client, error) {
 	base, err := url.Parse(apiBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("github api url: %w", err)
@@ -24,7 +34,7 @@ func newClient(client *http.Client, apiBaseURL, token string) (*gh.Client, error
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	c := gh.NewClient(client).WithAuthToken(token)
+	c := gh.NewClient(client)
 	c.BaseURL = base
 	return c, nil
 }

@@ -46,6 +46,11 @@ type Store interface {
 	Redeliver(ctx context.Context, id string) error
 	Discard(ctx context.Context, id string) error
 	SetConnectionCredential(ctx context.Context, connID string, c store.Credential) error
+	CreateRepositoryLink(ctx context.Context, l store.RepositoryLink, tags []store.Tag, maxLinks int) error
+	GetRepositoryLink(ctx context.Context, id string) (store.RepositoryLink, error)
+	ListRepositoryLinks(ctx context.Context, f store.RepositoryLinkFilter, p store.Page) ([]store.RepositoryLink, error)
+	UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error)
+	DeleteRepositoryLink(ctx context.Context, id string) error
 }
 
 // Pipelines is the daemon's running pipeline configuration.
@@ -95,10 +100,25 @@ type Options struct {
 	// DeliveriesChanged is told that a delivery became due again
 	// (redelivered), so that the delivery engine looks before its next poll.
 	DeliveriesChanged func()
+	// Authorizer decides what an authenticated access key may do
+	// (authorize.go); nil: everything.
+	Authorizer Authorizer
+	// RepositoryTokens vends GetConnectionToken's short-lived repository
+	// tokens (token.go); nil: not offered.
+	RepositoryTokens RepositoryTokens
 	// Tokens checks the tokens of CompleteConnection (complete.go) against
 	// the providers at ProviderURLs (or at their hosts); nil: not offered.
 	Tokens       TokenChecker
 	ProviderURLs config.Providers
+	// Setup starts the browser set-up of connections and hosts
+	// (setup.go); nil: not offered.
+	Setup Setup
+	// ConsoleLinks mints CreateConsoleLink's sign-in links (console.go);
+	// nil: not offered.
+	ConsoleLinks ConsoleLinks
+	// Hooks keeps the provider-side webhooks of linked repositories
+	// (links.go); nil: none are registered.
+	Hooks HookRegistry
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -107,6 +127,8 @@ type Limits struct {
 	Hosts       int
 	// AllowHTTPEndpoints lets hosts use plain-HTTP provider endpoints.
 	AllowHTTPEndpoints bool
+	// RepositoryLinks caps the repository links; 0: no limit.
+	RepositoryLinks int
 }
 
 // API is the http.Handler for "POST /".
@@ -145,19 +167,25 @@ func New(opts Options) *API {
 	}
 	a := &API{opts: opts}
 	a.ops = map[string]operation{
-		"CreateConnection":    a.createConnection,
-		"GetConnection":       a.getConnection,
-		"ListConnections":     a.listConnections,
-		"DeleteConnection":    a.deleteConnection,
-		"CreateHost":          a.createHost,
-		"GetHost":             a.getHost,
-		"ListHosts":           a.listHosts,
-		"UpdateHost":          a.updateHost,
-		"DeleteHost":          a.deleteHost,
-		"TagResource":         a.tagResource,
-		"UntagResource":       a.untagResource,
-		"ListTagsForResource": a.listTagsForResource,
+		"CreateConnection":     a.createConnection,
+		"GetConnection":        a.getConnection,
+		"ListConnections":      a.listConnections,
+		"DeleteConnection":     a.deleteConnection,
+		"CreateHost":           a.createHost,
+		"GetHost":              a.getHost,
+		"ListHosts":            a.listHosts,
+		"UpdateHost":           a.updateHost,
+		"DeleteHost":           a.deleteHost,
+		"TagResource":          a.tagResource,
+		"UntagResource":        a.untagResource,
+		"ListTagsForResource":  a.listTagsForResource,
+		"CreateRepositoryLink": a.createRepositoryLink,
+		"GetRepositoryLink":    a.getRepositoryLink,
+		"ListRepositoryLinks":  a.listRepositoryLinks,
+		"UpdateRepositoryLink": a.updateRepositoryLink,
+		"DeleteRepositoryLink": a.deleteRepositoryLink,
 	}
+	addSyncOperations(a.ops)
 	a.ext = map[string]operation{
 		"GetConnectionWebhook":          a.getConnectionWebhook,
 		"RotateConnectionWebhookSecret": a.rotateConnectionWebhookSecret,
@@ -171,6 +199,12 @@ func New(opts Options) *API {
 		"ListPipelines":                 a.listPipelines,
 		"GetPipeline":                   a.getPipeline,
 		"CompleteConnection":            a.completeConnection,
+		"StartConnectionSetup":          a.startConnectionSetup,
+		"StartHostSetup":                a.startHostSetup,
+		"StartGitHubAppSetup":           a.startGitHubAppSetup,
+		"ConfigureHostApp":              a.configureHostApp,
+		"GetConnectionToken":            a.getConnectionToken,
+		"CreateConsoleLink":             a.createConsoleLink,
 	}
 	return a
 }
@@ -189,7 +223,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.opts.Metrics.observe(opName, outcome, time.Since(start))
 }
 
-// serve resolves the operation, authenticates and runs it. The returned
+// serve resolves the operation, authenticates, authorizes and runs it. The returned
 // operation name is "unknown" until the target is recognised, to keep metric
 // labels bounded.
 func (a *API) serve(r *http.Request) (opName string, out any, err error) {
@@ -206,12 +240,11 @@ func (a *API) serve(r *http.Request) (opName string, out any, err error) {
 	if err != nil {
 		return opName, nil, err
 	}
-	if a.opts.Auth != nil {
-		if _, err := a.opts.Auth.Verify(r, body, ns.service); err != nil {
-			return opName, nil, err
-		}
+	ctx, err := a.authenticate(r, name, ns, body)
+	if err != nil {
+		return opName, nil, err
 	}
-	out, err = a.operations(ns)[name](r.Context(), call{ns: ns, body: body})
+	out, err = a.operations(ns)[name](ctx, call{ns: ns, body: body})
 	return opName, out, err
 }
 

@@ -253,6 +253,9 @@ func (a *API) deleteConnection(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.releaseConnection(ctx, conn, *in.ConnectionArn); err != nil {
+		return nil, err
+	}
 	if err := a.opts.Store.DeleteConnection(ctx, conn.ID); err != nil {
 		return nil, onResource("connection "+*in.ConnectionArn, err)
 	}

@@ -25,6 +25,7 @@ const (
 	codeUnsupportedOp       = "UnsupportedOperationException"
 	codeUnsupportedProvider = "UnsupportedProviderTypeException"
 	codeInternal            = "InternalServerException"
+	codeAccessDenied        = "AccessDeniedException"
 )
 
 // maxMessage is the model's ErrorMessage limit.

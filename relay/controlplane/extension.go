@@ -70,6 +70,7 @@ func (a *API) rotateConnectionWebhookSecret(ctx context.Context, c call) (any, e
 		return nil, onResource("connection "+arn, err)
 	}
 	a.opts.ConnectionChanged(conn.ID)
+	a.syncHooks(conn.ID) // the hooks carry the old secret until pushed the new one
 	return a.webhookOut(ctx, conn, arn)
 }
 

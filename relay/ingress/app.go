@@ -3,7 +3,9 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -50,7 +52,7 @@ func (h *Handler) ServeGitHubApp(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error) {
 	d := delivery{provider: h.opts.AppProvider}
-	appID, secret, err := h.appSecret(r.PathValue("app"))
+	app, err := h.appSecret(r.Context(), r.PathValue("app"))
 	if err != nil {
 		return nil, d, err
 	}
@@ -58,7 +60,7 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 	if d.body, err = h.readBody(r); err != nil {
 		return nil, d, err
 	}
-	if err := d.provider.Verify(r.Header, d.body, [][]byte{secret}); err != nil {
+	if err := d.provider.Verify(r.Header, d.body, [][]byte{app.secret}); err != nil {
 		return nil, d, refuse(http.StatusUnauthorized, outcomeBadSignature, "%v", err)
 	}
 	ev, err := d.provider.Parse(r.Header, d.body)
@@ -68,7 +70,7 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 	if d.deliveryID == "" {
 		return nil, d, refuse(http.StatusBadRequest, outcomeMalformed, "no delivery id header: cannot de-duplicate")
 	}
-	conns, err := h.appConnections(r.Context(), appID, d.body)
+	conns, err := h.appConnections(r.Context(), app, d.body)
 	if err != nil {
 		return nil, d, err
 	}
@@ -84,17 +86,44 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 	return results, d, nil
 }
 
-func (h *Handler) appSecret(app string) (int64, []byte, error) {
-	id, err := strconv.ParseInt(app, 10, 64)
-	secret := h.opts.GitHubApps[id]
-	if err != nil || secret == nil || h.opts.AppProvider == nil {
-		return 0, nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such GitHub App")
+// githubApp is the App a delivery's URL names.
+type githubApp struct {
+	id     int64
+	secret []byte
+	// hostScoped: a registered App of a host (or of github.com, hostID
+	// ""), whose App and installation ids are only unique on that host.
+	hostScoped bool
+	hostID     string
+}
+
+// appSecret finds the App of /webhooks/github-app/{app}: a configured
+// App by its numeric id, or one forgelink registered by its key.
+func (h *Handler) appSecret(ctx context.Context, key string) (githubApp, error) {
+	unknown := refuse(http.StatusNotFound, outcomeUnknownConnection, "no such GitHub App")
+	if h.opts.AppProvider == nil {
+		return githubApp{}, unknown
 	}
-	return id, secret, nil
+	if id, err := strconv.ParseInt(key, 10, 64); err == nil {
+		if secret := h.opts.GitHubApps[id]; secret != nil {
+			return githubApp{id: id, secret: secret}, nil
+		}
+		return githubApp{}, unknown
+	}
+	if h.opts.RegisteredApps == nil {
+		return githubApp{}, unknown
+	}
+	id, hostID, secret, err := h.opts.RegisteredApps.GitHubAppSecret(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return githubApp{}, unknown
+	case err != nil:
+		return githubApp{}, fmt.Errorf("github app %q: %w", truncate(key, 64), err)
+	}
+	return githubApp{id: id, secret: secret, hostScoped: true, hostID: hostID}, nil
 }
 
 // appConnections finds the connections of the delivery's installation.
-func (h *Handler) appConnections(ctx context.Context, appID int64, body []byte) ([]store.Connection, error) {
+func (h *Handler) appConnections(ctx context.Context, app githubApp, body []byte) ([]store.Connection, error) {
 	installationID, err := h.opts.AppProvider.InstallationID(body)
 	if errors.Is(err, providers.ErrMalformed) {
 		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "%v", err)
@@ -102,7 +131,12 @@ func (h *Handler) appConnections(ctx context.Context, appID int64, body []byte) 
 	if err != nil || installationID == 0 {
 		return nil, err
 	}
-	return h.opts.Store.ConnectionsByInstallation(ctx, appID, installationID)
+	conns, err := h.opts.Store.ConnectionsByInstallation(ctx, app.id, installationID)
+	if err != nil || !app.hostScoped {
+		return conns, err
+	}
+	// Two GHES hosts can both have an App 1 with an installation 1.
+	return slices.DeleteFunc(conns, func(c store.Connection) bool { return c.HostID != app.hostID }), nil
 }
 
 // appOutcome sums up per-connection outcomes: duplicate only if every

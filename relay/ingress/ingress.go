@@ -53,6 +53,15 @@ type AppProvider interface {
 	InstallationID(body []byte) (int64, error)
 }
 
+// AppSecrets finds registered GitHub Apps by the key of their webhook URL
+// (/webhooks/github-app/<key>).
+type AppSecrets interface {
+	// GitHubAppSecret returns the App's id, its host's id ("" for
+	// github.com) and its webhook secret; store.ErrNotFound when key names
+	// no App.
+	GitHubAppSecret(ctx context.Context, key string) (appID int64, hostID string, secret []byte, err error)
+}
+
 // Lifecycle is told about installation events (an App uninstalled or
 // suspended) once they are recorded.
 type Lifecycle interface {
@@ -82,6 +91,10 @@ type Options struct {
 	// Recorded is called after an event with deliveries is committed (it
 	// wakes the delivery engine). Optional.
 	Recorded func()
+	// RegisteredApps finds the GitHub Apps forgelink registered itself
+	// (manifest flow), whose webhook URLs name a non-numeric key.
+	// Optional.
+	RegisteredApps AppSecrets
 }
 
 // Handler serves POST /webhooks/{connection}.

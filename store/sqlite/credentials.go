@@ -20,11 +20,11 @@ func (s *Store) SetConnectionCredential(ctx context.Context, connID string, c st
 		if err := setStatus(ctx, tx, connID, store.StatusAvailable, "", now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO connection_credentials (connection_id, kind, sealed, account, updated_at)
-			VALUES (?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO connection_credentials (connection_id, kind, sealed, account, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (connection_id) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed,
-				account = excluded.account, updated_at = excluded.updated_at`,
-			connID, c.Kind, c.Sealed, c.Account, now)
+				account = excluded.account, updated_at = excluded.updated_at, expires_at = excluded.expires_at`,
+			connID, c.Kind, c.Sealed, c.Account, now, nanosOrNull(c.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -39,13 +39,17 @@ func (s *Store) GetConnectionCredential(ctx context.Context, connID string) (sto
 	var (
 		c       store.Credential
 		updated int64
+		expires sql.NullInt64
 	)
 	err := s.r.QueryRowContext(ctx,
-		"SELECT kind, sealed, account, updated_at FROM connection_credentials WHERE connection_id = ?", connID).
-		Scan(&c.Kind, &c.Sealed, &c.Account, &updated)
+		"SELECT kind, sealed, account, updated_at, expires_at FROM connection_credentials WHERE connection_id = ?", connID).
+		Scan(&c.Kind, &c.Sealed, &c.Account, &updated, &expires)
 	if err != nil {
 		return store.Credential{}, fmt.Errorf("get credential of %s: %w", connID, notFound(err))
 	}
 	c.UpdatedAt = fromNanos(updated)
+	if expires.Valid {
+		c.ExpiresAt = fromNanos(expires.Int64)
+	}
 	return c, nil
 }

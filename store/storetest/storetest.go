@@ -56,6 +56,30 @@ type Store interface {
 	SetGitHubInstallation(ctx context.Context, connID string, inst store.GitHubInstallation) error
 	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
 
+	CreateRepositoryLink(ctx context.Context, l store.RepositoryLink, tags []store.Tag, maxLinks int) error
+	GetRepositoryLink(ctx context.Context, id string) (store.RepositoryLink, error)
+	ListRepositoryLinks(ctx context.Context, f store.RepositoryLinkFilter, p store.Page) ([]store.RepositoryLink, error)
+	LinkedRepositories(ctx context.Context, connID string) ([]string, error)
+	UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error)
+	DeleteRepositoryLink(ctx context.Context, id string) error
+	ClaimHook(ctx context.Context, connID, repository, owner string, now, until time.Time) (store.RegisteredHook, bool, error)
+	CompleteHook(ctx context.Context, h store.RegisteredHook) error
+	ReleaseHook(ctx context.Context, connID, repository, owner string) error
+	DeleteRegisteredHook(ctx context.Context, connID, repository, owner string) error
+	DeleteRegisteredHooks(ctx context.Context, connID string) error
+	RegisteredHooks(ctx context.Context, connID string) ([]store.RegisteredHook, error)
+	HoldPreviousWebhookSecrets(ctx context.Context, connID string, now, until time.Time) error
+
+	SetConnectionCredential(ctx context.Context, connID string, c store.Credential) error
+	GetConnectionCredential(ctx context.Context, connID string) (store.Credential, error)
+	CreateNonce(ctx context.Context, id, purpose string, expiresAt time.Time) error
+	ConsumeNonce(ctx context.Context, id, purpose string, now time.Time) error
+	SaveProviderApp(ctx context.Context, app store.ProviderApp) error
+	GetProviderApp(ctx context.Context, id string) (store.ProviderApp, error)
+	ListProviderApps(ctx context.Context) ([]store.ProviderApp, error)
+	RotateCredential(ctx context.Context, connID string, prev, sealed []byte, expiresAt time.Time) error
+	ExpiringCredentials(ctx context.Context, before time.Time) ([]store.Connection, error)
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -127,6 +151,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DeliveryStats", testDeliveryStats},
 		{"CompleteDeliveryFiles", testCompleteDeliveryFiles},
 		{"GitHubInstallations", testGitHubInstallations},
+		{"RepositoryLinksAndHooks", testLinksAndHooks},
+		{"Setup", testSetup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh) })

@@ -1,0 +1,145 @@
+package main_test
+
+// git clone through `forgelink git-credential`: a real git, a real git
+// HTTP server (git-http-backend behind net/http/cgi) that wants the
+// connection's token, and the daemon vending it.
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+const gitHTTPBackend = "/usr/lib/git-core/git-http-backend"
+
+// gitServer serves the bare repositories under root over smart HTTP to
+// clients that authenticate with password token, counting refusals.
+type gitServer struct {
+	*httptest.Server
+	root string
+}
+
+func newGitServer(t *testing.T, token string) *gitServer {
+	t.Helper()
+	if _, err := os.Stat(gitHTTPBackend); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("git-http-backend: %v (install git)", err)
+		}
+		t.Skipf("git-http-backend: %v", err)
+	}
+	gs := &gitServer{root: t.TempDir()}
+	backend := &cgi.Handler{
+		Path: gitHTTPBackend,
+		Env:  []string{"GIT_PROJECT_ROOT=" + gs.root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	gs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, password, ok := r.BasicAuth()
+		if !ok || user == "" || subtle.ConstantTimeCompare([]byte(password), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gs.Close)
+	return gs
+}
+
+// git runs git with no user or system configuration in dir.
+func runGit(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	env = append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=e2e",
+		"GIT_AUTHOR_EMAIL=e2e@example.com", "GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com")
+	return runCommand(t, env, "git", append([]string{"-C", dir}, args...)...)
+}
+
+// addRepository creates the bare repository owner/name.git holding one
+// commit with README.md = content.
+func (gs *gitServer) addRepository(t *testing.T, fullName, content string) {
+	t.Helper()
+	env := environ("HOME=" + t.TempDir())
+	work := t.TempDir()
+	bare := filepath.Join(gs.root, fullName+".git")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"commit", "-q", "--allow-empty", "-m", "root"},
+	} {
+		if res := runGit(t, work, env, args...); res.code != 0 {
+			t.Fatalf("git %v: %s", args, res.stderr)
+		}
+	}
+	writeFile(t, filepath.Join(work, "README.md"), content)
+	for _, args := range [][]string{
+		{"add", "README.md"},
+		{"commit", "-q", "-m", "readme"},
+		{"clone", "-q", "--bare", work, bare},
+	} {
+		if res := runGit(t, work, env, args...); res.code != 0 {
+			t.Fatalf("git %v: %s", args, res.stderr)
+		}
+	}
+}
+
+func TestE2EGitCredentialClone(t *testing.T) {
+	e2e(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	gs := newGitServer(t, e2eToken)
+	gs.addRepository(t, "octo-org/widget", "hello from widget\n")
+	gh := fakeGitHub(t)
+	cfgPath := filepath.Join(t.TempDir(), "forgelink.yaml")
+	writeFile(t, cfgPath, "providers:\n  githubAPIURL: "+gh.URL+"/\n")
+	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	cli := cliFor(t, d)
+	conn := newHookConn(t, cli, "clone", store.ProviderGitHub)
+	cli.complete(t, conn)
+
+	home := t.TempDir()
+	env := append(clientEnv(t), "HOME="+home)
+	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
+	dst := filepath.Join(t.TempDir(), "widget")
+	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
+		"-c", "credential.useHttpPath=true", "clone", "-q", gs.URL+"/octo-org/widget.git", dst)
+	if res.code != 0 {
+		t.Fatalf("git clone through forgelink git-credential: exit %d\n%s", res.code, res.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "README.md"))
+	if err != nil || string(got) != "hello from widget\n" {
+		t.Fatalf("cloned README.md = %q, %v", got, err)
+	}
+
+	// The token was vended, audited without itself, and never written down.
+	if !d.logged("issued a connection token") {
+		t.Errorf("no audit log line for the issued token\n%s", d.out.String())
+	}
+	if strings.Contains(d.out.String(), e2eToken) {
+		t.Errorf("the daemon's log contains the token")
+	}
+	for _, dir := range []string{home, dst} {
+		filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), e2eToken) {
+				t.Errorf("%s holds the token", path)
+			}
+			return nil
+		})
+	}
+
+	// Without credential.useHttpPath git names no repository: refused.
+	res = runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
+		"clone", "-q", gs.URL+"/octo-org/widget.git", filepath.Join(t.TempDir(), "again"))
+	if res.code == 0 || !strings.Contains(res.stderr, "useHttpPath") {
+		t.Errorf("clone without credential.useHttpPath: exit %d, stderr %q; want a refusal naming useHttpPath", res.code, res.stderr)
+	}
+}

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/forgelink/forgelink/relay/policy"
+)
+
+const rootEnvID = "AKIAROOTROOTROOT01"
+
+func rootEnv() []string {
+	return []string{"FORGELINK_ROOT_ACCESS_KEY_ID=" + rootEnvID, "FORGELINK_ROOT_SECRET_ACCESS_KEY=root-secret-root-secret"}
+}
+
+func TestAccessKeys(t *testing.T) {
+	path := writeFile(t, strings.Join([]string{
+		"accessKeys:",
+		"  - id: AKIAFORGELINKCI0001",
+		"    secretFile: ci.secret",
+		"    description: build hosts",
+		"    policy:",
+		"      statements:",
+		"        - effect: Allow",
+		"          actions: [codeconnections:UseConnection, codeconnections:GetConnectionToken]",
+		"          resources: ['arn:aws:codeconnections:us-east-1:123456789012:connection/*']",
+		"        - effect: Deny",
+		"          actions: ['codestar-connections:Delete*']",
+		"          resources: ['*']",
+	}, "\n"))
+	// secretFile is relative to the configuration file.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "ci.secret"), []byte("  ci-secret-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, rootEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []struct {
+		id     string
+		secret string
+		ok     bool
+	}{
+		{rootEnvID, "root-secret-root-secret", true},
+		{"AKIAFORGELINKCI0001", "ci-secret-0123456789abcdef", true},
+		{"AKIAUNKNOWNUNKNOWN", "", false},
+		{"", "", false},
+	}
+	for _, s := range secrets {
+		if secret, ok := cfg.SecretAccessKey(s.id); secret != s.secret || ok != s.ok {
+			t.Errorf("SecretAccessKey(%q) = %q, %v; want %q, %v", s.id, secret, ok, s.secret, s.ok)
+		}
+	}
+	p, ok := cfg.AccessPolicies()["AKIAFORGELINKCI0001"]
+	if !ok || len(p.Statements) != 2 {
+		t.Fatalf("AccessPolicies = %+v", cfg.AccessPolicies())
+	}
+	conn := "arn:aws:codeconnections:us-east-1:123456789012:connection/c1"
+	if d := p.Evaluate("codeconnections:UseConnection", conn); d != policy.Allowed {
+		t.Errorf("UseConnection: %v", d)
+	}
+	if d := p.Evaluate("codeconnections:DeleteConnection", conn); d != policy.Denied {
+		t.Errorf("DeleteConnection: %v", d)
+	}
+}
+
+func TestAccessKeysValidate(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.secret")
+	good := filepath.Join(dir, "good.secret")
+	os.WriteFile(short, []byte("tiny-s3cret\n"), 0o600)
+	os.WriteFile(good, []byte("good-secret-0123456789"), 0o600)
+	path := writeFile(t, strings.Join([]string{
+		"accessKeys:",
+		"  - id: short",                       // 2
+		"    secretFile: " + short,            // 3
+		"    policy:",                         // 4
+		"      statements:",                   // 5
+		"        - effect: allow",             // 6
+		"          actions: [s3:GetObject]",   // 7
+		"          resources: [connection/x]", // 8
+		"  - id: " + rootEnvID,                // 9
+		"    secretFile: " + good,             // 10
+		"    policy:",                         // 11
+		"      statements: []",                // 12
+		"  - id: AKIAFORGELINKDUP01",          // 13
+		"    secretFile: " + good,             // 14
+		"    policy: {statements: [{effect: Allow, actions: ['*'], resources: ['*']}]}",
+		"  - id: AKIAFORGELINKDUP01",               // 16
+		"    policy:",                              // 17
+		"      statements:",                        // 18
+		"        - effect: Deny",                   // 19
+		"          actions:",                       // 20
+		"            - codeconnections:GetHost",    // 21
+		"            - 'codeconnections:Get Host'", // 22
+		"          resources: ['*']",               // 23
+	}, "\n"))
+	cfg, err := Load(path, rootEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verr ValidationError
+	if err := cfg.Validate(); !errors.As(err, &verr) {
+		t.Fatalf("Validate = %v, want ValidationError", err)
+	}
+	got := map[string]int{}
+	for _, fe := range verr {
+		got[fe.Field] = fe.Line
+		if strings.Contains(fe.Msg, "tiny-s3cret") {
+			t.Errorf("%s quotes the secret: %s", fe.Field, fe.Msg)
+		}
+	}
+	want := map[string]int{
+		"accessKeys[0].id":                                2,
+		"accessKeys[0].secretFile":                        3,
+		"accessKeys[0].policy.statements[0].effect":       6,
+		"accessKeys[0].policy.statements[0].actions[0]":   7,
+		"accessKeys[0].policy.statements[0].resources[0]": 8,
+		"accessKeys[1].id":                                9,
+		"accessKeys[1].policy.statements":                 12,
+		"accessKeys[3].id":                                16,
+		"accessKeys[3].secretFile":                        0, // absent: no line
+		"accessKeys[3].policy.statements[0].actions[1]":   22,
+	}
+	for field, line := range want {
+		if l, ok := got[field]; !ok || l != line {
+			t.Errorf("%s: line %d (reported %v), want line %d", field, l, ok, line)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("problems:\n%v\nwant exactly %v", verr, want)
+	}
+	if msg := verr.Error(); !strings.Contains(msg, "forgelink.yaml:2: accessKeys[0].id: want 16-128 letters") {
+		t.Errorf("message does not name file and line:\n%s", msg)
+	}
+}
+
+// TestAccessKeysNeedRoot: without root credentials nothing is
+// authenticated, so configured keys would mean nothing. The file alone
+// (config validate) does not know the environment and passes.
+func TestAccessKeysNeedRoot(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "k.secret")
+	os.WriteFile(secret, []byte("good-secret-0123456789"), 0o600)
+	path := writeFile(t, "accessKeys:\n  - id: AKIAFORGELINKCI0001\n    secretFile: "+secret+
+		"\n    policy: {statements: [{effect: Allow, actions: ['*'], resources: ['*']}]}\n")
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ValidateFile(); err != nil {
+		t.Errorf("ValidateFile: %v", err)
+	}
+	err = cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "forgelink.yaml:1: accessKeys: access keys need root credentials") {
+		t.Errorf("Validate = %v, want a refusal at accessKeys", err)
+	}
+}
+
+func TestAccessKeysUnknownField(t *testing.T) {
+	path := writeFile(t, "accessKeys:\n  - id: AKIAFORGELINKCI0001\n    policy:\n      statements:\n        - effect: Allow\n          notActions: ['*']\n")
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "notActions") {
+		t.Errorf("Load = %v, want notActions refused", err)
+	}
+}

@@ -1,0 +1,216 @@
+// Package githubtest is a fake GitHub for tests: an httptest server that
+// implements, as GitHub documents them, the endpoints forgelink's GitHub
+// App set-up and repository webhooks use.
+//
+// REST API (under Options.APIPrefix, "" as on api.github.com or "/api/v3"
+// as on GitHub Enterprise Server):
+//
+//   - POST /app-manifests/{code}/conversions: unauthenticated, 201 with the
+//     App and its secrets; a code works once and for an hour, else 404.
+//   - GET /app/installations/{id} and POST
+//     /app/installations/{id}/access_tokens: authenticated with an App JWT
+//     that the server verifies (RS256 against the App's public key, iss the
+//     App id or client id, iat/exp sane, exp-iat at most 11 minutes), 401
+//     otherwise. Tokens can be narrowed to repositories (by name, within
+//     the installation's account: 422 for one it does not cover) and
+//     permissions; a suspended installation gets 403.
+//   - DELETE /installation/token: revokes the token that authenticates it.
+//   - GET, POST /repos/{owner}/{repo}/hooks and PATCH, DELETE
+//     /repos/{owner}/{repo}/hooks/{id}: bearer (or "token") authentication,
+//     401 for an unknown token, 404 for an unknown repository, 403 for a
+//     token without admin access; listings paginated with Link headers;
+//     a second hook with the same URL is refused with 422 as GitHub does
+//     (unless Options.AllowDuplicateHooks); PATCH replaces the config
+//     whole, so a config sent without its secret loses it, as on GitHub.
+//
+// Web pages, for browser-driven set-up tests:
+//
+//   - POST /settings/apps/new and /organizations/{org}/settings/apps/new:
+//     the manifest form (fields manifest and state) registers the App and
+//     redirects to its redirect_url with code and state.
+//   - GET /apps/{slug}/installations/new (github.com's path) and
+//     /github-apps/{slug}/installations/new (GHES's): installs the App on
+//     Options.InstallAccount with all its repositories and redirects to
+//     its setup_url with installation_id, setup_action and state.
+//
+// Every request is logged (method, path, query; never bodies or headers)
+// for tests to assert what was, or was not, sent. The server is safe for
+// concurrent use.
+package githubtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Options configure a Server. The zero value is a github.com-like fake.
+type Options struct {
+	// APIPrefix is the REST API's path: "" (github.com) or "/api/v3" (GHES).
+	APIPrefix string
+	// MaxPerPage caps per_page in listings; 0 means GitHub's 100. Lower it
+	// to test pagination with few records.
+	MaxPerPage int
+	// AllowDuplicateHooks creates a second hook with a URL another hook of
+	// the repository has, which GitHub refuses; it stands for the races
+	// and legacy duplicates that get past GitHub's check.
+	AllowDuplicateHooks bool
+	// User is the login that owns Apps registered without an organization;
+	// default "octocat".
+	User string
+	// InstallAccount and InstallAccountType are where the installation page
+	// installs Apps; default "octo-org", "Organization".
+	InstallAccount, InstallAccountType string
+	// Now is the server's clock; default time.Now.
+	Now func() time.Time
+}
+
+// Request is one request the server received.
+type Request struct {
+	Method string
+	Path   string // the URL path, API prefix included
+	Query  string // the raw query
+}
+
+// Server is a running fake GitHub. URL is its web root (a GHES host's
+// ProviderEndpoint); APIURL its REST API base, ending in "/".
+type Server struct {
+	URL    string
+	APIURL string
+
+	opts Options
+
+	mu            sync.Mutex
+	nextID        int64
+	apps          map[int64]*App
+	codes         map[string]manifestCode
+	installations map[int64]*Installation
+	tokens        map[string]*Token
+	minted        []*Token              // installation tokens, in minting order
+	repos         map[string]*repoState // by lower-case full name
+	requests      []Request
+}
+
+// New starts a Server that tb's cleanup stops.
+func New(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	if opts.MaxPerPage <= 0 || opts.MaxPerPage > 100 {
+		opts.MaxPerPage = 100
+	}
+	if opts.User == "" {
+		opts.User = "octocat"
+	}
+	if opts.InstallAccount == "" {
+		opts.InstallAccount, opts.InstallAccountType = "octo-org", "Organization"
+	}
+	if opts.InstallAccountType == "" {
+		opts.InstallAccountType = "Organization"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:          opts,
+		nextID:        100,
+		apps:          map[int64]*App{},
+		codes:         map[string]manifestCode{},
+		installations: map[int64]*Installation{},
+		tokens:        map[string]*Token{},
+		repos:         map[string]*repoState{},
+	}
+	srv := httptest.NewServer(s.routes())
+	tb.Cleanup(srv.Close)
+	s.URL = srv.URL
+	s.APIURL = srv.URL + opts.APIPrefix + "/"
+	return s
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, h http.HandlerFunc) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(method+" "+s.opts.APIPrefix+path, h)
+	}
+	api("POST /app-manifests/{code}/conversions", s.convertManifest)
+	api("GET /app/installations/{id}", s.getInstallation)
+	api("POST /app/installations/{id}/access_tokens", s.createAccessToken)
+	api("DELETE /installation/token", s.revokeToken)
+	api("GET /repos/{owner}/{repo}/hooks", s.listHooks)
+	api("POST /repos/{owner}/{repo}/hooks", s.createHook)
+	api("PATCH /repos/{owner}/{repo}/hooks/{id}", s.editHook)
+	api("DELETE /repos/{owner}/{repo}/hooks/{id}", s.deleteHook)
+	mux.HandleFunc("POST /settings/apps/new", s.newAppPage)
+	mux.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newAppPage)
+	mux.HandleFunc("GET /apps/{slug}/installations/new", s.installPage)
+	mux.HandleFunc("GET /github-apps/{slug}/installations/new", s.installPage)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// id returns a fresh id; s.mu must be held.
+func (s *Server) id() int64 {
+	s.nextID++
+	return s.nextID
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers status with GitHub's error body.
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"message": message, "documentation_url": "https://docs.github.com/rest"})
+}
+
+// writeValidation answers 422 as GitHub does for a resource it refuses.
+func writeValidation(w http.ResponseWriter, resource, message string) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		"message":           "Validation Failed",
+		"errors":            []map[string]string{{"resource": resource, "code": "custom", "message": message}},
+		"documentation_url": "https://docs.github.com/rest",
+	})
+}
+
+// credential returns the token of an "Authorization: Bearer" or "token"
+// header.
+func credential(r *http.Request) string {
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if strings.EqualFold(scheme, "bearer") || strings.EqualFold(scheme, "token") {
+		return strings.TrimSpace(cred)
+	}
+	return ""
+}
+
+// pathID parses the path value name as a positive id.
+func pathID(r *http.Request, name string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	return id, err == nil && id > 0
+}

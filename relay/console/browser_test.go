@@ -1,0 +1,146 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browserSetup is the set-up service the browser test drives: the
+// console's Setup, and the handlers its flow needs on the daemon's
+// listener (the provider's callback). fakeSetupService stands in for the
+// real one; the real service, over a fake provider server, plugs in here.
+type browserSetup struct {
+	Setup  Setup
+	Routes map[string]http.Handler // pattern on the daemon's mux → handler
+}
+
+// fakeSetupService sends the browser to a fake provider page, which sends
+// it back to a fake callback on the daemon, which marks the connection
+// AVAILABLE and returns to the console: the shape of the real flows.
+func fakeSetupService(t *testing.T, st *memStore, daemonURL string) browserSetup {
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/install" {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, daemonURL+"/setup/callback?state="+url.QueryEscape(r.URL.Query().Get("state")), http.StatusFound)
+	}))
+	t.Cleanup(provider.Close)
+	callback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := strings.CutPrefix(r.URL.Query().Get("state"), "connection/")
+		if !ok {
+			http.Error(w, "bad state", http.StatusBadRequest)
+			return
+		}
+		st.setStatus(id, store.StatusAvailable)
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	return browserSetup{
+		Setup:  &fakeSetup{base: provider.URL},
+		Routes: map[string]http.Handler{"GET /setup/callback": callback},
+	}
+}
+
+// headlessChromium starts Debian's chromium for the test, or skips the
+// test where it is not installed (fails in CI, where it must be).
+func headlessChromium(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("chromium is required in CI: %v", err)
+		}
+		t.Skipf("no chromium: %v", err)
+	}
+	profile := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelBrowser()
+		cancelAlloc() // waits for chromium to exit, before its profile is removed
+	})
+	return ctx
+}
+
+func TestBrowserSetUpAPendingConnection(t *testing.T) {
+	ctx := headlessChromium(t)
+
+	mux := http.NewServeMux()
+	daemon := httptest.NewServer(mux)
+	t.Cleanup(daemon.Close)
+	st := newMemStore()
+	connID := uuidv7At(time.Now(), 1)
+	st.addConnection(store.Connection{ID: connID, Name: "app-repo", ProviderType: store.ProviderGitHub, Region: "us-east-1",
+		Status: store.StatusPending})
+	setup := fakeSetupService(t, st, daemon.URL)
+	con, err := New(Options{Store: st, Keyring: testKeyring(t), Setup: setup.Setup, PublicURL: daemon.URL, AccountID: testAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/console/", con)
+	for pattern, h := range setup.Routes {
+		mux.Handle(pattern, h)
+	}
+
+	link, _, err := con.LoginLink(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := "#connection-" + connID
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(row+" .status-PENDING")),
+		chromedp.Click(chromedp.CSS(row+" button")),
+		// The set-up goes to the provider and back through the callback.
+		chromedp.WaitVisible(chromedp.CSS(row+" .status-AVAILABLE")),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	location, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if location != daemon.URL+"/console/" {
+		t.Errorf("the browser ended at %s, want the console", location)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(row+" .status")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(status) != store.StatusAvailable {
+		t.Errorf("status %q, want AVAILABLE", status)
+	}
+	buttons, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(row+" button"), chromedp.AtLeast(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(buttons) != 0 {
+		t.Errorf("%d Set up buttons left on an AVAILABLE connection", len(buttons))
+	}
+}

@@ -1,0 +1,173 @@
+package console
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgelink/forgelink/relay/keyring"
+	"github.com/forgelink/forgelink/store"
+)
+
+// memStore is an in-memory Store: listings in id order as the real stores
+// list, nonces single-use with expiry.
+type memStore struct {
+	mu          sync.Mutex
+	connections []store.Connection
+	hosts       []store.Host
+	events      []store.Event
+	deliveries  []store.Delivery
+	nonces      map[string]memNonce
+	eventPages  int // ListEvents calls, to see how much recent reads
+}
+
+type memNonce struct {
+	purpose string
+	expires time.Time
+}
+
+func newMemStore() *memStore { return &memStore{nonces: map[string]memNonce{}} }
+
+// page returns the records after p.After in id order, at most p.Limit.
+func page[T any](all []T, id func(T) string, p store.Page) []T {
+	sorted := slices.SortedFunc(slices.Values(all), func(a, b T) int { return cmp.Compare(id(a), id(b)) })
+	var out []T
+	for _, r := range sorted {
+		if id(r) > p.After && (p.Limit == 0 || len(out) < p.Limit) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (m *memStore) ListConnections(_ context.Context, _ store.ConnectionFilter, p store.Page) ([]store.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return page(m.connections, func(c store.Connection) string { return c.ID }, p), nil
+}
+
+func (m *memStore) ListHosts(_ context.Context, _ store.HostFilter, p store.Page) ([]store.Host, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return page(m.hosts, func(h store.Host) string { return h.ID }, p), nil
+}
+
+func (m *memStore) ListEvents(_ context.Context, _ store.EventFilter, p store.Page) ([]store.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.eventPages++
+	return page(m.events, func(e store.Event) string { return e.ID }, p), nil
+}
+
+func (m *memStore) ListDeliveries(_ context.Context, _ store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return page(m.deliveries, func(d store.Delivery) string { return d.ID }, p), nil
+}
+
+func (m *memStore) CreateNonce(_ context.Context, id, purpose string, expiresAt time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.nonces[id]; ok {
+		return store.ErrAlreadyExists
+	}
+	m.nonces[id] = memNonce{purpose: purpose, expires: expiresAt}
+	return nil
+}
+
+func (m *memStore) ConsumeNonce(_ context.Context, id, purpose string, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nonces[id]
+	if !ok || n.purpose != purpose || !now.Before(n.expires) {
+		return store.ErrNotFound
+	}
+	delete(m.nonces, id)
+	return nil
+}
+
+func (m *memStore) addConnection(c store.Connection) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.connections = append(m.connections, c)
+}
+
+func (m *memStore) setStatus(id, status string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.connections {
+		if m.connections[i].ID == id {
+			m.connections[i].Status, m.connections[i].StatusReason = status, ""
+		}
+	}
+}
+
+// fakeSetup answers set-up URLs under base, or err.
+type fakeSetup struct {
+	mu    sync.Mutex
+	base  string
+	err   error
+	calls []string
+}
+
+func (f *fakeSetup) ConnectionSetupURL(_ context.Context, id string) (string, error) {
+	return f.answer("connection/" + id)
+}
+
+func (f *fakeSetup) HostSetupURL(_ context.Context, id string) (string, error) {
+	return f.answer("host/" + id)
+}
+
+func (f *fakeSetup) answer(what string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, what)
+	if f.err != nil {
+		return "", f.err
+	}
+	return f.base + "/install?state=" + what, nil
+}
+
+func (f *fakeSetup) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func testKeyring(t testing.TB) *keyring.Keyring {
+	t.Helper()
+	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// uuidv7At is a UUIDv7 made at t, seq telling apart those of one
+// millisecond.
+func uuidv7At(t time.Time, seq int) string {
+	ms := uint64(t.UnixMilli())
+	return fmt.Sprintf("%08x-%04x-7%03x-8000-%012x", ms>>16, ms&0xffff, seq&0xfff, seq)
+}

@@ -1,0 +1,314 @@
+package controlplane
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
+	cctypes "github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
+	"github.com/aws/aws-sdk-go-v2/service/codestarconnections"
+
+	"github.com/forgelink/forgelink/relay/policy"
+	"github.com/forgelink/forgelink/relay/sigv4"
+	"github.com/forgelink/forgelink/store"
+)
+
+// Access keys of the authorization tests; testKeyID is the root.
+const (
+	keyUser      = "AKIDUSERCONNECTIONA" // token and use on connection A only
+	keyTokenOnly = "AKIDTOKENEVERYWHERE" // GetConnectionToken anywhere, UseConnection on A
+	keyReader    = "AKIDREADERGETSTAR01" // Get* anywhere, GetHost explicitly denied
+	keyLegacy    = "AKIDLEGACYSPELLING1" // policy in the codestar-connections spelling
+)
+
+func secretOf(id string) string { return "secret-of-" + id }
+
+// authFixture serves an API that authenticates the root and four access
+// keys and authorizes them with their policies. Connections A and B are
+// AVAILABLE.
+type authFixture struct {
+	*fixture
+	tokens *fakeRepoTokens
+	arnA   string
+	arnB   string
+}
+
+func newAuthFixture(t *testing.T) *authFixture {
+	t.Helper()
+	af := &authFixture{tokens: &fakeRepoTokens{}}
+	// Filled once the connections exist; the authorizer keeps the map.
+	policies := map[string]policy.Policy{}
+	af.fixture = newFixture(t, Limits{}, true, func(o *Options) {
+		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+			if id == testKeyID {
+				return testSecret, true
+			}
+			_, ok := policies[id]
+			return secretOf(id), ok
+		}}
+		o.Authorizer = policy.NewAuthorizer(testKeyID, policies)
+		o.RepositoryTokens = af.tokens
+	})
+	af.arnA, _ = af.available(t, "a")
+	af.arnB, _ = af.available(t, "b")
+	allow := func(resources []string, actions ...string) policy.Statement {
+		return policy.Statement{Effect: policy.Allow, Actions: actions, Resources: resources}
+	}
+	for id, p := range map[string]policy.Policy{
+		keyUser: {Statements: []policy.Statement{
+			allow([]string{af.arnA}, "codeconnections:UseConnection", "codeconnections:GetConnectionToken"),
+		}},
+		keyTokenOnly: {Statements: []policy.Statement{
+			allow([]string{"*"}, "codeconnections:GetConnectionToken"),
+			allow([]string{af.arnA}, "codeconnections:UseConnection"),
+		}},
+		keyReader: {Statements: []policy.Statement{
+			allow([]string{"*"}, "codeconnections:Get*"),
+			{Effect: policy.Deny, Actions: []string{"codeconnections:GetHost"}, Resources: []string{"*"}},
+		}},
+		keyLegacy: {Statements: []policy.Statement{
+			allow([]string{strings.Replace(af.arnB, "codeconnections", "codestar-connections", 1)}, "codestar-connections:GetConnection"),
+		}},
+	} {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		policies[id] = p
+	}
+	return af
+}
+
+// available creates an AVAILABLE GitHub connection and returns its ARN
+// and id.
+func (f *fixture) available(t *testing.T, name string) (string, string) {
+	t.Helper()
+	out, err := f.cc.CreateConnection(t.Context(), &codeconnections.CreateConnectionInput{
+		ConnectionName: aws.String(name), ProviderType: cctypes.ProviderTypeGithub,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.ConnectionArn)
+	id := arn[strings.LastIndexByte(arn, '/')+1:]
+	if err := f.store.SetConnectionCredential(t.Context(), id, store.Credential{Kind: store.CredentialToken, Sealed: []byte("x"), Account: "octo"}); err != nil {
+		t.Fatal(err)
+	}
+	return arn, id
+}
+
+// signedCall calls op in forgelink's namespace signed with an access key,
+// and returns the error code and message ("" on success) and the answer.
+func (f *fixture) signedCall(t *testing.T, keyID, op, body string) (code, msg string, out map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", ext+op)
+	sum := sha256.Sum256([]byte(body))
+	secret := secretOf(keyID)
+	if keyID == testKeyID {
+		secret = testSecret
+	}
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), "forgelink", testRegion, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s: answer %q is not JSON", op, raw)
+	}
+	if resp.StatusCode != http.StatusOK {
+		code, _ = out["__type"].(string)
+		msg, _ = out["message"].(string)
+	}
+	return code, msg, out
+}
+
+func (f *fixture) clientsFor(keyID string) (*codeconnections.Client, *codestarconnections.Client) {
+	creds := credentials.NewStaticCredentialsProvider(keyID, secretOf(keyID), "")
+	return codeconnections.New(codeconnections.Options{
+			BaseEndpoint: aws.String(f.srv.URL), Region: testRegion, Credentials: creds, RetryMaxAttempts: 1,
+		}), codestarconnections.New(codestarconnections.Options{
+			BaseEndpoint: aws.String(f.srv.URL), Region: testRegion, Credentials: creds, RetryMaxAttempts: 1,
+		})
+}
+
+func tokenBody(arn, repo string) string {
+	return `{"ConnectionArn":"` + arn + `","Repository":"` + repo + `"}`
+}
+
+func TestAuthorizeConnectionToken(t *testing.T) {
+	f := newAuthFixture(t)
+	tests := []struct {
+		name, key, arn string
+		code           string
+		msg            string // in the refusal
+	}{
+		{"user on A", keyUser, f.arnA, "", ""},
+		{"user on B", keyUser, f.arnB, codeAccessDenied,
+			"access key " + keyUser + " is not authorized to perform: codeconnections:GetConnectionToken on resource: " + f.arnB +
+				" because no statement of its policy allows the codeconnections:GetConnectionToken action"},
+		{"token-only on A", keyTokenOnly, f.arnA, "", ""},
+		{"token-only on B lacks UseConnection", keyTokenOnly, f.arnB, codeAccessDenied,
+			"access key " + keyTokenOnly + " is not authorized to perform: codeconnections:UseConnection on resource: " + f.arnB},
+		{"legacy ARN of B is B", keyTokenOnly, strings.Replace(f.arnB, "codeconnections", "codestar-connections", 1), codeAccessDenied,
+			"codeconnections:UseConnection on resource: " + f.arnB},
+		// Get* covers GetConnectionToken, but a read-only key gets no token.
+		{"reader's Get* does not reach UseConnection", keyReader, f.arnA, codeAccessDenied, "codeconnections:UseConnection on resource: " + f.arnA},
+		{"root", testKeyID, f.arnB, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := f.tokens.count()
+			code, msg, out := f.signedCall(t, tc.key, "GetConnectionToken", tokenBody(tc.arn, "octo/app"))
+			if code != tc.code || !strings.Contains(msg, tc.msg) {
+				t.Fatalf("%s: %s; want %s: %s", code, msg, tc.code, tc.msg)
+			}
+			if tc.code != "" {
+				if f.tokens.count() != calls {
+					t.Error("a refused caller reached the provider")
+				}
+				if strings.Contains(msg, secretOf(tc.key)) {
+					t.Error("the refusal quotes the secret")
+				}
+				return
+			}
+			if out["Token"] != fakeToken || out["Username"] != "x-access-token" {
+				t.Errorf("answer %v", out)
+			}
+		})
+	}
+}
+
+func TestAuthorizeOperations(t *testing.T) {
+	f := newAuthFixture(t)
+	ctx := t.Context()
+	userCC, _ := f.clientsFor(keyUser)
+	readerCC, _ := f.clientsFor(keyReader)
+	_, legacyCS := f.clientsFor(keyLegacy)
+	legacyCC, _ := f.clientsFor(keyLegacy)
+	legacyB := strings.Replace(f.arnB, "codeconnections", "codestar-connections", 1)
+	hostARN := "arn:aws:codeconnections:us-east-1:123456789012:host/none-0123abcd"
+
+	tests := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"user without GetConnection", func() error {
+			_, err := userCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnA})
+			return err
+		}, codeAccessDenied},
+		{"user cannot delete", func() error {
+			_, err := userCC.DeleteConnection(ctx, &codeconnections.DeleteConnectionInput{ConnectionArn: &f.arnA})
+			return err
+		}, codeAccessDenied},
+		{"user cannot create", func() error {
+			_, err := userCC.CreateConnection(ctx, &codeconnections.CreateConnectionInput{ConnectionName: aws.String("c"), ProviderType: cctypes.ProviderTypeGitlab})
+			return err
+		}, codeAccessDenied},
+		{"reader gets any connection", func() error {
+			_, err := readerCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnB})
+			return err
+		}, ""},
+		{"reader cannot list (resource *, action not Get*)", func() error {
+			_, err := readerCC.ListConnections(ctx, &codeconnections.ListConnectionsInput{})
+			return err
+		}, codeAccessDenied},
+		{"reader's explicit deny on GetHost", func() error {
+			_, err := readerCC.GetHost(ctx, &codeconnections.GetHostInput{HostArn: &hostARN})
+			return err
+		}, codeAccessDenied},
+		{"allowed, then not found", func() error {
+			missing := f.arnA[:strings.LastIndexByte(f.arnA, '/')+1] + "00000000-0000-0000-0000-000000000000"
+			_, err := readerCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &missing})
+			return err
+		}, codeNotFound},
+		{"legacy policy, legacy namespace", func() error {
+			_, err := legacyCS.GetConnection(ctx, &codestarconnections.GetConnectionInput{ConnectionArn: &legacyB})
+			return err
+		}, ""},
+		{"legacy policy, codeconnections namespace", func() error {
+			_, err := legacyCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnB})
+			return err
+		}, ""},
+		{"legacy policy, other connection", func() error {
+			_, err := legacyCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnA})
+			return err
+		}, codeAccessDenied},
+		{"root creates", func() error {
+			_, err := f.cc.CreateConnection(ctx, &codeconnections.CreateConnectionInput{ConnectionName: aws.String("c"), ProviderType: cctypes.ProviderTypeGitlab})
+			return err
+		}, ""},
+	}
+	for _, tc := range tests {
+		if code := apiCode(tc.call()); code != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, code, tc.code)
+		}
+	}
+	// The refused delete changed nothing.
+	if _, err := f.cc.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnA}); err != nil {
+		t.Errorf("connection A after a refused delete: %v", err)
+	}
+	// The explicit deny says so.
+	_, err := readerCC.GetHost(ctx, &codeconnections.GetHostInput{HostArn: &hostARN})
+	if err == nil || !strings.Contains(err.Error(), "codeconnections:GetHost on resource: "+hostARN+" with an explicit deny") {
+		t.Errorf("explicit deny: %v", err)
+	}
+	// Forgelink's own operations are actions like any other.
+	if code, _, _ := f.signedCall(t, keyReader, "ListEvents", `{}`); code != codeAccessDenied {
+		t.Errorf("reader ListEvents: %q", code)
+	}
+	if code, msg, _ := f.signedCall(t, keyReader, "GetConnectionWebhook", `{"ConnectionArn":"`+f.arnA+`"}`); code != "" {
+		t.Errorf("reader GetConnectionWebhook: %s: %s", code, msg)
+	}
+}
+
+func TestRequestResource(t *testing.T) {
+	a := New(Options{Region: testRegion, AccountID: "123456789012"})
+	conn := "arn:aws:codeconnections:us-east-1:123456789012:connection/c1"
+	tests := []struct{ op, body, want string }{
+		{"GetConnection", `{"ConnectionArn":"` + conn + `"}`, conn},
+		{"GetConnection", `{"ConnectionArn":"arn:aws:codestar-connections:us-east-1:123456789012:connection/c1"}`, conn},
+		{"GetHost", `{"HostArn":"arn:aws:codeconnections:us-east-1:123456789012:host/h-1"}`, "arn:aws:codeconnections:us-east-1:123456789012:host/h-1"},
+		{"TagResource", `{"ResourceArn":"` + conn + `","Tags":[]}`, conn},
+		{"GetRepositoryLink", `{"RepositoryLinkId":"l1"}`, "arn:aws:codeconnections:us-east-1:123456789012:repository-link/l1"},
+		{"CreateConnection", `{"ConnectionName":"x","HostArn":"arn:aws:codeconnections:us-east-1:123456789012:host/h-1"}`, "*"},
+		{"ListConnections", `{}`, "*"},
+		{"GetEvent", `{"EventId":"e"}`, "*"},
+		{"GetConnection", `{"ConnectionArn":"not an arn"}`, "not an arn"},
+		{"GetConnection", `{"ConnectionArn":5}`, "*"},
+		{"GetConnection", `{"ConnectionArn":"` + conn + `","connectionarn":"other"}`, "other"},
+		{"GetConnection", ``, "*"},
+	}
+	for _, tc := range tests {
+		if got := a.requestResource(tc.op, []byte(tc.body)); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.op, tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestAuthorizerNeedsAuthentication: a loopback deployment without
+// credentials authenticates nobody, and so authorizes everything.
+func TestAuthorizerNeedsAuthentication(t *testing.T) {
+	f := newFixture(t, Limits{}, false, func(o *Options) {
+		o.Authorizer = policy.NewAuthorizer("", nil)
+	})
+	if code, msg := f.call(t, "ListEvents", `{}`, nil); code != "" {
+		t.Errorf("unauthenticated ListEvents: %s: %s", code, msg)
+	}
+}

@@ -1,0 +1,182 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/forgelink/forgelink/providers"
+)
+
+// Setup starts the browser set-up of connections and hosts and configures
+// hosts headlessly (relay/setup). Errors that are the caller's to fix
+// have an InvalidInput() bool method; store and provider errors wrap their
+// sentinels.
+type Setup interface {
+	ConnectionSetupURL(ctx context.Context, connID string) (string, error)
+	HostSetupURL(ctx context.Context, hostID string) (string, error)
+	GitHubAppSetupURL(ctx context.Context, org string) (string, error)
+	ConfigureHostApp(ctx context.Context, hostID, clientID, clientSecret, adminToken string) error
+}
+
+// setupLinkTTL is how long relay/setup's links are valid. ExpiresAt is
+// taken before the link is made, so it never promises more than that.
+const setupLinkTTL = 10 * time.Minute
+
+type setupLinkOut struct {
+	SetupURL  string  `json:"SetupUrl"`
+	ExpiresAt float64 // epoch seconds
+}
+
+// startConnectionSetup answers a set-up link for a connection: followed in
+// a browser, it installs the GitHub App or authorizes the OAuth
+// application, and the connection becomes AVAILABLE.
+func (a *API) startConnectionSetup(ctx context.Context, c call) (any, error) {
+	var in struct{ ConnectionArn *string }
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
+		return nil, err
+	}
+	if err := a.setupOffered(); err != nil {
+		return nil, err
+	}
+	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
+	if err != nil {
+		return nil, err
+	}
+	expires := a.opts.Now().Add(setupLinkTTL)
+	link, err := a.opts.Setup.ConnectionSetupURL(ctx, conn.ID)
+	if err != nil {
+		return nil, setupError("connection "+*in.ConnectionArn, err)
+	}
+	return setupLinkOut{SetupURL: link, ExpiresAt: epochSeconds(expires)}, nil
+}
+
+// startHostSetup answers a set-up link for a host: a GitHub Enterprise
+// Server host registers forgelink's GitHub App, a GitLab self-managed host
+// is given its OAuth application.
+func (a *API) startHostSetup(ctx context.Context, c call) (any, error) {
+	arn, err := a.hostARNInput(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.setupOffered(); err != nil {
+		return nil, err
+	}
+	host, err := a.lookupHost(ctx, "HostArn", arn)
+	if err != nil {
+		return nil, err
+	}
+	expires := a.opts.Now().Add(setupLinkTTL)
+	link, err := a.opts.Setup.HostSetupURL(ctx, host.ID)
+	if err != nil {
+		return nil, setupError("host "+arn, err)
+	}
+	return setupLinkOut{SetupURL: link, ExpiresAt: epochSeconds(expires)}, nil
+}
+
+// startGitHubAppSetup answers a link that registers forgelink's own
+// GitHub App on github.com, for a user or an organization.
+func (a *API) startGitHubAppSetup(ctx context.Context, c call) (any, error) {
+	var in struct{ Organization *string }
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := a.setupOffered(); err != nil {
+		return nil, err
+	}
+	var org string
+	if in.Organization != nil {
+		org = *in.Organization
+	}
+	expires := a.opts.Now().Add(setupLinkTTL)
+	link, err := a.opts.Setup.GitHubAppSetupURL(ctx, org)
+	if err != nil {
+		return nil, setupError("github.com", err)
+	}
+	return setupLinkOut{SetupURL: link, ExpiresAt: epochSeconds(expires)}, nil
+}
+
+type configureHostOut struct {
+	HostArn    string
+	HostStatus string
+}
+
+// configureHostApp is the headless set-up of a GitLab self-managed host:
+// an OAuth application's id and secret, or an admin token with which
+// forgelink creates one. Credentials the host refuses change nothing.
+func (a *API) configureHostApp(ctx context.Context, c call) (any, error) {
+	var in struct {
+		HostArn      *string
+		ClientId     *string
+		ClientSecret *string
+		AdminToken   *string
+	}
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	if err := required("HostArn", in.HostArn); err != nil {
+		return nil, err
+	}
+	clientID, secret, admin, err := appCredentials(in.ClientId, in.ClientSecret, in.AdminToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.setupOffered(); err != nil {
+		return nil, err
+	}
+	host, err := a.lookupHost(ctx, "HostArn", *in.HostArn)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEndpoint("ProviderEndpoint", host.ProviderEndpoint, a.opts.Limits.AllowHTTPEndpoints); err != nil {
+		return nil, err
+	}
+	if err := a.opts.Setup.ConfigureHostApp(ctx, host.ID, clientID, secret, admin); err != nil {
+		return nil, setupError("host "+*in.HostArn, err)
+	}
+	return configureHostOut{HostArn: *in.HostArn, HostStatus: "AVAILABLE"}, nil
+}
+
+// appCredentials validates ConfigureHostApp's credentials, never quoting
+// them: a client id and secret, or an admin token.
+func appCredentials(clientID, secret, admin *string) (string, string, string, error) {
+	if admin != nil {
+		if clientID != nil || secret != nil {
+			return "", "", "", validationError("give either ClientId and ClientSecret, or AdminToken, not both")
+		}
+		return "", "", *admin, checkToken("AdminToken", admin)
+	}
+	if clientID == nil || secret == nil {
+		return "", "", "", validationError("give ClientId and ClientSecret, or AdminToken")
+	}
+	if err := checkToken("ClientId", clientID); err != nil {
+		return "", "", "", err
+	}
+	return *clientID, *secret, "", checkToken("ClientSecret", secret)
+}
+
+func (a *API) setupOffered() error {
+	if a.opts.Setup == nil {
+		return newError(codeUnsupportedOp, "this forgelink daemon does not run the provider set-up")
+	}
+	return nil
+}
+
+// setupError maps relay/setup's errors: the caller's to fix, the
+// provider's unavailability, or store sentinels about the resource.
+func setupError(resource string, err error) error {
+	var input interface{ InvalidInput() bool }
+	switch {
+	case errors.As(err, &input) && input.InvalidInput():
+		return newError(codeInvalidInput, "%s", err.Error())
+	case errors.Is(err, providers.ErrProviderUnavailable):
+		return newError(codeUnavailable, "the provider could not be asked: %v", err)
+	case errors.Is(err, providers.ErrTokenRejected):
+		return newError(codeInvalidInput, "the provider refused the credentials: %v", err)
+	}
+	return onResource(resource, fmt.Errorf("set-up: %w", err))
+}

@@ -1,0 +1,29 @@
+package policy
+
+// Authorizer decides for forgelink's access keys: the root key may do
+// everything, each configured key what its policy allows, and any other
+// key nothing. It is immutable and safe for concurrent use.
+type Authorizer struct {
+	root     string
+	policies map[string]Policy
+}
+
+// NewAuthorizer returns the Authorizer for the root access key id (empty
+// when there is none) and the policies of the other keys, by access key id.
+// It keeps policies, which the caller must not change afterwards.
+func NewAuthorizer(root string, policies map[string]Policy) *Authorizer {
+	return &Authorizer{root: root, policies: policies}
+}
+
+// Authorize evaluates action on resource for the access key accessKeyID,
+// which authentication has already verified.
+func (a *Authorizer) Authorize(accessKeyID, action, resource string) Decision {
+	if a.root != "" && accessKeyID == a.root {
+		return Allowed
+	}
+	p, ok := a.policies[accessKeyID]
+	if !ok {
+		return NotAllowed
+	}
+	return p.Evaluate(action, resource)
+}
