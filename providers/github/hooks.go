@@ -120,8 +120,8 @@ func (h *Hooks) repair(ctx context.Context, owner, repo string, mine []*gh.Hook,
 	return result, nil
 }
 
-// Delete deletes hook id from repository. A hook that is already gone is
-// success.
+// Delete deletes hook id from repository. A hook already gone (404,
+// which GitHub also answers for a repository gone) is success.
 func (h *Hooks) Delete(ctx context.Context, repository, id string) error {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {

@@ -77,8 +77,8 @@ func (a *App) RepositoryToken(ctx context.Context, installationID int64, reposit
 // InstallationToken mints a token of installation installationID with
 // all of the installation's repositories and permissions, for API calls
 // on a connection's behalf (compare, pull request files), and returns its
-// expiry (an hour). Callers keep it until shortly before then: GitHub
-// limits how often tokens may be minted.
+// expiry (an hour). Callers reuse it until shortly before then rather
+// than mint one per call.
 func (a *App) InstallationToken(ctx context.Context, installationID int64) (providers.Token, time.Time, error) {
 	tok, err := a.accessToken(ctx, installationID, nil)
 	if err != nil {

@@ -36,6 +36,12 @@
 // Every request is logged (method, path, query; never bodies or headers)
 // for tests to assert what was, or was not, sent. The server is safe for
 // concurrent use.
+//
+// Typical use: srv := githubtest.New(t, githubtest.Options{APIPrefix:
+// "/api/v3"}) stands for a GHES host whose ProviderEndpoint is srv.URL and
+// whose API is srv.APIURL; AddRepo, AddToken, AddApp, AddInstallation and
+// AddHook seed it; App, Installation, Tokens, Hooks and Requests show what
+// the code under test did to it.
 package githubtest
 
 import (
