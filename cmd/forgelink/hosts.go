@@ -17,6 +17,8 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"list", "[flags]", "list hosts", hostsList},
 		{"update", "[--provider-endpoint URL] [flags] ARN", "update a host", hostsUpdate},
 		{"delete", "[flags] ARN", "delete a host", hostsDelete},
+		{"setup", "[--github-app [--org ORG]] [flags] [ARN]", "print a link that sets the host up in a browser (or registers a GitHub App on github.com)", hostsSetup},
+		{"configure-app", "(--client-id ID --client-secret-file FILE | --admin-token-file FILE) [flags] ARN", "give a GitLab self-managed host its OAuth application (no browser)", hostsConfigureApp},
 	}, args, stdout, stderr)
 }
 

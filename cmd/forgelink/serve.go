@@ -131,6 +131,10 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	if err != nil {
 		return err
 	}
+	ds, err := newSetup(cfg, st, kr, log.Named("setup"))
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
@@ -141,7 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newMux(cfg, log, reg, st, kr, apps, pl),
+		Handler:           newMux(cfg, log, reg, st, kr, apps, pl, ds),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -154,6 +158,8 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	// Deferred after the store's Close, so it runs first: attempts in flight
 	// finish (up to the grace) before the store closes.
 	defer stopDelivering()
+	stopSetup := ds.run()
+	defer stopSetup()
 	stopReload := reloadOnHUP(ctx, pl, reload, log)
 	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
@@ -206,7 +212,7 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 // newMux routes the listener: the control plane at "/", webhooks under
 // /webhooks/, and the operational endpoints.
 func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st daemonStore, kr *keyring.Keyring,
-	apps map[int64][]byte, pl *pipelines) *http.ServeMux {
+	apps map[int64][]byte, pl *pipelines, ds *daemonSetup) *http.ServeMux {
 	lifecycle := &installationLifecycle{store: st, log: log.Named("lifecycle")}
 	hooks := ingress.New(ingress.Options{
 		Lifecycle:     lifecycle,
@@ -222,10 +228,12 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
 			return pl.route(conn.ID, eventID, at, ev)
 		},
-		Recorded: pl.engine.Wake,
+		Recorded:       pl.engine.Wake,
+		RegisteredApps: ds.registeredApps(),
 	})
 	lifecycle.changed = hooks.Invalidate
-	con := newConsole(cfg, st, kr, nil, log.Named("console"))
+	ds.invalidate = hooks.Invalidate
+	con := newConsole(cfg, st, kr, ds.console(), log.Named("console"))
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
@@ -248,6 +256,8 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		ProviderURLs:      cfg.Providers,
 		Authorizer:        policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies()),
 		ConsoleLinks:      consoleLinks(con),
+		Setup:             ds.controlPlane(),
+		Revoker:           ds.revoker(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
@@ -257,6 +267,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	mux.HandleFunc("GET /readyz", readyz(st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mountConsole(mux, con)
+	ds.mount(mux)
 	return mux
 }
 

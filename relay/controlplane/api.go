@@ -113,6 +113,9 @@ type Options struct {
 	// Setup starts the browser set-up of connections and hosts
 	// (setup.go); nil: not offered.
 	Setup Setup
+	// Revoker revokes a connection's credentials before it is deleted
+	// (setup.go); nil: nothing is revoked.
+	Revoker Revoker
 	// ConsoleLinks mints CreateConsoleLink's sign-in links (console.go);
 	// nil: not offered.
 	ConsoleLinks ConsoleLinks

@@ -256,6 +256,7 @@ func (a *API) deleteConnection(ctx context.Context, c call) (any, error) {
 	if err := a.releaseConnection(ctx, conn, *in.ConnectionArn); err != nil {
 		return nil, err
 	}
+	a.revokeCredentials(ctx, conn, *in.ConnectionArn)
 	if err := a.opts.Store.DeleteConnection(ctx, conn.ID); err != nil {
 		return nil, onResource("connection "+*in.ConnectionArn, err)
 	}

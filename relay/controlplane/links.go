@@ -64,8 +64,9 @@ func (a *API) linkOut(ns namespace, l store.RepositoryLink) struct{ RepositoryLi
 	return struct{ RepositoryLinkInfo wireLink }{out}
 }
 
-// CreateRepositoryLink accepts a connection in any status: its hook is
-// registered once the connection is AVAILABLE.
+// createRepositoryLink accepts a connection in any status: its hook is
+// registered once the connection is AVAILABLE. EncryptionKeyArn is kept and
+// echoed only; forgelink seals its secrets with its own keyring.
 func (a *API) createRepositoryLink(ctx context.Context, c call) (any, error) {
 	var in struct {
 		ConnectionArn, OwnerId, RepositoryName, EncryptionKeyArn *string

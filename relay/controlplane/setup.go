@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/store"
 )
 
 // Setup starts the browser set-up of connections and hosts and configures
@@ -179,4 +182,24 @@ func setupError(resource string, err error) error {
 		return newError(codeInvalidInput, "the provider refused the credentials: %v", err)
 	}
 	return onResource(resource, fmt.Errorf("set-up: %w", err))
+}
+
+// Revoker revokes what forgelink was issued for a connection: OAuth
+// grants, minted installation tokens (relay/setup).
+type Revoker interface {
+	Revoke(ctx context.Context, conn store.Connection) error
+}
+
+// revokeCredentials runs before a connection is deleted (after its
+// webhooks are removed, which needs its credential). A provider that
+// cannot be asked does not stop the deletion the operator asked for; the
+// failure is logged.
+func (a *API) revokeCredentials(ctx context.Context, conn store.Connection, arn string) {
+	if a.opts.Revoker == nil {
+		return
+	}
+	if err := a.opts.Revoker.Revoke(ctx, conn); err != nil {
+		a.opts.Log.Warn("credentials of a deleted connection may remain valid at the provider",
+			zap.String("connection", arn), zap.Error(err))
+	}
 }

@@ -111,9 +111,10 @@ func TestGitHubInstallCallback(t *testing.T) {
 func TestGitHubInstallRefusals(t *testing.T) {
 	f, gh, app := newGitHubFixture(t)
 	conn := f.connection(t, store.ProviderGitHub, "")
-	callback := install(t, f, conn.ID)
+	// Each attempt takes a new link: a callback that reaches GitHub spends
+	// its state, whatever GitHub answers.
 	withInstallation := func(id int64, action string) string {
-		u := must(url.Parse(callback))
+		u := must(url.Parse(install(t, f, conn.ID)))
 		q := u.Query()
 		q.Set("installation_id", strconv.FormatInt(id, 10))
 		q.Set("setup_action", action)
@@ -134,7 +135,7 @@ func TestGitHubInstallRefusals(t *testing.T) {
 	}{
 		{"suspended", withInstallation(suspended.ID, "install"), "suspended"},
 		{"another App's installation", withInstallation(foreign.ID, "install"), "does not know installation"},
-		{"no installation id", strings.Replace(callback, "installation_id=", "x=", 1), "no valid installation_id"},
+		{"no installation id", strings.Replace(install(t, f, conn.ID), "installation_id=", "x=", 1), "no valid installation_id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

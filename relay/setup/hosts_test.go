@@ -81,6 +81,16 @@ func TestGitLabHostForm(t *testing.T) {
 	if err != nil || tok.Username != "oauth2" || !strings.HasPrefix(tok.Token, "access-") {
 		t.Errorf("RepositoryToken = %+v, %v", tok, err)
 	}
+
+	// A host sent back to PENDING (its endpoint moved) sets nothing up
+	// until it is set up again.
+	if err := f.store.SetHostStatus(ctx, host.ID, store.StatusPending, "provider endpoint changed"); err != nil {
+		t.Fatal(err)
+	}
+	var input *InputError
+	if _, err := f.svc.ConnectionSetupURL(ctx, conn.ID); !errors.As(err, &input) || !strings.Contains(err.Error(), "PENDING") {
+		t.Errorf("ConnectionSetupURL on a PENDING host: %v", err)
+	}
 }
 
 func TestConfigureHostApp(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/oauth2"
+
+	"github.com/forgelink/forgelink/store"
 )
 
 // ConnectionSetupURL returns a set-up link for a connection (valid for
@@ -20,7 +22,11 @@ func (s *Service) ConnectionSetupURL(ctx context.Context, connID string) (string
 	}
 	st := state{Purpose: purposeConnection, Resource: conn.ID}
 	// Checked now, so that the operator learns what is missing before
-	// following the link.
+	// following the link. A host sent back to PENDING has an app
+	// registered for its old endpoint.
+	if err := s.requireHostAvailable(ctx, conn); err != nil {
+		return "", err
+	}
 	if isGitHub(conn.ProviderType) {
 		_, err = s.installApp(ctx, conn)
 	} else {
@@ -34,6 +40,20 @@ func (s *Service) ConnectionSetupURL(ctx context.Context, connID string) (string
 		return "", err
 	}
 	return s.newLink(ctx, st)
+}
+
+func (s *Service) requireHostAvailable(ctx context.Context, conn store.Connection) error {
+	if conn.HostID == "" {
+		return nil
+	}
+	host, err := s.opts.Store.GetHost(ctx, conn.HostID)
+	if err != nil {
+		return err
+	}
+	if host.Status != store.StatusAvailable {
+		return inputError("host %s is %s: set the host up first (`forgelink hosts setup`)", host.Name, host.Status)
+	}
+	return nil
 }
 
 // sealJSON seals v's JSON under the record id.
