@@ -295,3 +295,54 @@ func TestRotateSecretSyncsHooks(t *testing.T) {
 		t.Errorf("after rotation, hooks synced %v, want the connection", synced)
 	}
 }
+
+func TestRepositoryLinkTags(t *testing.T) {
+	f, _ := newLinkFixture(t, Limits{})
+	ctx := t.Context()
+	conn := f.mustConnection(t, "gh", cctypes.ProviderTypeGithub)
+	created, err := f.cc.CreateRepositoryLink(ctx, &codeconnections.CreateRepositoryLinkInput{
+		ConnectionArn: &conn, OwnerId: aws.String("octo-org"), RepositoryName: aws.String("widget"),
+		Tags: []cctypes.Tag{{Key: aws.String("team"), Value: aws.String("ci")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := created.RepositoryLinkInfo.RepositoryLinkArn
+	tags := func() map[string]string {
+		t.Helper()
+		out, err := f.cc.ListTagsForResource(ctx, &codeconnections.ListTagsForResourceInput{ResourceArn: arn})
+		if err != nil {
+			t.Fatalf("ListTagsForResource: %v", err)
+		}
+		m := map[string]string{}
+		for _, tag := range out.Tags {
+			m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return m
+	}
+	if got := tags(); len(got) != 1 || got["team"] != "ci" {
+		t.Errorf("tags given at creation = %v", got)
+	}
+	if _, err := f.cc.TagResource(ctx, &codeconnections.TagResourceInput{ResourceArn: arn,
+		Tags: []cctypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cc.UntagResource(ctx, &codeconnections.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tags(); len(got) != 1 || got["env"] != "prod" {
+		t.Errorf("tags after tag and untag = %v", got)
+	}
+
+	var nf *cctypes.ResourceNotFoundException
+	otherRegion := strings.Replace(aws.ToString(arn), ":us-east-1:", ":eu-west-1:", 1)
+	if _, err := f.cc.ListTagsForResource(ctx, &codeconnections.ListTagsForResourceInput{ResourceArn: &otherRegion}); !errors.As(err, &nf) {
+		t.Errorf("tags of the link's ARN in another region: %v, want ResourceNotFoundException", err)
+	}
+	if _, err := f.cc.DeleteRepositoryLink(ctx, &codeconnections.DeleteRepositoryLinkInput{RepositoryLinkId: created.RepositoryLinkInfo.RepositoryLinkId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cc.ListTagsForResource(ctx, &codeconnections.ListTagsForResourceInput{ResourceArn: arn}); !errors.As(err, &nf) {
+		t.Errorf("tags of a deleted link: %v, want ResourceNotFoundException", err)
+	}
+}

@@ -19,7 +19,7 @@ func (a *API) taggable(ctx context.Context, arn *string) (store.ResourceRef, err
 	}
 	r, ok := parseARN(*arn)
 	if !ok {
-		return store.ResourceRef{}, validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection or host ARN", *arn)
+		return store.ResourceRef{}, validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection, host or repository link ARN", *arn)
 	}
 	switch r.kind {
 	case store.KindConnection:
@@ -28,6 +28,9 @@ func (a *API) taggable(ctx context.Context, arn *string) (store.ResourceRef, err
 	case store.KindHost:
 		h, err := a.lookupHost(ctx, "ResourceArn", *arn)
 		return store.ResourceRef{Kind: store.KindHost, ID: h.ID}, err
+	case store.KindRepositoryLink:
+		l, err := a.lookupLink(ctx, "ResourceArn", *arn)
+		return store.ResourceRef{Kind: store.KindRepositoryLink, ID: l.ID}, err
 	}
 	return store.ResourceRef{}, onResource("resource "+*arn, store.ErrNotFound)
 }
@@ -103,4 +106,20 @@ func (a *API) listTagsForResource(ctx context.Context, c call) (any, error) {
 		return nil, onResource("resource "+*in.ResourceArn, err)
 	}
 	return struct{ Tags []wireTag }{toWireTags(tags)}, nil
+}
+
+// lookupLink resolves a repository link ARN. Links are regional, as hosts.
+func (a *API) lookupLink(ctx context.Context, field, arn string) (store.RepositoryLink, error) {
+	r, err := a.parseResourceARN(field, arn, store.KindRepositoryLink)
+	if err != nil {
+		return store.RepositoryLink{}, err
+	}
+	l, err := a.opts.Store.GetRepositoryLink(ctx, r.id)
+	if err == nil && (l.Region != r.region || l.Region != a.opts.Region) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.RepositoryLink{}, onResource("repository link "+arn, err)
+	}
+	return l, nil
 }

@@ -95,6 +95,8 @@ func resourceExists(ctx context.Context, q querier, r store.ResourceRef) error {
 		query = "SELECT COUNT(*) FROM connections WHERE id = ? AND deleted_at IS NULL"
 	case store.KindHost:
 		query = "SELECT COUNT(*) FROM hosts WHERE id = ?"
+	case store.KindRepositoryLink:
+		query = "SELECT COUNT(*) FROM repository_links WHERE id = ?"
 	default:
 		return fmt.Errorf("resource kind %q: %w", r.Kind, store.ErrNotFound)
 	}
