@@ -48,7 +48,9 @@ func (f *fakeSetup) ConnectionSetupURL(_ context.Context, id string) (string, er
 	return f.ask("connection:" + id)
 }
 
-func (f *fakeSetup) HostSetupURL(_ context.Context, id string) (string, error) { return f.ask("host:" + id) }
+func (f *fakeSetup) HostSetupURL(_ context.Context, id string) (string, error) {
+	return f.ask("host:" + id)
+}
 
 func (f *fakeSetup) GitHubAppSetupURL(_ context.Context, org string) (string, error) {
 	return f.ask("github-app:" + org)

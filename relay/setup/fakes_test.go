@@ -51,7 +51,7 @@ type grant struct {
 	client, redirect, challenge string
 }
 
-func newGitLabFake(t *testing.T) *oauthFake  { return newOAuthFake(t, false) }
+func newGitLabFake(t *testing.T) *oauthFake    { return newOAuthFake(t, false) }
 func newBitbucketFake(t *testing.T) *oauthFake { return newOAuthFake(t, true) }
 
 func newOAuthFake(t *testing.T, bitbucket bool) *oauthFake {

@@ -77,11 +77,11 @@ func redact(err error) string {
 
 // start follows a set-up link: the state says what is being set up.
 func (s *Service) start(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.openState(stateParam(r), purposeConnection, purposeHost, purposeGitHubApp)
+	raw := stateParam(r)
+	st, err := s.openState(raw, purposeConnection, purposeHost, purposeGitHubApp)
 	if err != nil {
 		return err
 	}
-	raw := stateParam(r)
 	switch st.Purpose {
 	case purposeConnection:
 		return s.startConnection(w, r, st, raw)
@@ -107,6 +107,8 @@ func (s *Service) startConnection(w http.ResponseWriter, r *http.Request, st sta
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, to, http.StatusFound)
 	return nil
 }
@@ -121,5 +123,5 @@ func (s *Service) startHost(w http.ResponseWriter, r *http.Request, st state, ra
 	if host.ProviderType == store.ProviderGitLabSelfManaged {
 		return s.renderGitLabForm(w, http.StatusOK, host, raw, "", "")
 	}
-	return s.renderManifest(w, host, st, raw)
+	return s.renderManifest(w, host, raw)
 }

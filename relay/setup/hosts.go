@@ -94,7 +94,7 @@ func (s *Service) GitHubAppSetupURL(ctx context.Context, org string) (string, er
 
 // renderManifest shows the form that posts forgelink's App manifest to the
 // GHES host's new-App page; a script submits it at once.
-func (s *Service) renderManifest(w http.ResponseWriter, host store.Host, st state, raw string) error {
+func (s *Service) renderManifest(w http.ResponseWriter, host store.Host, raw string) error {
 	if host.ProviderType != store.ProviderGitHubEnterpriseServer {
 		return errForged
 	}

@@ -38,9 +38,9 @@ var stateAD = []byte("forgelink/setup/state/v1")
 // open) and confidential (the PKCE verifier inside stays secret).
 type state struct {
 	Purpose  string `json:"p"`
-	Resource string `json:"r"` // connection id, host id, or the new App's record id
-	Nonce    string `json:"n"` // single use: consumed by the callback
-	Expires  int64  `json:"x"` // unix seconds
+	Resource string `json:"r"`           // connection id, host id, or the new App's record id
+	Nonce    string `json:"n"`           // single use: consumed by the callback
+	Expires  int64  `json:"x"`           // unix seconds
 	Verifier string `json:"v,omitempty"` // PKCE code verifier
 	Org      string `json:"o,omitempty"` // github.com App registration under an organization
 }
