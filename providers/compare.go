@@ -14,7 +14,8 @@ import (
 // large for its API, or it refuses (a commit or repository it does not
 // know, a token it rejects). Errors of the providers' CompareFiles wrap it
 // or ErrProviderUnavailable (the provider could not be asked now). Neither
-// ever carries the token.
+// ever carries the token. A token answered 401 wraps ErrTokenRejected too:
+// the connection's credential no longer works.
 var ErrNoFileList = errors.New("no complete changed-file list")
 
 // MaxCompareFiles bounds a changed-file list read from a compare API: a
@@ -37,15 +38,19 @@ func CheckCompare(before, after string) error {
 // CompareError classifies a failed compare call. status is the HTTP status
 // of the provider's answer, 0 when none came; err is the client library's
 // error. No answer (network, timeout, an undecodable body), a 5xx, 408 or
-// 429 wraps ErrProviderUnavailable; any other status wraps ErrNoFileList.
-// A status is reported without the answer's body, which the libraries
-// quote.
+// 429 wraps ErrProviderUnavailable; any other status wraps ErrNoFileList,
+// and 401 (the token refused) a *StatusError as well, which matches
+// ErrTokenRejected. 403 does not: it may refuse one repository, or be a
+// rate limit. A status is reported without the answer's body, which the
+// libraries quote.
 func CompareError(status int, err error) error {
 	switch {
 	case status == 0 || status < 300:
 		return fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
 		return fmt.Errorf("%w: HTTP %d %s", ErrProviderUnavailable, status, http.StatusText(status))
+	case status == http.StatusUnauthorized:
+		return fmt.Errorf("%w: %w", ErrNoFileList, &StatusError{StatusCode: status})
 	}
 	return fmt.Errorf("%w: HTTP %d %s", ErrNoFileList, status, http.StatusText(status))
 }

@@ -34,6 +34,10 @@ func TestCompareError(t *testing.T) {
 			if !errors.Is(err, tc.want) || errors.Is(err, other) {
 				t.Errorf("CompareError(%d) = %v, want %v", tc.status, err, tc.want)
 			}
+			// Only 401 says the token itself is refused.
+			if rejected := errors.Is(err, ErrTokenRejected); rejected != (tc.status == 401) {
+				t.Errorf("CompareError(%d) = %v: token rejected %v", tc.status, err, rejected)
+			}
 		})
 	}
 }

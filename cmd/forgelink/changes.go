@@ -3,22 +3,25 @@ package main
 import (
 	"net/http"
 
-	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/providers/bitbucket"
 	"github.com/forgelink/forgelink/providers/github"
 	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/changes"
+	"github.com/forgelink/forgelink/relay/setup"
 	"github.com/forgelink/forgelink/store"
 )
 
 // newChangedFiles returns the delivery engine's dispatch.Files: each
 // provider's package lists a push's changed files through its compare API,
-// with the token the connection was completed with. The engine bounds each
-// call (dispatch.DefaultFilesTimeout).
-func newChangedFiles(cfg *config.Config, st changes.Store, kr changes.Opener) *changes.Resolver {
+// with the connection's token and API URL as the set-up service gives them
+// for any kind of credential; a token the provider refuses puts the
+// connection in ERROR. The engine bounds each call
+// (dispatch.DefaultFilesTimeout).
+func newChangedFiles(st changes.Store, svc *setup.Service) *changes.Resolver {
 	return changes.New(changes.Options{
-		Store:   st,
-		Keyring: kr,
+		Store:       st,
+		Credentials: svc,
+		Rejected:    svc.Rejected,
 		Compare: map[string]changes.CompareFunc{
 			store.ProviderGitHub:                 github.CompareFiles,
 			store.ProviderGitHubEnterpriseServer: github.CompareFiles,
@@ -33,8 +36,6 @@ func newChangedFiles(cfg *config.Config, st changes.Store, kr changes.Opener) *c
 			store.ProviderGitLabSelfManaged:      gitlab.PullRequestFiles,
 			store.ProviderBitbucket:              bitbucket.PullRequestFiles,
 		},
-		URLs:               cfg.Providers,
-		AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
 		Client: &http.Client{
 			// As for token checks: a redirect could carry the token to
 			// another host. A redirected comparison fails with the 3xx,

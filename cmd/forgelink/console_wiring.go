@@ -1,13 +1,12 @@
 package main
 
 import (
-	"net/http"
+	"fmt"
 
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/relay/console"
-	"github.com/forgelink/forgelink/relay/controlplane"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/policy"
 )
@@ -17,18 +16,10 @@ import (
 // signs in anyway. The root key always may.
 const consoleAction = "codeconnections:CreateConsoleLink"
 
-// newConsole builds the web console, or returns nil, logging why, when it
-// cannot be served. setup starts browser set-ups; nil: none offered.
-func newConsole(cfg *config.Config, st daemonStore, kr *keyring.Keyring, setup console.Setup, log *zap.Logger) *console.Console {
-	// A store without single-use nonces cannot back login links.
-	cs, ok := st.(console.Store)
-	if !ok {
-		log.Warn("the store keeps no single-use nonces: the web console is not served")
-		return nil
-	}
-	auth := policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())
+// newConsole builds the web console. setup starts browser set-ups.
+func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup console.Setup, auth *policy.Authorizer, log *zap.Logger) (*console.Console, error) {
 	con, err := console.New(console.Options{
-		Store:   cs,
+		Store:   st,
 		Keyring: kr,
 		Setup:   setup,
 		Log:     log,
@@ -43,24 +34,7 @@ func newConsole(cfg *config.Config, st daemonStore, kr *keyring.Keyring, setup c
 		AccountID: cfg.AccountID,
 	})
 	if err != nil {
-		log.Error("the web console is not served", zap.Error(err))
-		return nil
+		return nil, fmt.Errorf("console: %w", err)
 	}
-	return con
-}
-
-// consoleLinks is what the control plane mints console links with: nil
-// (CreateConsoleLink not offered) without a console.
-func consoleLinks(con *console.Console) controlplane.ConsoleLinks {
-	if con == nil {
-		return nil
-	}
-	return con
-}
-
-// mountConsole serves the console under /console/.
-func mountConsole(mux *http.ServeMux, con *console.Console) {
-	if con != nil {
-		mux.Handle("/console/", con)
-	}
+	return con, nil
 }

@@ -26,7 +26,8 @@ import (
 
 // compareAPI is a fake GitHub API: GET /user as fakeGitHub, and GET
 // /repos/{owner}/{repo}/compare/{before}...{after} answering with the
-// files set for after.
+// files set for after. Anything else (the webhook registration's hook
+// listing) gets 404 and is not counted.
 type compareAPI struct {
 	*httptest.Server
 
@@ -49,12 +50,16 @@ func newCompareAPI(t *testing.T) *compareAPI {
 			return
 		}
 		basehead, ok := strings.CutPrefix(r.URL.Path, "/repos/octo-org/widget/compare/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
 		_, after, _ := strings.Cut(basehead, "...")
 		api.mu.Lock()
 		api.asked = append(api.asked, basehead)
 		paths, known := api.files[after]
 		api.mu.Unlock()
-		if r.Method != http.MethodGet || !ok || !known {
+		if r.Method != http.MethodGet || !known {
 			http.NotFound(w, r)
 			return
 		}

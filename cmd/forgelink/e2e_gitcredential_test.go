@@ -21,13 +21,13 @@ import (
 const gitHTTPBackend = "/usr/lib/git-core/git-http-backend"
 
 // gitServer serves the bare repositories under root over smart HTTP to
-// clients that authenticate with password token, counting refusals.
+// clients whose password accept takes.
 type gitServer struct {
 	*httptest.Server
 	root string
 }
 
-func newGitServer(t *testing.T, token string) *gitServer {
+func newGitServer(t *testing.T, accept func(password string) bool) *gitServer {
 	t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
 		if os.Getenv("CI") != "" {
@@ -42,7 +42,7 @@ func newGitServer(t *testing.T, token string) *gitServer {
 	}
 	gs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, password, ok := r.BasicAuth()
-		if !ok || user == "" || subtle.ConstantTimeCompare([]byte(password), []byte(token)) != 1 {
+		if !ok || user == "" || !accept(password) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
@@ -93,7 +93,9 @@ func TestE2EGitCredentialClone(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
-	gs := newGitServer(t, e2eToken)
+	gs := newGitServer(t, func(password string) bool {
+		return subtle.ConstantTimeCompare([]byte(password), []byte(e2eToken)) == 1
+	})
 	gs.addRepository(t, "octo-org/widget", "hello from widget\n")
 	gh := fakeGitHub(t)
 	cfgPath := filepath.Join(t.TempDir(), "forgelink.yaml")
@@ -103,19 +105,7 @@ func TestE2EGitCredentialClone(t *testing.T) {
 	conn := newHookConn(t, cli, "clone", store.ProviderGitHub)
 	cli.complete(t, conn)
 
-	home := t.TempDir()
-	env := append(clientEnv(t), "HOME="+home)
-	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
-	dst := filepath.Join(t.TempDir(), "widget")
-	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
-		"-c", "credential.useHttpPath=true", "clone", "-q", gs.URL+"/octo-org/widget.git", dst)
-	if res.code != 0 {
-		t.Fatalf("git clone through forgelink git-credential: exit %d\n%s", res.code, res.stderr)
-	}
-	got, err := os.ReadFile(filepath.Join(dst, "README.md"))
-	if err != nil || string(got) != "hello from widget\n" {
-		t.Fatalf("cloned README.md = %q, %v", got, err)
-	}
+	home, dst := gs.clone(t, d, conn.arn, "octo-org/widget", "hello from widget\n")
 
 	// The token was vended, audited without itself, and never written down.
 	if !d.logged("issued a connection token") {
@@ -137,9 +127,31 @@ func TestE2EGitCredentialClone(t *testing.T) {
 	}
 
 	// Without credential.useHttpPath git names no repository: refused.
-	res = runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
+	env := append(clientEnv(t), "HOME="+home)
+	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
+	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
 		"clone", "-q", gs.URL+"/octo-org/widget.git", filepath.Join(t.TempDir(), "again"))
 	if res.code == 0 || !strings.Contains(res.stderr, "useHttpPath") {
 		t.Errorf("clone without credential.useHttpPath: exit %d, stderr %q; want a refusal naming useHttpPath", res.code, res.stderr)
 	}
+}
+
+// clone clones repo from gs through `forgelink git-credential` asking d
+// for connection arn's token, checks its README.md holds readme, and
+// returns git's home and the clone's directory.
+func (gs *gitServer) clone(t *testing.T, d *daemon, arn, repo, readme string) (home, dst string) {
+	t.Helper()
+	home, dst = t.TempDir(), filepath.Join(t.TempDir(), "clone")
+	env := append(clientEnv(t), "HOME="+home)
+	helper := "!" + forgelinkBin + " git-credential --connection " + arn + " --endpoint-url " + d.url
+	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
+		"-c", "credential.useHttpPath=true", "clone", "-q", gs.URL+"/"+repo+".git", dst)
+	if res.code != 0 {
+		t.Fatalf("git clone through forgelink git-credential: exit %d\n%s", res.code, res.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "README.md"))
+	if err != nil || string(got) != readme {
+		t.Fatalf("cloned README.md = %q, %v; want %q", got, err, readme)
+	}
+	return home, dst
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -135,4 +137,20 @@ func (p *pipelines) Pipelines() []config.Pipeline { return p.config.Load().Pipel
 // repository, why it did or did not trigger.
 func (p *pipelines) Explain(connID string, ev *providers.Event) []route.PipelineVerdict {
 	return p.router.Load().Explain(connID, ev)
+}
+
+// repositories lists the repositories the running pipelines name on the
+// connection connID: forgelink keeps a webhook on each.
+func (p *pipelines) repositories(connID string) []string {
+	cfg := p.config.Load()
+	if cfg == nil {
+		return nil
+	}
+	var repos []string
+	for _, pl := range cfg.Pipelines {
+		if arn := pl.ConnectionArn; strings.HasSuffix(arn, "/"+connID) && !slices.Contains(repos, pl.Repository) {
+			repos = append(repos, pl.Repository)
+		}
+	}
+	return repos
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/controlplane"
 	"github.com/forgelink/forgelink/relay/dispatch"
+	"github.com/forgelink/forgelink/relay/hookreg"
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/policy"
@@ -139,13 +141,18 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
 	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
-		Files: newChangedFiles(cfg, st, kr), Router: pl.router.Load})
+		Files: newChangedFiles(st, ds.svc), Router: pl.router.Load})
 	pl.engine = engine
 	if err := pl.apply(ctx, cfg); err != nil {
 		return err
 	}
+	reconciler := newHookRegistry(cfg, st, kr, ds.svc, pl, log.Named("hooks"))
+	mux, err := newMux(cfg, log, reg, st, kr, apps, pl, ds, reconciler)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           newMux(cfg, log, reg, st, kr, apps, pl, ds),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -158,9 +165,14 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	// Deferred after the store's Close, so it runs first: attempts in flight
 	// finish (up to the grace) before the store closes.
 	defer stopDelivering()
-	stopSetup := ds.run()
-	defer stopSetup()
-	stopReload := reloadOnHUP(ctx, pl, reload, log)
+	stopBackground := runBackground(ds.svc.Run, reconciler.Run)
+	defer stopBackground()
+	stopReload := reloadOnHUP(ctx, pl, reload, log, func(cfg *config.Config) {
+		// Pipelines may name new repositories: their webhooks are made now.
+		for _, p := range cfg.Pipelines {
+			reconciler.Sync(p.ConnectionArn[strings.LastIndexByte(p.ConnectionArn, '/')+1:])
+		}
+	})
 	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
 		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
@@ -212,7 +224,7 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 // newMux routes the listener: the control plane at "/", webhooks under
 // /webhooks/, and the operational endpoints.
 func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st daemonStore, kr *keyring.Keyring,
-	apps map[int64][]byte, pl *pipelines, ds *daemonSetup) *http.ServeMux {
+	apps map[int64][]byte, pl *pipelines, ds *daemonSetup, reconciler *hookreg.Reconciler) (*http.ServeMux, error) {
 	lifecycle := &installationLifecycle{store: st, log: log.Named("lifecycle")}
 	hooks := ingress.New(ingress.Options{
 		Lifecycle:     lifecycle,
@@ -229,11 +241,21 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 			return pl.route(conn.ID, eventID, at, ev)
 		},
 		Recorded:       pl.engine.Wake,
-		RegisteredApps: ds.registeredApps(),
+		RegisteredApps: ds.svc,
 	})
 	lifecycle.changed = hooks.Invalidate
-	ds.invalidate = hooks.Invalidate
-	con := newConsole(cfg, st, kr, ds.console(), log.Named("console"))
+	// A connection completed, deleted or rotated: the ingress forgets its
+	// cached copy, and its webhooks are checked at once.
+	connectionChanged := func(id string) {
+		hooks.Invalidate(id)
+		reconciler.Sync(id)
+	}
+	ds.changed = connectionChanged
+	auth := policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())
+	con, err := newConsole(cfg, st, kr, ds.svc, auth, log.Named("console"))
+	if err != nil {
+		return nil, err
+	}
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
@@ -249,15 +271,17 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		},
 		WebhookBaseURL:    cfg.PublicURL,
 		SecretOverlap:     cfg.Webhooks.SecretOverlap,
-		ConnectionChanged: hooks.Invalidate,
+		ConnectionChanged: connectionChanged,
 		Pipelines:         pl,
 		DeliveriesChanged: pl.engine.Wake,
 		Tokens:            newProviderTokens(),
 		ProviderURLs:      cfg.Providers,
-		Authorizer:        policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies()),
-		ConsoleLinks:      consoleLinks(con),
-		Setup:             ds.controlPlane(),
-		Revoker:           ds.revoker(),
+		Authorizer:        auth,
+		ConsoleLinks:      con,
+		Setup:             ds.svc,
+		Revoker:           ds.svc,
+		RepositoryTokens:  ds.svc,
+		Hooks:             reconciler,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
@@ -266,9 +290,9 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", readyz(st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mountConsole(mux, con)
-	ds.mount(mux)
-	return mux
+	mux.Handle("/console/", con)
+	mux.Handle("/setup/", ds.svc.Handler())
+	return mux, nil
 }
 
 // runDelivery starts the delivery engine and the releaser of held events.
@@ -298,7 +322,8 @@ func connectionARN(cfg *config.Config) func(id string) string {
 // reloadOnHUP reloads the pipelines and targets on SIGHUP. A configuration
 // that does not validate, or whose targets cannot be built, is refused
 // with every reason logged, and the running one stays.
-func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config, error), log *zap.Logger) (stop func()) {
+func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config, error), log *zap.Logger,
+	applied func(*config.Config)) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -319,6 +344,7 @@ func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config
 				continue
 			}
 			log.Info("configuration reloaded (pipelines and targets; other settings need a restart)")
+			applied(cfg)
 		}
 	}()
 	return func() { signal.Stop(hup); close(quit); <-done }

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
-	"github.com/forgelink/forgelink/relay/console"
-	"github.com/forgelink/forgelink/relay/controlplane"
-	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/setup"
 )
@@ -19,31 +17,25 @@ import (
 // an installation lookup), well within a browser's patience.
 const setupTimeout = 30 * time.Second
 
-// daemonSetup is the provider set-up as the daemon runs it; svc is nil
-// when the store cannot back it, and then nothing of it is offered.
+// daemonSetup is the provider set-up as the daemon runs it.
 type daemonSetup struct {
 	svc *setup.Service
-	// invalidate drops a connection from the ingress's cache; set once
-	// the ingress, which needs svc, exists.
-	invalidate func(id string)
+	// changed is told of a connection whose set-up completed: set once the
+	// parts it informs (the ingress, the hook registry) exist.
+	changed func(id string)
 }
 
 // newSetup builds the provider set-up from the configuration: the cloud
 // providers' URLs and the Apps and OAuth applications it names, with
 // their secrets read once.
 func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.Logger) (*daemonSetup, error) {
-	d := &daemonSetup{}
-	ss, ok := st.(setup.Store)
-	if !ok {
-		log.Warn("the store keeps no provider apps: the provider set-up is not offered")
-		return d, nil
-	}
 	cloud, err := setupCloud(cfg)
 	if err != nil {
 		return nil, err
 	}
+	d := &daemonSetup{changed: func(string) {}}
 	d.svc = setup.New(setup.Options{
-		Store:   ss,
+		Store:   st,
 		Keyring: kr,
 		Log:     log,
 		Client: &http.Client{
@@ -54,11 +46,7 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 		PublicURL:          cfg.PublicURL,
 		Cloud:              cloud,
 		AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
-		ConnectionChanged: func(id string) {
-			if d.invalidate != nil {
-				d.invalidate(id)
-			}
-		},
+		ConnectionChanged:  func(id string) { d.changed(id) },
 	})
 	return d, nil
 }
@@ -100,54 +88,13 @@ func setupCloud(cfg *config.Config) (setup.Cloud, error) {
 	return cloud, nil
 }
 
-// The set-up as each part of the daemon sees it: nil interfaces when it
-// is not offered.
-
-func (d *daemonSetup) registeredApps() ingress.AppSecrets {
-	if d.svc == nil {
-		return nil
-	}
-	return d.svc
-}
-
-func (d *daemonSetup) controlPlane() controlplane.Setup {
-	if d.svc == nil {
-		return nil
-	}
-	return d.svc
-}
-
-func (d *daemonSetup) revoker() controlplane.Revoker {
-	if d.svc == nil {
-		return nil
-	}
-	return d.svc
-}
-
-func (d *daemonSetup) console() console.Setup {
-	if d.svc == nil {
-		return nil
-	}
-	return d.svc
-}
-
-// mount serves the set-up pages and callbacks under /setup/.
-func (d *daemonSetup) mount(mux *http.ServeMux) {
-	if d.svc != nil {
-		mux.Handle("/setup/", d.svc.Handler())
-	}
-}
-
-// run starts the OAuth token refresher; stop ends it and waits.
-func (d *daemonSetup) run() (stop func()) {
-	if d.svc == nil {
-		return func() {}
-	}
+// runBackground runs the daemon's periodic work (the OAuth token
+// refresher, the webhook reconciler); stop ends it and waits.
+func runBackground(runs ...func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d.svc.Run(ctx)
-	}()
-	return func() { cancel(); <-done }
+	var wg sync.WaitGroup
+	for _, run := range runs {
+		wg.Go(func() { run(ctx) })
+	}
+	return func() { cancel(); wg.Wait() }
 }

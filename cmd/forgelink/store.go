@@ -12,9 +12,12 @@ import (
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/relay/changes"
+	"github.com/forgelink/forgelink/relay/console"
 	"github.com/forgelink/forgelink/relay/controlplane"
 	"github.com/forgelink/forgelink/relay/dispatch"
+	"github.com/forgelink/forgelink/relay/hookreg"
 	"github.com/forgelink/forgelink/relay/ingress"
+	"github.com/forgelink/forgelink/relay/setup"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
 )
@@ -27,6 +30,9 @@ type daemonStore interface {
 	ingress.Store
 	dispatch.Store
 	changes.Store
+	setup.Store
+	console.Store
+	hookreg.Store
 	UnroutedEvents(ctx context.Context, limit int) ([]store.Event, error)
 	RouteEvent(ctx context.Context, eventID string, ds []store.Delivery) error
 	SetConnectionStatus(ctx context.Context, id, status, reason string) error

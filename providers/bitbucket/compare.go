@@ -25,7 +25,8 @@ const maxDiffstatPages = 100
 
 // CompareFiles returns the files changed by a push from before to after in
 // repository repoFullName ("workspace/repo_slug"), through the Bitbucket
-// Cloud API at apiBaseURL with token (as for CheckToken): GET
+// Cloud API at apiBaseURL with tok (as for CheckToken; an OAuth token
+// always as a bearer token): GET
 // /repositories/{workspace}/{repo_slug}/diffstat/{after}..{before}?topic=true,
 // page after page (pages are numbered). Bitbucket's spec puts the commit with the changes
 // first and the one it is compared with second, the reverse of git diff;
@@ -33,10 +34,10 @@ const maxDiffstatPages = 100
 // fast-forward push is before itself. A diffstat Bitbucket could not
 // finish (HTTP 555) or longer than providers.MaxCompareFiles wraps
 // providers.ErrNoFileList, as do a created branch (nothing to compare)
-// and a refusal (401, 403, 404: an unknown commit or repository); a
-// provider that cannot be asked now (network, 5xx, 429) wraps
-// providers.ErrProviderUnavailable.
-func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName, before, after string) (providers.ChangedFiles, error) {
+// and a refusal (401, which also wraps providers.ErrTokenRejected, 403,
+// 404: an unknown commit or repository); a provider that cannot be asked
+// now (network, 5xx, 429) wraps providers.ErrProviderUnavailable.
+func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repoFullName, before, after string) (providers.ChangedFiles, error) {
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
@@ -44,7 +45,7 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	c, cancel, err := newClient(ctx, client, apiBaseURL, token)
+	c, cancel, err := newTokenClient(ctx, client, apiBaseURL, tok)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}

@@ -112,7 +112,7 @@ func TestCompareFiles(t *testing.T) {
 		{"one entry a page", fakeDiffstat(t, entries, 1, &calls), accessToken, want},
 		{"nothing changed", fakeDiffstat(t, nil, 500, &calls), accessToken, ""},
 		{"too many files", fakeDiffstat(t, many, 500, &calls), accessToken, "no list"},
-		{"bad token", bb, "wrong", "no list"},
+		{"bad token", bb, "wrong", "rejected"},
 		{"diffstat timed out", tokentest.Answer(t, 555, nil, `{"type":"error","error":{"message":"Timeout"}}`), accessToken, "no list"},
 		{"rate limited", tokentest.Answer(t, 429, nil, `{"type":"error"}`), accessToken, "unavailable"},
 		{"server error", tokentest.Answer(t, 502, nil, "bad gateway"), accessToken, "unavailable"},
@@ -121,7 +121,7 @@ func TestCompareFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "ws/api", shaBefore, shaAfter)
+			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "ws/api", shaBefore, shaAfter)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("CompareFiles = %q (%v), want %q", out, err, tc.want)
 			}
@@ -135,7 +135,7 @@ func TestCompareFilesPages(t *testing.T) {
 	var calls atomic.Int32
 	entries := []diffstat{{"added", "", "a"}, {"added", "", "b"}, {"added", "", "c"}}
 	url := fakeDiffstat(t, entries, 1, &calls)
-	got, err := CompareFiles(t.Context(), http.DefaultClient, url, accessToken, "ws/api", shaBefore, shaAfter)
+	got, err := CompareFiles(t.Context(), http.DefaultClient, url, providers.Token{Value: accessToken}, "ws/api", shaBefore, shaAfter)
 	if out := tokentest.CompareOutcome(t, accessToken, got, err); out != "+a +b +c" {
 		t.Errorf("CompareFiles = %q (%v), want +a +b +c", out, err)
 	}
@@ -144,7 +144,7 @@ func TestCompareFilesPages(t *testing.T) {
 	}
 
 	cursor := tokentest.Answer(t, 200, nil, `{"values":[{"status":"added","new":{"path":"a"}}],"next":"https://api.bitbucket.org/2.0/x?page=abc123"}`)
-	got, err = CompareFiles(t.Context(), http.DefaultClient, cursor, accessToken, "ws/api", shaBefore, shaAfter)
+	got, err = CompareFiles(t.Context(), http.DefaultClient, cursor, providers.Token{Value: accessToken}, "ws/api", shaBefore, shaAfter)
 	if out := tokentest.CompareOutcome(t, accessToken, got, err); out != "no list" {
 		t.Errorf("CompareFiles with a cursor = %q (%v), want no list", out, err)
 	}
@@ -160,7 +160,7 @@ func TestCompareFilesNothingToCompare(t *testing.T) {
 		{"not workspace/slug", "api", shaBefore, shaAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CompareFiles(t.Context(), http.DefaultClient, url, accessToken, tc.repo, tc.before, tc.after)
+			got, err := CompareFiles(t.Context(), http.DefaultClient, url, providers.Token{Value: accessToken}, tc.repo, tc.before, tc.after)
 			if out := tokentest.CompareOutcome(t, accessToken, got, err); out != "no list" {
 				t.Errorf("CompareFiles = %q (%v), want no list", out, err)
 			}
@@ -168,5 +168,33 @@ func TestCompareFilesNothingToCompare(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("Bitbucket was asked %d times, want 0", n)
+	}
+}
+
+// TestFilesOAuthToken checks that an OAuth token goes as a bearer token,
+// even when it reads like "user:app_password".
+func TestFilesOAuthToken(t *testing.T) {
+	var calls atomic.Int32
+	entries := []diffstat{{"modified", "a.go", "a.go"}}
+	compare, pr := fakeDiffstat(t, entries, 500, &calls), fakePullRequestDiffstat(t, entries, 500, &calls)
+	for _, tc := range []struct {
+		name string
+		tok  providers.Token
+		want string // as tokentest.CompareOutcome renders it
+	}{
+		{"app password", providers.Token{Value: "jdoe:" + appPassword}, "~a.go"},
+		{"oauth token", providers.Token{Value: accessToken, OAuth: true}, "~a.go"},
+		{"oauth token with a colon", providers.Token{Value: "jdoe:" + appPassword, OAuth: true}, "rejected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CompareFiles(t.Context(), http.DefaultClient, compare, tc.tok, "ws/api", shaBefore, shaAfter)
+			if out := tokentest.CompareOutcome(t, tc.tok.Value, got, err); out != tc.want {
+				t.Errorf("CompareFiles = %q (%v), want %q", out, err, tc.want)
+			}
+			got, err = PullRequestFiles(t.Context(), http.DefaultClient, pr, tc.tok, "ws/api", 7)
+			if out := tokentest.CompareOutcome(t, tc.tok.Value, got, err); out != tc.want {
+				t.Errorf("PullRequestFiles = %q (%v), want %q", out, err, tc.want)
+			}
+		})
 	}
 }

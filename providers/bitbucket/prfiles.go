@@ -31,12 +31,12 @@ type pullRequestDiffstat struct {
 
 // PullRequestFiles returns the files changed by pull request number of
 // repository repoFullName ("workspace/repo_slug"), through the Bitbucket
-// Cloud API at apiBaseURL with token (as for CheckToken): GET
+// Cloud API at apiBaseURL with tok, sent as CompareFiles sends it: GET
 // /repositories/{workspace}/{repo_slug}/pullrequests/{id}/diffstat, page
 // after page. Redirects (Bitbucket redirects to the repository diffstat)
 // and next links are followed only to apiBaseURL's scheme and host, so
 // the token goes nowhere else. Errors are classified as CompareFiles's.
-func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName string, number int) (providers.ChangedFiles, error) {
+func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repoFullName string, number int) (providers.ChangedFiles, error) {
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no pull request number", providers.ErrNoFileList)
 	}
@@ -51,7 +51,7 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	next := base.JoinPath("repositories", workspace, slug, "pullrequests", strconv.Itoa(number), "diffstat")
 	var collected providers.FileCollector
 	for pages := 1; ; pages++ {
-		page, err := getDiffstatPage(ctx, client, base, next, token)
+		page, err := getDiffstatPage(ctx, client, base, next, tok)
 		if err != nil {
 			return providers.ChangedFiles{}, fmt.Errorf("bitbucket pull request diffstat: %w", err)
 		}
@@ -79,17 +79,17 @@ func sameHost(base, u *url.URL) bool {
 
 // getDiffstatPage reads one diffstat page at u, following redirects on
 // base's host.
-func getDiffstatPage(ctx context.Context, client *http.Client, base, u *url.URL, token string) (*pullRequestDiffstat, error) {
+func getDiffstatPage(ctx context.Context, client *http.Client, base, u *url.URL, tok providers.Token) (*pullRequestDiffstat, error) {
 	for redirects := 0; ; redirects++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", providers.ErrNoFileList, err)
 		}
 		req.Header.Set("Accept", "application/json")
-		if user, password, ok := strings.Cut(token, ":"); ok {
+		if user, password, ok := strings.Cut(tok.Value, ":"); ok && !tok.OAuth {
 			req.SetBasicAuth(user, password)
 		} else {
-			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Authorization", "Bearer "+tok.Value)
 		}
 		hc := *client
 		// Redirects are followed here, on base's host only.

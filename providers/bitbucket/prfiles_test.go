@@ -90,7 +90,7 @@ func TestPullRequestFiles(t *testing.T) {
 		{"too many files", fakePullRequestDiffstat(t, many, 500, &calls), accessToken, 7, "no list"},
 		{"unknown pull request", bb, accessToken, 8, "no list"},
 		{"no number", bb, accessToken, 0, "no list"},
-		{"bad token", bb, "wrong", 7, "no list"},
+		{"bad token", bb, "wrong", 7, "rejected"},
 		{"redirect elsewhere", tokentest.Answer(t, 302, http.Header{"Location": {"https://elsewhere.example/x"}}, ""), accessToken, 7, "no list"},
 		{"diffstat timed out", tokentest.Answer(t, 555, nil, `{"type":"error"}`), accessToken, 7, "no list"},
 		{"server error", tokentest.Answer(t, 502, nil, "bad gateway"), accessToken, 7, "unavailable"},
@@ -99,7 +99,7 @@ func TestPullRequestFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "ws/api", tc.number)
+			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "ws/api", tc.number)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("PullRequestFiles = %q (%v), want %q", out, err, tc.want)
 			}

@@ -18,16 +18,17 @@ const maxCompareFiles = 300
 
 // CompareFiles returns the files changed by a push from before to after in
 // repository repoFullName ("owner/repo"), through the GitHub API at
-// apiBaseURL (as for CheckToken) with token: GET
+// apiBaseURL (as for CheckToken) with tok, sent as a bearer token: GET
 // /repos/{owner}/{repo}/compare/{before}...{after}, the changes of after
 // since its merge base with before, which for a fast-forward push is
 // before itself. A comparison that lists maxCompareFiles files may have
 // been cut, so it wraps providers.ErrNoFileList, as do a created branch
-// (nothing to compare), a refusal (401, 403, 404, 422: an unknown commit
-// or repository) and a redirect (a renamed repository); a provider that
+// (nothing to compare), a refusal (401, which also wraps
+// providers.ErrTokenRejected, 403, 404, 422: an unknown commit or
+// repository) and a redirect (a renamed repository); a provider that
 // cannot be asked now (network, 5xx, a rate limit) wraps
 // providers.ErrProviderUnavailable.
-func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName, before, after string) (providers.ChangedFiles, error) {
+func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repoFullName, before, after string) (providers.ChangedFiles, error) {
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
@@ -35,7 +36,7 @@ func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, r
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	c, err := newClient(client, apiBaseURL, token)
+	c, err := newClient(client, apiBaseURL, tok.Value)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}

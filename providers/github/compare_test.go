@@ -86,7 +86,7 @@ func TestCompareFiles(t *testing.T) {
 		// GitHub cuts the list at 300 files without saying so.
 		{"at GitHub's limit", fakeCompare(t, "", many, &calls), testToken, shaBefore, shaAfter, "no list"},
 		{"unknown commit", dotcom, testToken, shaBefore, "3333333333333333333333333333333333333333", "no list"},
-		{"bad token", dotcom, "ghp_wrong", shaBefore, shaAfter, "no list"},
+		{"bad token", dotcom, "ghp_wrong", shaBefore, shaAfter, "rejected"},
 		{"rate limited", tokentest.Answer(t, 403, rateLimited, `{"message":"API rate limit exceeded"}`), testToken, shaBefore, shaAfter, "unavailable"},
 		{"server error", tokentest.Answer(t, 502, nil, "bad gateway"), testToken, shaBefore, shaAfter, "unavailable"},
 		{"diff took too long", tokentest.Answer(t, 422, nil, `{"message":"this diff is taking too long to generate"}`), testToken, shaBefore, shaAfter, "no list"},
@@ -95,7 +95,7 @@ func TestCompareFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "octo/api", tc.before, tc.after)
+			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "octo/api", tc.before, tc.after)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("CompareFiles = %q (%v), want %q", out, err, tc.want)
 			}
@@ -114,7 +114,7 @@ func TestCompareFilesFirstPage(t *testing.T) {
 		w.Write([]byte(`{"files":[{"filename":"a","status":"modified"}]}`))
 	}))
 	t.Cleanup(srv.Close)
-	if _, err := CompareFiles(t.Context(), http.DefaultClient, srv.URL, testToken, "octo/api", shaBefore, shaAfter); err != nil {
+	if _, err := CompareFiles(t.Context(), http.DefaultClient, srv.URL, providers.Token{Value: testToken}, "octo/api", shaBefore, shaAfter); err != nil {
 		t.Fatal(err)
 	}
 	if query != "page=1&per_page=1" {
@@ -134,7 +134,7 @@ func TestCompareFilesNothingToCompare(t *testing.T) {
 		{"not owner/name", "octo", shaBefore, shaAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CompareFiles(t.Context(), http.DefaultClient, url, testToken, tc.repo, tc.before, tc.after)
+			got, err := CompareFiles(t.Context(), http.DefaultClient, url, providers.Token{Value: testToken}, tc.repo, tc.before, tc.after)
 			if out := tokentest.CompareOutcome(t, testToken, got, err); out != "no list" {
 				t.Errorf("CompareFiles = %q (%v), want no list", out, err)
 			}
@@ -142,5 +142,21 @@ func TestCompareFilesNothingToCompare(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("GitHub was asked %d times, want 0", n)
+	}
+}
+
+// TestFilesOAuthToken checks that an OAuth or installation token goes as
+// a bearer token, as every GitHub token does.
+func TestFilesOAuthToken(t *testing.T) {
+	var calls atomic.Int32
+	files := []compareFile{{Filename: "a.go", Status: "modified"}}
+	tok := providers.Token{Value: testToken, OAuth: true}
+	got, err := CompareFiles(t.Context(), http.DefaultClient, fakeCompare(t, "", files, &calls), tok, "octo/api", shaBefore, shaAfter)
+	if out := tokentest.CompareOutcome(t, tok.Value, got, err); out != "~a.go" {
+		t.Errorf("CompareFiles = %q (%v), want ~a.go", out, err)
+	}
+	got, err = PullRequestFiles(t.Context(), http.DefaultClient, fakePullRequestFiles(t, "", files, &calls), tok, "octo/api", 7)
+	if out := tokentest.CompareOutcome(t, tok.Value, got, err); out != "~a.go" {
+		t.Errorf("PullRequestFiles = %q (%v), want ~a.go", out, err)
 	}
 }

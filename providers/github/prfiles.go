@@ -19,12 +19,12 @@ const maxPullRequestPages = 100
 
 // PullRequestFiles returns the files changed by pull request number of
 // repository repoFullName ("owner/repo"), through the GitHub API at
-// apiBaseURL (as for CheckToken) with token: GET
+// apiBaseURL (as for CheckToken) with tok: GET
 // /repos/{owner}/{repo}/pulls/{number}/files, page after page. A list of
 // maxPullRequestFiles files (GitHub's limit, and providers.MaxCompareFiles)
 // may have been cut, so it wraps providers.ErrNoFileList; errors are
 // classified as CompareFiles's.
-func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, token, repoFullName string, number int) (providers.ChangedFiles, error) {
+func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repoFullName string, number int) (providers.ChangedFiles, error) {
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no pull request number", providers.ErrNoFileList)
 	}
@@ -32,7 +32,7 @@ func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, toke
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	c, err := newClient(client, apiBaseURL, token)
+	c, err := newClient(client, apiBaseURL, tok.Value)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}

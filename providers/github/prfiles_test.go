@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/internal/tokentest"
 )
 
@@ -75,13 +76,13 @@ func TestPullRequestFiles(t *testing.T) {
 		{"at GitHub's limit", fakePullRequestFiles(t, "", many, &calls), testToken, 7, "no list"},
 		{"unknown pull request", dotcom, testToken, 8, "no list"},
 		{"no number", dotcom, testToken, 0, "no list"},
-		{"bad token", dotcom, "ghp_wrong", 7, "no list"},
+		{"bad token", dotcom, "ghp_wrong", 7, "rejected"},
 		{"server error", tokentest.Answer(t, 502, nil, "bad gateway"), testToken, 7, "unavailable"},
 		{"unreachable", tokentest.Unreachable(), testToken, 7, "unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "octo/api", tc.number)
+			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "octo/api", tc.number)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("PullRequestFiles = %q (%v), want %q", out, err, tc.want)
 			}

@@ -12,20 +12,22 @@ import (
 
 // CompareFiles returns the files changed by a push from before to after in
 // project projectPath (the full namespace path), through the GitLab API at
-// apiBaseURL (as for CheckToken) with token: GET
+// apiBaseURL (as for CheckToken) with tok (an OAuth token as a bearer
+// token, any other in PRIVATE-TOKEN): GET
 // /projects/:id/repository/compare?from=before&to=after, the changes of
 // after since its merge base with before (straight=false), which for a
 // fast-forward push is before itself. A comparison GitLab cut at its diff
 // limits (compare_timeout) or longer than providers.MaxCompareFiles wraps
 // providers.ErrNoFileList, as do a created branch (nothing to compare), a
-// refusal (401, 403, 404: an unknown commit or project) and a redirect; a
+// refusal (401, which also wraps providers.ErrTokenRejected, 403, 404: an
+// unknown commit or project) and a redirect; a
 // provider that cannot be asked now (network, 5xx, 429) wraps
 // providers.ErrProviderUnavailable.
-func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL, token, projectPath, before, after string) (providers.ChangedFiles, error) {
+func CompareFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, projectPath, before, after string) (providers.ChangedFiles, error) {
 	if err := providers.CheckCompare(before, after); err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	c, err := newClient(client, apiBaseURL, token)
+	c, err := newTokenClient(client, apiBaseURL, tok)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}

@@ -28,7 +28,7 @@ type compareDiff struct {
 }
 
 // fakeCompare serves GET /api/v4/projects/group%2Fsub%2Fapi/repository/compare
-// as GitLab documents it: the token in PRIVATE-TOKEN (401 otherwise),
+// as GitLab documents it: the token authorized takes (401 otherwise),
 // from and to as query parameters (404 for other commits), straight=false
 // for a diff against the merge base; diffs and compare_timeout as given.
 // It counts the requests it serves.
@@ -42,7 +42,7 @@ func fakeCompare(t *testing.T, diffs []compareDiff, timeout bool, calls *atomic.
 		case r.Method != http.MethodGet || r.URL.EscapedPath() != "/api/v4/projects/group%2Fsub%2Fapi/repository/compare":
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`{"message":"404 Not Found"}`))
-		case r.Header.Get("Private-Token") != personalToken:
+		case !authorized(r):
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`{"message":"401 Unauthorized"}`))
 		case q.Get("from") != shaBefore || q.Get("to") != shaAfter || q.Get("straight") != "false":
@@ -58,6 +58,12 @@ func fakeCompare(t *testing.T, diffs []compareDiff, timeout bool, calls *atomic.
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/api/v4"
+}
+
+// authorized reports whether r carries a token GitLab takes: the personal
+// token in PRIVATE-TOKEN, or the OAuth token as a bearer token.
+func authorized(r *http.Request) bool {
+	return r.Header.Get("Private-Token") == personalToken || r.Header.Get("Authorization") == "Bearer "+oauthToken
 }
 
 func TestCompareFiles(t *testing.T) {
@@ -85,7 +91,7 @@ func TestCompareFiles(t *testing.T) {
 		{"cut at the diff limits", fakeCompare(t, diffs, true, &calls), personalToken, shaAfter, "no list"},
 		{"too many files", fakeCompare(t, many, false, &calls), personalToken, shaAfter, "no list"},
 		{"unknown commit", gl, personalToken, "3333333333333333333333333333333333333333", "no list"},
-		{"bad token", gl, "glpat-wrong", shaAfter, "no list"},
+		{"bad token", gl, "glpat-wrong", shaAfter, "rejected"},
 		{"rate limited", tokentest.Answer(t, 429, nil, `{"message":"Retry later"}`), personalToken, shaAfter, "unavailable"},
 		{"server error", tokentest.Answer(t, 500, nil, `{"message":"500 Internal Server Error"}`), personalToken, shaAfter, "unavailable"},
 		{"null", tokentest.Answer(t, 200, nil, `null`), personalToken, shaAfter, "unavailable"},
@@ -93,7 +99,7 @@ func TestCompareFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "group/sub/api", shaBefore, tc.after)
+			got, err := CompareFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "group/sub/api", shaBefore, tc.after)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("CompareFiles = %q (%v), want %q", out, err, tc.want)
 			}
@@ -106,11 +112,39 @@ func TestCompareFiles(t *testing.T) {
 func TestCompareFilesCreatedBranch(t *testing.T) {
 	var calls atomic.Int32
 	url := fakeCompare(t, nil, false, &calls)
-	got, err := CompareFiles(t.Context(), http.DefaultClient, url, personalToken, "group/sub/api", providers.ZeroSHA, shaAfter)
+	got, err := CompareFiles(t.Context(), http.DefaultClient, url, providers.Token{Value: personalToken}, "group/sub/api", providers.ZeroSHA, shaAfter)
 	if out := tokentest.CompareOutcome(t, personalToken, got, err); out != "no list" {
 		t.Errorf("CompareFiles = %q (%v), want no list", out, err)
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("GitLab was asked %d times, want 0", n)
+	}
+}
+
+// TestFilesOAuthToken checks that an OAuth token goes as a bearer token,
+// not in PRIVATE-TOKEN, which GitLab refuses for OAuth tokens.
+func TestFilesOAuthToken(t *testing.T) {
+	var calls atomic.Int32
+	diffs := []compareDiff{{OldPath: "a.go", NewPath: "a.go"}}
+	compare, mr := fakeCompare(t, diffs, false, &calls), fakeMergeRequestDiffs(t, diffs, &calls)
+	for _, tc := range []struct {
+		name string
+		tok  providers.Token
+		want string // as tokentest.CompareOutcome renders it
+	}{
+		{"personal token", providers.Token{Value: personalToken}, "~a.go"},
+		{"oauth token", providers.Token{Value: oauthToken, OAuth: true}, "~a.go"},
+		{"oauth token sent as personal", providers.Token{Value: oauthToken}, "rejected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CompareFiles(t.Context(), http.DefaultClient, compare, tc.tok, "group/sub/api", shaBefore, shaAfter)
+			if out := tokentest.CompareOutcome(t, tc.tok.Value, got, err); out != tc.want {
+				t.Errorf("CompareFiles = %q (%v), want %q", out, err, tc.want)
+			}
+			got, err = PullRequestFiles(t.Context(), http.DefaultClient, mr, tc.tok, "group/sub/api", 7)
+			if out := tokentest.CompareOutcome(t, tc.tok.Value, got, err); out != tc.want {
+				t.Errorf("PullRequestFiles = %q (%v), want %q", out, err, tc.want)
+			}
+		})
 	}
 }

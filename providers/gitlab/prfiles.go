@@ -16,15 +16,15 @@ const maxDiffsPages = 100
 
 // PullRequestFiles returns the files changed by merge request number (its
 // iid) of project projectPath, through the GitLab API at apiBaseURL (as
-// for CheckToken) with token: GET
+// for CheckToken) with tok, sent as CompareFiles sends it: GET
 // /projects/:id/merge_requests/:iid/diffs, page after page. A merge
 // request with more than providers.MaxCompareFiles files wraps
 // providers.ErrNoFileList; errors are classified as CompareFiles's.
-func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL, token, projectPath string, number int) (providers.ChangedFiles, error) {
+func PullRequestFiles(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, projectPath string, number int) (providers.ChangedFiles, error) {
 	if number <= 0 {
 		return providers.ChangedFiles{}, fmt.Errorf("%w: no merge request number", providers.ErrNoFileList)
 	}
-	c, err := newClient(client, apiBaseURL, token)
+	c, err := newTokenClient(client, apiBaseURL, tok)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}

@@ -15,7 +15,7 @@ import (
 
 // fakeMergeRequestDiffs serves GET
 // /api/v4/projects/group%2Fsub%2Fapi/merge_requests/7/diffs as GitLab
-// does: the token in PRIVATE-TOKEN, the diffs paginated by page and
+// does: the token authorized takes, the diffs paginated by page and
 // per_page with X-Next-Page.
 func fakeMergeRequestDiffs(t *testing.T, diffs []compareDiff, calls *atomic.Int32) string {
 	t.Helper()
@@ -27,7 +27,7 @@ func fakeMergeRequestDiffs(t *testing.T, diffs []compareDiff, calls *atomic.Int3
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`{"message":"404 Not Found"}`))
 			return
-		case r.Header.Get("Private-Token") != personalToken:
+		case !authorized(r):
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`{"message":"401 Unauthorized"}`))
 			return
@@ -74,13 +74,13 @@ func TestPullRequestFiles(t *testing.T) {
 		{"too many files", fakeMergeRequestDiffs(t, many, &calls), personalToken, 7, "no list"},
 		{"unknown merge request", gl, personalToken, 8, "no list"},
 		{"no number", gl, personalToken, 0, "no list"},
-		{"bad token", gl, "glpat-wrong", 7, "no list"},
+		{"bad token", gl, "glpat-wrong", 7, "rejected"},
 		{"server error", tokentest.Answer(t, 502, nil, "bad gateway"), personalToken, 7, "unavailable"},
 		{"unreachable", tokentest.Unreachable(), personalToken, 7, "unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, tc.token, "group/sub/api", tc.number)
+			got, err := PullRequestFiles(t.Context(), http.DefaultClient, tc.url, providers.Token{Value: tc.token}, "group/sub/api", tc.number)
 			if out := tokentest.CompareOutcome(t, tc.token, got, err); out != tc.want {
 				t.Errorf("PullRequestFiles = %q (%v), want %q", out, err, tc.want)
 			}

@@ -2,8 +2,8 @@
 // in push webhooks. The delivery engine (relay/dispatch) asks it before a
 // delivery whose pipeline matched only on a truncated list goes out; it
 // asks the provider's compare API (providers/github, providers/gitlab,
-// providers/bitbucket CompareFiles) with the token the connection was
-// completed with.
+// providers/bitbucket CompareFiles) with the connection's token, as the
+// set-up service (relay/setup) vends it for any kind of credential.
 package changes
 
 import (
@@ -11,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/relay/notify"
 	"github.com/forgelink/forgelink/store"
@@ -25,43 +23,46 @@ import (
 // Store is what the resolver needs from persistence.
 type Store interface {
 	GetConnection(ctx context.Context, id string) (store.Connection, error)
-	GetHost(ctx context.Context, id string) (store.Host, error)
-	// GetConnectionCredential returns store.ErrNotFound for a connection
-	// completed without a token (or not yet completed).
-	GetConnectionCredential(ctx context.Context, connID string) (store.Credential, error)
 }
 
-// Opener opens sealed secrets (see relay/keyring).
-type Opener interface {
-	Open(sealed, associated []byte) ([]byte, error)
+// Credentials vends what calls to a connection's provider need (the
+// set-up service, relay/setup).
+type Credentials interface {
+	// Token returns a usable token for conn: an error wrapping
+	// store.ErrNotFound when conn has no credential (yet).
+	Token(ctx context.Context, conn store.Connection) (providers.Token, error)
+	// API returns the API base URL of conn's provider.
+	API(ctx context.Context, conn store.Connection) (string, error)
 }
 
 // CompareFunc lists the files a push from before to after changed in
-// repository repo, through the provider API at apiBaseURL with token:
-// the providers' CompareFiles.
-type CompareFunc func(ctx context.Context, client *http.Client, apiBaseURL, token, repo, before, after string) (providers.ChangedFiles, error)
+// repository repo, through the provider API at apiBaseURL with tok: the
+// providers' CompareFiles.
+type CompareFunc func(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repo, before, after string) (providers.ChangedFiles, error)
 
 // PullRequestFunc lists the files pull request number of repository repo
-// changes, through the provider API at apiBaseURL with token: the
+// changes, through the provider API at apiBaseURL with tok: the
 // providers' PullRequestFiles.
-type PullRequestFunc func(ctx context.Context, client *http.Client, apiBaseURL, token, repo string, number int) (providers.ChangedFiles, error)
+type PullRequestFunc func(ctx context.Context, client *http.Client, apiBaseURL string, tok providers.Token, repo string, number int) (providers.ChangedFiles, error)
+
+// reasonRejected is the ERROR reason of a connection whose token the
+// provider refused.
+const reasonRejected = "the provider refused the connection's token (HTTP 401) when asked for changed files; " +
+	"update its credential or set up the connection again"
 
 // Options configure a Resolver.
 type Options struct {
-	Store   Store
-	Keyring Opener
+	Store       Store
+	Credentials Credentials
+	// Rejected is told of a connection whose token the provider refused
+	// (setup.Service.Rejected puts it in ERROR). Optional.
+	Rejected func(ctx context.Context, connID, reason string)
 	// Compare maps a connection provider type (store.Provider*) to the
 	// compare function of its provider package.
 	Compare map[string]CompareFunc
 	// PullRequestFiles maps a connection provider type to the pull request
 	// files function of its provider package.
 	PullRequestFiles map[string]PullRequestFunc
-	// URLs locates the cloud providers' APIs; self-managed ones are found
-	// through their hosts.
-	URLs config.Providers
-	// AllowHTTPEndpoints lets a token travel to a self-managed host's
-	// plain-HTTP endpoint (allowHTTPProviderEndpoints).
-	AllowHTTPEndpoints bool
 	// Client calls the providers. It should not follow redirects: one
 	// could carry the token to another host.
 	Client *http.Client
@@ -107,8 +108,9 @@ func New(opts Options) *Resolver {
 
 // ChangedFiles returns every file the push of m changed, asking the
 // provider of d's connection. Errors follow dispatch.Files: no credential
-// is store.ErrNotFound, a list that cannot be had providers.ErrNoFileList,
-// a provider that could not be asked providers.ErrProviderUnavailable.
+// is store.ErrNotFound, a list that cannot be had providers.ErrNoFileList
+// (a token the provider refuses included: it is told to Rejected), a
+// provider that could not be asked providers.ErrProviderUnavailable.
 //
 // For a pull request (m.PullRequest), it returns the files the pull
 // request changes, through the provider's pull request API.
@@ -130,8 +132,8 @@ func (r *Resolver) ChangedFiles(ctx context.Context, d store.Delivery, m *notify
 			if !ok {
 				return nil, fmt.Errorf("%w: no compare API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
 			}
-			return func(apiURL, token string) (providers.ChangedFiles, error) {
-				return compare(ctx, r.opts.Client, apiURL, token, m.Repository.FullName, before, after)
+			return func(apiURL string, tok providers.Token) (providers.ChangedFiles, error) {
+				return compare(ctx, r.opts.Client, apiURL, tok, m.Repository.FullName, before, after)
 			}, nil
 		})
 	})
@@ -150,8 +152,8 @@ func (r *Resolver) pullRequestFiles(ctx context.Context, d store.Delivery, m *no
 			if !ok {
 				return nil, fmt.Errorf("%w: no pull request files API for provider type %q", providers.ErrNoFileList, conn.ProviderType)
 			}
-			return func(apiURL, token string) (providers.ChangedFiles, error) {
-				return list(ctx, r.opts.Client, apiURL, token, m.Repository.FullName, pr.Number)
+			return func(apiURL string, tok providers.Token) (providers.ChangedFiles, error) {
+				return list(ctx, r.opts.Client, apiURL, tok, m.Repository.FullName, pr.Number)
 			}, nil
 		})
 	}
@@ -239,8 +241,8 @@ func indexOf(keys []cacheKey, k cacheKey) int {
 	return -1
 }
 
-// askFunc asks a provider's API at apiURL with token.
-type askFunc func(apiURL, token string) (providers.ChangedFiles, error)
+// askFunc asks a provider's API at apiURL with tok.
+type askFunc func(apiURL string, tok providers.Token) (providers.ChangedFiles, error)
 
 // fetch asks the provider of connection connID, through the function
 // choose returns for its provider type.
@@ -253,54 +255,34 @@ func (r *Resolver) fetch(ctx context.Context, connID string, choose func(store.C
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	cred, err := r.opts.Store.GetConnectionCredential(ctx, connID)
-	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("credential of connection %s: %w", connID, err)
-	}
-	if cred.Kind != store.CredentialToken {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: connection %s has a %q credential, not a token", providers.ErrNoFileList, connID, cred.Kind)
-	}
-	token, err := r.opts.Keyring.Open(cred.Sealed, []byte(connID))
-	if err != nil {
-		return providers.ChangedFiles{}, fmt.Errorf("%w: open the credential of connection %s: %w", providers.ErrNoFileList, connID, err)
-	}
-	apiURL, err := r.apiURL(ctx, conn)
+	apiURL, err := r.opts.Credentials.API(ctx, conn)
 	if err != nil {
 		return providers.ChangedFiles{}, err
 	}
-	return ask(apiURL, string(token))
+	tok, err := r.opts.Credentials.Token(ctx, conn)
+	if errors.Is(err, providers.ErrTokenRejected) {
+		// Refused before the provider is asked (relay/setup puts the
+		// connection in ERROR for a refused refresh): no list, and kept.
+		return providers.ChangedFiles{}, fmt.Errorf("%w: %w", providers.ErrNoFileList, err)
+	}
+	if err != nil {
+		return providers.ChangedFiles{}, err
+	}
+	files, err := ask(apiURL, tok)
+	if errors.Is(err, providers.ErrTokenRejected) {
+		return providers.ChangedFiles{}, r.rejected(ctx, connID, err)
+	}
+	return files, err
 }
 
-// apiURL returns the API base URL of the connection's provider: the
-// configured one for cloud providers, derived from the host's endpoint
-// for self-managed ones, as the token check that completed it did.
-func (r *Resolver) apiURL(ctx context.Context, conn store.Connection) (string, error) {
-	switch conn.ProviderType {
-	case store.ProviderGitHub:
-		return r.opts.URLs.GitHubAPI(), nil
-	case store.ProviderGitLab:
-		return r.opts.URLs.GitLabAPI(), nil
-	case store.ProviderBitbucket:
-		return r.opts.URLs.BitbucketAPI(), nil
+// rejected reports a token the provider refused, and returns err as a
+// list that cannot be had: the delivery goes on without it.
+func (r *Resolver) rejected(ctx context.Context, connID string, err error) error {
+	if r.opts.Rejected != nil {
+		r.opts.Rejected(ctx, connID, reasonRejected)
 	}
-	host, err := r.opts.Store.GetHost(ctx, conn.HostID)
-	if err != nil {
-		return "", fmt.Errorf("host of connection %s: %w", conn.ID, err)
+	if errors.Is(err, providers.ErrNoFileList) {
+		return err
 	}
-	u, err := url.Parse(host.ProviderEndpoint)
-	switch {
-	case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
-		return "", fmt.Errorf("%w: host %s has no usable endpoint %q", providers.ErrNoFileList, host.ID, host.ProviderEndpoint)
-	case u.Scheme == "http" && !r.opts.AllowHTTPEndpoints:
-		return "", fmt.Errorf("%w: the token of connection %s would cross %s in clear text, and allowHTTPProviderEndpoints is not set",
-			providers.ErrNoFileList, conn.ID, host.ProviderEndpoint)
-	}
-	endpoint := strings.TrimRight(host.ProviderEndpoint, "/")
-	switch conn.ProviderType {
-	case store.ProviderGitHubEnterpriseServer:
-		return endpoint + "/api/v3/", nil
-	case store.ProviderGitLabSelfManaged:
-		return endpoint + "/api/v4", nil
-	}
-	return "", fmt.Errorf("%w: connection %s has unknown provider type %q", providers.ErrNoFileList, conn.ID, conn.ProviderType)
+	return fmt.Errorf("%w: %w", providers.ErrNoFileList, err)
 }

@@ -15,8 +15,10 @@ import (
 
 // prCall is one PullRequestFunc call.
 type prCall struct {
-	apiURL, token, repo string
-	number              int
+	apiURL string
+	tok    providers.Token
+	repo   string
+	number int
 }
 
 // fakePullRequests records its calls.
@@ -25,10 +27,10 @@ type fakePullRequests struct {
 	calls []prCall
 }
 
-func (f *fakePullRequests) list(_ context.Context, _ *http.Client, apiURL, token, repo string, number int) (providers.ChangedFiles, error) {
+func (f *fakePullRequests) list(_ context.Context, _ *http.Client, apiURL string, tok providers.Token, repo string, number int) (providers.ChangedFiles, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, prCall{apiURL, token, repo, number})
+	f.calls = append(f.calls, prCall{apiURL, tok, repo, number})
 	return providers.ChangedFiles{Modified: []string{"api/pr.go"}}, nil
 }
 
@@ -61,10 +63,11 @@ func TestPullRequestFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	pat := providers.Token{Value: token}
 	want := []prCall{
-		{"https://github.test/api/", token, "Octo/API", 7},
-		{"https://ghes.example.com/api/v3/", token, "Octo/API", 7},
-		{"https://ghes.example.com/api/v3/", token, "Octo/API", 7},
+		{"https://github.test/api/", pat, "Octo/API", 7},
+		{"https://ghes.example.com/api/v3/", pat, "Octo/API", 7},
+		{"https://ghes.example.com/api/v3/", pat, "Octo/API", 7},
 	}
 	if !slices.Equal(prs.calls, want) {
 		t.Errorf("pull request calls %+v, want %+v", prs.calls, want)

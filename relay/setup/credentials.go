@@ -79,6 +79,38 @@ func (s *Service) Token(ctx context.Context, conn store.Connection) (providers.T
 	return providers.Token{}, fmt.Errorf("token of connection %s: unknown credential kind %q", conn.ID, cred.Kind)
 }
 
+// API returns the API base URL of conn's provider: the configured one for
+// the cloud providers, derived from the host's endpoint (checked again, as
+// hostEndpoint does) for self-managed ones.
+func (s *Service) API(ctx context.Context, conn store.Connection) (string, error) {
+	switch conn.ProviderType {
+	case store.ProviderGitHub:
+		return s.opts.Cloud.GitHubAPIURL, nil
+	case store.ProviderGitLab:
+		return s.opts.Cloud.GitLabAPIURL, nil
+	case store.ProviderBitbucket:
+		return s.opts.Cloud.BitbucketAPIURL, nil
+	case store.ProviderGitHubEnterpriseServer:
+		return s.hostAPI(ctx, conn, "/api/v3/")
+	case store.ProviderGitLabSelfManaged:
+		return s.hostAPI(ctx, conn, "/api/v4")
+	}
+	return "", fmt.Errorf("api of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
+}
+
+// hostAPI is the API at path on the endpoint of conn's host.
+func (s *Service) hostAPI(ctx context.Context, conn store.Connection, path string) (string, error) {
+	host, err := s.opts.Store.GetHost(ctx, conn.HostID)
+	if err != nil {
+		return "", fmt.Errorf("host of connection %s: %w", conn.ID, err)
+	}
+	endpoint, err := s.hostEndpoint(host)
+	if err != nil {
+		return "", err
+	}
+	return endpoint + path, nil
+}
+
 // RepositoryToken returns a token for reading one repository over git: a
 // GitHub installation token limited to that repository with read access,
 // the (refreshed) OAuth access token, or the stored access token, each

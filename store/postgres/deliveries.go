@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -144,10 +142,8 @@ type group struct {
 // at a time, decides which are eligible, and leases those; what another
 // claim locked meanwhile is skipped, and the scan goes on for more.
 func (c *claim) target(target string, n int) ([]store.Delivery, error) {
-	var (
-		claimed []store.Delivery
-		cur     dueCursor
-	)
+	var claimed []store.Delivery
+	cur := dueCursor{pendingAt: math.MinInt64, leaseAt: math.MinInt64}
 	page := min(max(2*n, minClaimPage), claimScan)
 	for scanned := 0; n > 0 && scanned < claimScan; scanned, page = scanned+page, page*2 {
 		page = min(page, claimScan-scanned)
@@ -197,42 +193,48 @@ func (c *claim) target(target string, n int) ([]store.Delivery, error) {
 type dueCursor struct {
 	pendingAt, leaseAt int64
 	pendingID, leaseID string
-	started            bool
 }
 
-// due returns the next page of a target's due deliveries: up to limit of
-// each list, together in id order and without their messages (a claim
-// reads messages only for what it leases). more reports that either list
-// may go on past the page.
-func (c *claim) due(target string, cur *dueCursor, limit int) (due []store.Delivery, more bool, err error) {
-	if !cur.started {
-		cur.pendingAt, cur.leaseAt, cur.started = math.MinInt64, math.MinInt64, true
-	}
-	columns := strings.Replace(deliveryColumns, "message", "'' AS message", 1)
-	pending, err := queryAll(c.ctx, c.tx, scanDelivery, "SELECT "+columns+` FROM deliveries
+// dueColumns are deliveryColumns without the message: a claim reads
+// messages only for what it leases.
+const dueColumns = "id, event_id, connection_id, pipeline, target, mode, branch, files_incomplete, '' AS message, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at"
+
+// dueSQL reads one page of a target's due deliveries: up to $5 pending
+// ones after cursor ($3, $4) in (next_attempt_at, id) order, and as many
+// expired leases after ($6, $7) in (lease_until, id) order, each a range
+// of its index (deliveries_due, deliveries_leases), together in id order.
+const dueSQL = "(SELECT " + dueColumns + ` FROM deliveries
 		WHERE target = $1 AND state = 'pending' AND next_attempt_at <= $2 AND (next_attempt_at, id) > ($3, $4)
-		ORDER BY next_attempt_at, id LIMIT $5`, target, c.now, cur.pendingAt, cur.pendingID, limit)
+		ORDER BY next_attempt_at, id LIMIT $5)
+	UNION ALL
+	(SELECT ` + dueColumns + ` FROM deliveries
+		WHERE target = $1 AND state = 'leased' AND lease_until <= $2 AND (lease_until, id) > ($6, $7)
+		ORDER BY lease_until, id LIMIT $5)
+	ORDER BY id`
+
+// due returns the next page of a target's due deliveries, in id order,
+// and moves the cursor past them. more reports that either list may go on
+// past the page.
+func (c *claim) due(target string, cur *dueCursor, limit int) (due []store.Delivery, more bool, err error) {
+	due, err = queryAll(c.ctx, c.tx, scanDelivery, dueSQL, target, c.now, cur.pendingAt, cur.pendingID, limit, cur.leaseAt, cur.leaseID)
 	if err != nil {
 		return nil, false, err
 	}
-	expired, err := queryAll(c.ctx, c.tx, scanDelivery, "SELECT "+columns+` FROM deliveries
-		WHERE target = $1 AND state = 'leased' AND lease_until <= $2 AND (lease_until, id) > ($3, $4)
-		ORDER BY lease_until, id LIMIT $5`, target, c.now, cur.leaseAt, cur.leaseID, limit)
-	if err != nil {
-		return nil, false, err
+	var pending, expired int
+	for _, d := range due { // the cursor of each list moves to its greatest (time, id)
+		if d.State == store.DeliveryPending {
+			pending++
+			if at := d.NextAttemptAt.UnixNano(); at > cur.pendingAt || at == cur.pendingAt && d.ID > cur.pendingID {
+				cur.pendingAt, cur.pendingID = at, d.ID
+			}
+			continue
+		}
+		expired++
+		if at := d.LeaseUntil.UnixNano(); at > cur.leaseAt || at == cur.leaseAt && d.ID > cur.leaseID {
+			cur.leaseAt, cur.leaseID = at, d.ID
+		}
 	}
-	if len(pending) > 0 {
-		last := pending[len(pending)-1]
-		cur.pendingAt, cur.pendingID = last.NextAttemptAt.UnixNano(), last.ID
-	}
-	if len(expired) > 0 {
-		last := expired[len(expired)-1]
-		cur.leaseAt, cur.leaseID = last.LeaseUntil.UnixNano(), last.ID
-	}
-	more = len(pending) == limit || len(expired) == limit
-	due = append(pending, expired...)
-	slices.SortFunc(due, func(a, b store.Delivery) int { return strings.Compare(a.ID, b.ID) })
-	return due, more, nil
+	return due, pending == limit || expired == limit, nil
 }
 
 // eligible reports whether a due delivery may be leased under its
@@ -289,15 +291,18 @@ func (c *claim) head(pipeline, target string) (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
-	// No row: the delivery being checked was finished meanwhile.
-	var id string
-	err = c.tx.QueryRow(c.ctx, "SELECT id FROM deliveries WHERE pipeline = $1 AND target = $2 AND state IN ('pending', 'leased') ORDER BY id LIMIT 1",
+	// One lookup per state, each the first entry of an index range. NULL:
+	// the delivery being checked was finished meanwhile.
+	var id *string
+	err = c.tx.QueryRow(c.ctx, `SELECT LEAST(
+			(SELECT MIN(id) FROM deliveries WHERE pipeline = $1 AND target = $2 AND state = 'pending'),
+			(SELECT MIN(id) FROM deliveries WHERE pipeline = $1 AND target = $2 AND state = 'leased'))`,
 		pipeline, target).Scan(&id)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil {
 		return "", err
 	}
-	c.heads[key] = id
-	return id, nil
+	c.heads[key] = deref(id)
+	return c.heads[key], nil
 }
 
 // group returns the state of a SUPERSEDED pipeline's branch; its newest is
@@ -313,14 +318,21 @@ func (c *claim) group(pipeline, target, branch string) (group, error) {
 		return g, err
 	}
 	var newest *string
-	err = c.tx.QueryRow(c.ctx, `SELECT MAX(id), COALESCE(BOOL_OR(state = 'leased' AND lease_until > $1), false)
-		FROM deliveries WHERE pipeline = $2 AND target = $3 AND branch = $4 AND state IN ('pending', 'leased')`,
-		c.now, pipeline, target, branch).Scan(&newest, &g.busy)
-	if newest != nil {
-		g.newest = *newest
-	}
+	err = c.tx.QueryRow(c.ctx, `SELECT GREATEST(
+			(SELECT MAX(id) FROM deliveries WHERE pipeline = $1 AND target = $2 AND branch = $3 AND state = 'pending'),
+			(SELECT MAX(id) FROM deliveries WHERE pipeline = $1 AND target = $2 AND branch = $3 AND state = 'leased')),
+		EXISTS (SELECT 1 FROM deliveries WHERE pipeline = $1 AND target = $2 AND branch = $3 AND state = 'leased' AND lease_until > $4)`,
+		pipeline, target, branch, c.now).Scan(&newest, &g.busy)
+	g.newest = deref(newest)
 	c.groups[key] = g
 	return g, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // lease leases the deliveries ids of target that are still due and that

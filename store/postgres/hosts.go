@@ -135,9 +135,10 @@ func (s *Store) SetHostStatus(ctx context.Context, id, status, message string) e
 	return nil
 }
 
-// DeleteHost removes the host and its tags unless a live connection uses
-// it. Creating a connection locks its host's row (checkHostAvailable), so
-// the check below sees every connection that got past that lock.
+// DeleteHost removes the host, its tags and its provider app unless a live
+// connection uses it. Creating a connection locks its host's row
+// (checkHostAvailable), so the check below sees every connection that got
+// past that lock.
 func (s *Store) DeleteHost(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if err := requireRow(tx.Exec(ctx, "DELETE FROM hosts WHERE id = $1", id)); err != nil {
@@ -152,6 +153,12 @@ func (s *Store) DeleteHost(ctx context.Context, id string) error {
 		case err == nil:
 			return fmt.Errorf("used by connection %s: %w", conn, store.ErrInUse)
 		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		// The host's registered provider app goes with it: its sealed
+		// secrets must not outlive the host. SaveProviderApp updates the
+		// host's row, so it cannot slip an app in behind this delete.
+		if _, err := tx.Exec(ctx, "DELETE FROM provider_apps WHERE host_id = $1", id); err != nil {
 			return err
 		}
 		return deleteTags(ctx, tx, store.KindHost, id)

@@ -95,6 +95,8 @@ func resourceExists(ctx context.Context, tx pgx.Tx, r store.ResourceRef, lock st
 		query = "SELECT 1 FROM connections WHERE id = $1 AND deleted_at IS NULL "
 	case store.KindHost:
 		query = "SELECT 1 FROM hosts WHERE id = $1 "
+	case store.KindRepositoryLink:
+		query = "SELECT 1 FROM repository_links WHERE id = $1 "
 	default:
 		return fmt.Errorf("resource kind %q: %w", r.Kind, store.ErrNotFound)
 	}

@@ -152,6 +152,11 @@ func (s *Store) DeleteHost(ctx context.Context, id string) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		// The host's registered provider app goes with it: its sealed
+		// secrets must not outlive the host.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM provider_apps WHERE host_id = ?", id); err != nil {
+			return err
+		}
 		return deleteTags(ctx, tx, store.KindHost, id)
 	})
 	if err != nil {

@@ -104,6 +104,15 @@ func testProviderApps(t *testing.T, s Store) {
 	if !slices.Equal(ids, []string{cloud.ID, h.ID}) {
 		t.Errorf("ListProviderApps ids %v, want oldest first %v", ids, []string{cloud.ID, h.ID})
 	}
+	// Deleting the host deletes its app and the secrets sealed in it.
+	if err := s.DeleteHost(ctx, h.ID); err != nil {
+		t.Fatalf("DeleteHost: %v", err)
+	}
+	_, err = s.GetProviderApp(ctx, h.ID)
+	checkErr(t, "GetProviderApp(deleted host)", err, store.ErrNotFound)
+	if _, err := s.GetProviderApp(ctx, cloud.ID); err != nil {
+		t.Errorf("the cloud app after deleting a host: %v", err)
+	}
 }
 
 func testExpiringCredentials(t *testing.T, s Store) {

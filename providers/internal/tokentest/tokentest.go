@@ -44,7 +44,8 @@ func Outcome(tb testing.TB, token, account string, err error) string {
 
 // CompareOutcome renders a CompareFiles result for comparison: the files
 // as "+added ~modified -removed" in that order, each list sorted, or the
-// error's class, "no list" or "unavailable". It fails tb if the error
+// error's class, "no list" ("rejected" when it is also
+// providers.ErrTokenRejected) or "unavailable". It fails tb if the error
 // shows token or is of neither class.
 func CompareOutcome(tb testing.TB, token string, files providers.ChangedFiles, err error) string {
 	tb.Helper()
@@ -64,6 +65,8 @@ func CompareOutcome(tb testing.TB, token string, files providers.ChangedFiles, e
 		tb.Errorf("error %q shows the token", err)
 	}
 	switch noList, unavailable := errors.Is(err, providers.ErrNoFileList), errors.Is(err, providers.ErrProviderUnavailable); {
+	case noList && !unavailable && errors.Is(err, providers.ErrTokenRejected):
+		return "rejected"
 	case noList && !unavailable:
 		return "no list"
 	case unavailable && !noList:

@@ -26,11 +26,14 @@ CREATE TABLE deliveries (
 );
 
 -- Claims page through each target's due deliveries by (time, id), then
--- check pipeline order.
-CREATE INDEX deliveries_due ON deliveries (target, next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX deliveries_leases ON deliveries (target, lease_until, id) WHERE state = 'leased';
-CREATE INDEX deliveries_queue ON deliveries (pipeline, target, id) WHERE state IN ('pending', 'leased');
-CREATE INDEX deliveries_groups ON deliveries (pipeline, target, branch, id) WHERE state IN ('pending', 'leased');
+-- check pipeline order. Unlike SQLite's, these indexes are not partial:
+-- without fresh statistics PostgreSQL deems a partial index on state tiny,
+-- and would then scan one whole (for a delivery's id, say) where the
+-- primary key finds the row at once.
+CREATE INDEX deliveries_due ON deliveries (target, state, next_attempt_at, id);
+CREATE INDEX deliveries_leases ON deliveries (target, state, lease_until, id);
+CREATE INDEX deliveries_queue ON deliveries (pipeline, target, state, id);
+CREATE INDEX deliveries_groups ON deliveries (pipeline, target, branch, state, id);
 CREATE INDEX deliveries_pipeline ON deliveries (pipeline, id);
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_state ON deliveries (state, id);
