@@ -19,6 +19,7 @@ import (
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/setup"
 	"github.com/forgelink/forgelink/store"
+	"github.com/forgelink/forgelink/store/postgres"
 	"github.com/forgelink/forgelink/store/sqlite"
 )
 
@@ -58,6 +59,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (daemon
 	switch cfg.Store.Driver {
 	case config.StoreSQLite:
 		return openSQLite(ctx, filepath.Join(cfg.DataDir, dbFile), log)
+	case config.StorePostgres:
+		st, err := postgres.Open(ctx, cfg.Store.DSN, log)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("store driver %q is not available", cfg.Store.Driver)
 }
