@@ -15,6 +15,8 @@
 //     the installation's account: 422 for one it does not cover) and
 //     permissions; a suspended installation gets 403.
 //   - DELETE /installation/token: revokes the token that authenticates it.
+//   - GET /user: Options.User, for a personal token added with AddToken
+//     (how forgelink checks the token of a connection completed with one).
 //   - GET, POST /repos/{owner}/{repo}/hooks and PATCH, DELETE
 //     /repos/{owner}/{repo}/hooks/{id}: bearer (or "token") authentication,
 //     401 for an unknown token, 404 for an unknown repository, 403 for a
@@ -148,6 +150,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /app/installations/{id}", s.getInstallation)
 	api("POST /app/installations/{id}/access_tokens", s.createAccessToken)
 	api("DELETE /installation/token", s.revokeToken)
+	api("GET /user", s.user)
 	api("GET /repos/{owner}/{repo}/hooks", s.listHooks)
 	api("POST /repos/{owner}/{repo}/hooks", s.createHook)
 	api("PATCH /repos/{owner}/{repo}/hooks/{id}", s.editHook)
@@ -219,4 +222,16 @@ func credential(r *http.Request) string {
 func pathID(r *http.Request, name string) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	return id, err == nil && id > 0
+}
+
+// user answers GET /user for a personal token: its owner is Options.User.
+func (s *Server) user(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	tok := s.liveToken(r)
+	s.mu.Unlock()
+	if tok == nil || tok.InstallationID != 0 {
+		writeError(w, http.StatusUnauthorized, "Bad credentials")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"login": s.opts.User, "id": 1, "type": "User"})
 }

@@ -122,3 +122,22 @@ func TestHookListingLinks(t *testing.T) {
 		t.Errorf("page 2 = %s; want hooks 2 and 3", body)
 	}
 }
+
+func TestUserNamesTheTokenOwner(t *testing.T) {
+	srv := githubtest.New(t, githubtest.Options{User: "e2e"})
+	srv.AddToken("ghp_known", githubtest.Admin)
+	for _, tc := range []struct {
+		token  string
+		status int
+		login  string
+	}{
+		{"ghp_known", http.StatusOK, `"login":"e2e"`},
+		{"ghp_unknown", http.StatusUnauthorized, "Bad credentials"},
+		{"", http.StatusUnauthorized, "Bad credentials"},
+	} {
+		resp, body := do(t, http.MethodGet, srv.APIURL+"user", tc.token, "")
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.login) {
+			t.Errorf("GET /user with %q: %d %s, want %d with %s", tc.token, resp.StatusCode, body, tc.status, tc.login)
+		}
+	}
+}
