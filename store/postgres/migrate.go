@@ -5,11 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/store"
 )
 
 // ErrSchemaTooNew: the database was migrated by a newer forgelink, whose
@@ -23,37 +23,10 @@ var ErrSchemaTooNew = errors.New("schema is newer than this binary supports")
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	entries, err := migrationFiles.ReadDir("migrations")
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]migration, 0, len(entries))
-	for i, e := range entries { // ReadDir sorts by name
-		prefix, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", e.Name(), i+1)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, sql: string(b)})
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations newer than the schema's version, each in
 // its own transaction, and refuses a schema from a newer binary.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, err := store.LoadMigrations(migrationFiles)
 	if err != nil {
 		return err
 	}
@@ -73,7 +46,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // migration once: the others wait, then find it applied. Even the
 // bookkeeping table is created under the lock: concurrent CREATE TABLE IF
 // NOT EXISTS can fail in PostgreSQL.
-func (s *Store) migrateOnce(ctx context.Context, ms []migration) (applied int, err error) {
+func (s *Store) migrateOnce(ctx context.Context, ms []store.Migration) (applied int, err error) {
 	err = s.write(ctx, func(tx pgx.Tx) error {
 		if err := s.lock(ctx, tx, "migrate"); err != nil {
 			return err
@@ -95,14 +68,14 @@ func (s *Store) migrateOnce(ctx context.Context, ms []migration) (applied int, e
 			return nil
 		}
 		m := ms[version]
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("apply migration %d: %w", m.version, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply migration %d: %w", m.Version, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-			m.version, s.now().UnixNano()); err != nil {
-			return fmt.Errorf("apply migration %d: %w", m.version, err)
+			m.Version, s.now().UnixNano()); err != nil {
+			return fmt.Errorf("apply migration %d: %w", m.Version, err)
 		}
-		applied = m.version
+		applied = m.Version
 		return nil
 	})
 	return applied, err

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/store"
 )
 
 // migrationFiles holds the schema history, one file per version, named
@@ -18,37 +18,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	entries, err := migrationFiles.ReadDir("migrations")
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]migration, 0, len(entries))
-	for i, e := range entries { // ReadDir sorts by name
-		prefix, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", e.Name(), i+1)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, sql: string(b)})
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations newer than the database's schema version,
 // each in its own transaction, and refuses a database from a newer binary.
 func migrate(ctx context.Context, w *sql.DB, now func() time.Time, log *zap.Logger) error {
-	ms, err := loadMigrations()
+	ms, err := store.LoadMigrations(migrationFiles)
 	if err != nil {
 		return err
 	}
@@ -61,9 +34,9 @@ func migrate(ctx context.Context, w *sql.DB, now func() time.Time, log *zap.Logg
 	}
 	for _, m := range ms[version:] {
 		if err := apply(ctx, w, m, now); err != nil {
-			return fmt.Errorf("apply migration %d: %w", m.version, err)
+			return fmt.Errorf("apply migration %d: %w", m.Version, err)
 		}
-		log.Info("applied schema migration", zap.Int("version", m.version))
+		log.Info("applied schema migration", zap.Int("version", m.Version))
 	}
 	return nil
 }
@@ -88,13 +61,13 @@ func schemaVersion(ctx context.Context, w *sql.DB) (int, error) {
 	return version, err
 }
 
-func apply(ctx context.Context, w *sql.DB, m migration, now func() time.Time) error {
+func apply(ctx context.Context, w *sql.DB, m store.Migration, now func() time.Time) error {
 	return inTx(ctx, w, nil, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-			m.version, now().UnixNano())
+			m.Version, now().UnixNano())
 		return err
 	})
 }
