@@ -3,8 +3,6 @@ package bitbucket
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -45,32 +43,14 @@ func OAuthConfig(webBaseURL, key, secret, redirectURL string) *oauth2.Config {
 }
 
 // CheckOAuthConsumer checks a consumer's key and secret against Bitbucket
-// at webBaseURL ("" for DefaultWebBaseURL) without a user: it exchanges a
-// random code that Bitbucket never issued. The client is authenticated
-// before the grant, so wrong credentials are refused as a client (RFC 6749
-// §5.2 "invalid_client"; Bitbucket Cloud answers 400 "unauthorized_client",
-// "Invalid OAuth client credentials") and right ones reach the grant,
-// "invalid_grant". The first wraps providers.ErrTokenRejected, the second
-// is success; any other answer wraps providers.ErrProviderUnavailable.
+// at webBaseURL ("" for DefaultWebBaseURL) without a user
+// (providers.CheckClient). Bitbucket Cloud answers wrong ones 400
+// "unauthorized_client" ("Invalid OAuth client credentials") rather than
+// the RFC's "invalid_client"; both wrap providers.ErrTokenRejected.
 func CheckOAuthConsumer(ctx context.Context, client *http.Client, webBaseURL, key, secret string) error {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
-	_, err := OAuthConfig(webBaseURL, key, secret, "").Exchange(ctx, "forgelink-check-"+rand.Text())
-	if err == nil {
-		return fmt.Errorf("bitbucket oauth consumer: %w: the token endpoint accepted a code it never issued", providers.ErrProviderUnavailable)
+	err := providers.CheckClient(ctx, client, OAuthConfig(webBaseURL, key, secret, ""), "invalid_client", "unauthorized_client")
+	if err != nil {
+		return fmt.Errorf("bitbucket oauth consumer: %w", err)
 	}
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return fmt.Errorf("bitbucket oauth consumer: %w: %w", providers.ErrProviderUnavailable, err)
-	}
-	status := 0
-	if re.Response != nil {
-		status = re.Response.StatusCode
-	}
-	switch re.ErrorCode {
-	case "invalid_grant":
-		return nil
-	case "invalid_client", "unauthorized_client":
-		return fmt.Errorf("bitbucket oauth consumer: %w: the token endpoint refused the key and secret (HTTP %d %s)", providers.ErrTokenRejected, status, re.ErrorCode)
-	}
-	return fmt.Errorf("bitbucket oauth consumer: %w: the token endpoint answered HTTP %d", providers.ErrProviderUnavailable, status)
+	return nil
 }

@@ -2,8 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,35 +39,15 @@ func OAuthConfig(webBaseURL, clientID, clientSecret, redirectURL string) *oauth2
 }
 
 // CheckOAuthApp checks an OAuth application's id and secret against the
-// GitLab instance at webBaseURL without a user: it exchanges a random code
-// that GitLab never issued. GitLab (Doorkeeper) authenticates the client
-// before it looks at the grant, so by RFC 6749 §5.2 a wrong id or secret
-// answers "invalid_client" (401) and right ones "invalid_grant" (400, the
-// code is unknown). The first wraps providers.ErrTokenRejected, the second
-// is success; any other answer wraps providers.ErrProviderUnavailable.
+// GitLab instance at webBaseURL without a user (providers.CheckClient):
+// GitLab (Doorkeeper) answers wrong ones "invalid_client" (401), which wraps
+// providers.ErrTokenRejected.
 func CheckOAuthApp(ctx context.Context, client *http.Client, webBaseURL, clientID, clientSecret, redirectURL string) error {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
-	_, err := OAuthConfig(webBaseURL, clientID, clientSecret, redirectURL).Exchange(ctx, "forgelink-check-"+rand.Text())
-	if err == nil {
-		return fmt.Errorf("gitlab oauth app: %w: the token endpoint accepted a code it never issued", providers.ErrProviderUnavailable)
+	err := providers.CheckClient(ctx, client, OAuthConfig(webBaseURL, clientID, clientSecret, redirectURL), "invalid_client")
+	if err != nil {
+		return fmt.Errorf("gitlab oauth app: %w", err)
 	}
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return fmt.Errorf("gitlab oauth app: %w: %w", providers.ErrProviderUnavailable, err)
-	}
-	status := 0
-	if re.Response != nil {
-		status = re.Response.StatusCode
-	}
-	// The provider's error_description is dropped: only the RFC's error
-	// code and the status are reported.
-	switch re.ErrorCode {
-	case "invalid_grant":
-		return nil
-	case "invalid_client":
-		return fmt.Errorf("gitlab oauth app: %w: the token endpoint refused the client id and secret (HTTP %d invalid_client)", providers.ErrTokenRejected, status)
-	}
-	return fmt.Errorf("gitlab oauth app: %w: the token endpoint answered HTTP %d", providers.ErrProviderUnavailable, status)
+	return nil
 }
 
 // RevokeToken revokes an OAuth access or refresh token issued to the
