@@ -99,13 +99,16 @@ func TestE2EGitCredentialClone(t *testing.T) {
 	gs.addRepository(t, "octo-org/widget", "hello from widget\n")
 	gh := fakeGitHub(t)
 	cfgPath := filepath.Join(t.TempDir(), "forgelink.yaml")
-	writeFile(t, cfgPath, "providers:\n  githubAPIURL: "+gh.URL+"/\n")
+	// The fake GitHub's web host is the git server's: 127.0.0.1.
+	writeFile(t, cfgPath, "providers:\n  githubAPIURL: "+gh.URL+"/\n  githubURL: "+gs.URL+"\n")
 	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
 	cli := cliFor(t, d)
 	conn := newHookConn(t, cli, "clone", store.ProviderGitHub)
 	cli.complete(t, conn)
 
 	home, dst := gs.clone(t, d, conn.arn, "octo-org/widget", "hello from widget\n")
+	env := append(clientEnv(t), "HOME="+home)
+	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
 
 	// The token was vended, audited without itself, and never written down.
 	if !d.logged("issued a connection token") {
@@ -126,10 +129,17 @@ func TestE2EGitCredentialClone(t *testing.T) {
 		})
 	}
 
-	// Without credential.useHttpPath git names no repository: refused.
-	env := append(clientEnv(t), "HOME="+home)
-	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
+	// Another host gets no token, even with the same path: "localhost"
+	// reaches the same server, but is not the provider's host name.
+	other := strings.Replace(gs.URL, "127.0.0.1", "localhost", 1)
 	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
+		"-c", "credential.useHttpPath=true", "clone", "-q", other+"/octo-org/widget.git", filepath.Join(t.TempDir(), "other"))
+	if res.code == 0 || !strings.Contains(res.stderr, "refusing to give its token for localhost") {
+		t.Errorf("clone from another host: exit %d, stderr %q; want the helper's refusal", res.code, res.stderr)
+	}
+
+	// Without credential.useHttpPath git names no repository: refused.
+	res = runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
 		"clone", "-q", gs.URL+"/octo-org/widget.git", filepath.Join(t.TempDir(), "again"))
 	if res.code == 0 || !strings.Contains(res.stderr, "useHttpPath") {
 		t.Errorf("clone without credential.useHttpPath: exit %d, stderr %q; want a refusal naming useHttpPath", res.code, res.stderr)

@@ -19,10 +19,12 @@ const gitCredentialSynopsis = `--connection ARN [flags] get|store|erase
 git's credential helper: vends a short-lived token of the connection for the
 repository git asks about, and never writes it anywhere. Set up with
 
-  git config --global credential.helper '!forgelink git-credential --connection ARN'
-  git config --global credential.useHttpPath true
+  git config --global credential.https://github.com.helper '!forgelink git-credential --connection ARN'
+  git config --global credential.https://github.com.useHttpPath true
 
-(useHttpPath makes git name the repository). "store" and "erase" do nothing.`
+for the connection's provider host (the daemon refuses a token for any
+other); useHttpPath makes git name the repository. "store" and "erase" do
+nothing.`
 
 // runGitCredential is `forgelink git-credential`. git talks to it on
 // standard input.
@@ -68,7 +70,10 @@ func gitCredential(ctx context.Context, l *leaf, args []string, stdin io.Reader)
 		return err
 	}
 	var tok connectionToken
-	if err := client.call(ctx, "GetConnectionToken", map[string]string{"ConnectionArn": *connection, "Repository": repo}, &tok); err != nil {
+	// The daemon refuses a host that is not the connection's provider, so
+	// that a helper configured for every host hands the token to no other.
+	in := map[string]string{"ConnectionArn": *connection, "Repository": repo, "Host": req.Host}
+	if err := client.call(ctx, "GetConnectionToken", in, &tok); err != nil {
 		return err
 	}
 	return writeCredential(l.stdout, tok)
@@ -162,6 +167,9 @@ func (req *credentialRequest) set(line []byte) error {
 // repository derives the repository path from the URL path git sent:
 // "/octo-org/widget.git" → "octo-org/widget".
 func (req credentialRequest) repository() (string, error) {
+	if req.Host == "" {
+		return "", errors.New("git did not say which host it wants a credential for")
+	}
 	if req.Path == "" {
 		return "", errors.New("git did not say which repository it wants a credential for: " +
 			"run 'git config --global credential.useHttpPath true' (or set it for this host only, credential.https://HOST.useHttpPath)")

@@ -11,7 +11,7 @@ import (
 func TestGitCredential(t *testing.T) {
 	const (
 		request = "protocol=https\nhost=github.com\npath=octo-org/widget.git\ncapability[]=authtype\nwwwauth[]=Basic realm=\"GitHub\"\n\n"
-		wantReq = `GetConnectionToken {"ConnectionArn":"` + connARN + `","Repository":"octo-org/widget"}`
+		wantReq = `GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"github.com","Repository":"octo-org/widget"}`
 	)
 	tests := []struct {
 		name     string
@@ -33,7 +33,7 @@ func TestGitCredential(t *testing.T) {
 		args:     []string{"get", "--connection", connARN},
 		stdin:    "protocol=https\nhost=gitlab.com\npath=/group/sub/project.git",
 		replies:  []string{`{"Username":"oauth2","Token":"glo_t0ken"}`},
-		wantReqs: []string{`GetConnectionToken {"ConnectionArn":"` + connARN + `","Repository":"group/sub/project"}`},
+		wantReqs: []string{`GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"gitlab.com","Repository":"group/sub/project"}`},
 		wantOut:  "username=oauth2\npassword=glo_t0ken\n",
 	}, {
 		name:     "denied",
@@ -49,6 +49,11 @@ func TestGitCredential(t *testing.T) {
 		replies:  []string{`{"Username":"x","Token":"t\nusername=evil"}`},
 		wantReqs: []string{wantReq},
 		wantErr:  "newline or NUL",
+	}, {
+		name:    "no host",
+		args:    []string{"--connection", connARN, "get"},
+		stdin:   "protocol=https\npath=octo-org/widget.git\n\n",
+		wantErr: "which host",
 	}, {
 		name:    "no path",
 		args:    []string{"--connection", connARN, "get"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -24,6 +25,9 @@ import (
 // provider could not be asked); they never contain a token.
 type RepositoryTokens interface {
 	RepositoryToken(ctx context.Context, conn store.Connection, repository string) (providers.AccessToken, error)
+	// GitHost is the host name git reaches the connection's
+	// repositories at (github.com, a GitLab host's name, ...).
+	GitHost(ctx context.Context, conn store.Connection) (string, error)
 }
 
 type connectionTokenOut struct {
@@ -49,6 +53,9 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 	var in struct {
 		ConnectionArn *string
 		Repository    *string
+		// Host is the host git asks a credential for ("host[:port]");
+		// when given, it must be the connection's provider.
+		Host *string
 	}
 	if err := decode(c.body, &in); err != nil {
 		return nil, err
@@ -58,6 +65,11 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 	}
 	if err := checkRepositoryPath("Repository", in.Repository); err != nil {
 		return nil, err
+	}
+	if in.Host != nil {
+		if err := checkLength("Host", *in.Host, 1, 255); err != nil {
+			return nil, err
+		}
 	}
 	if a.opts.RepositoryTokens == nil {
 		return nil, newError(codeUnsupportedOp, "this forgelink daemon is not set up to vend repository tokens")
@@ -79,6 +91,11 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 		}
 		return nil, newError(codeUnavailable, "connection %s is %s%s: it vends tokens once AVAILABLE", arn, conn.Status, reason)
 	}
+	if in.Host != nil {
+		if err := a.checkGitHost(ctx, conn, arn, *in.Host); err != nil {
+			return nil, err
+		}
+	}
 	tok, err := a.opts.RepositoryTokens.RepositoryToken(ctx, conn, repo)
 	if err != nil {
 		return nil, a.repositoryTokenError(arn, repo, err)
@@ -93,6 +110,25 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 		out.ExpiresAt = &at
 	}
 	return out, nil
+}
+
+// checkGitHost refuses a token for a host other than the connection's
+// provider: a credential helper configured for every host would otherwise
+// hand the connection's token to whichever server git was pointed at.
+// Ports are not compared (the same machine either way).
+func (a *API) checkGitHost(ctx context.Context, conn store.Connection, arn, asked string) error {
+	want, err := a.opts.RepositoryTokens.GitHost(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("git host of connection %s: %w", conn.ID, err)
+	}
+	host := asked
+	if h, _, err := net.SplitHostPort(asked); err == nil {
+		host = h
+	}
+	if !strings.EqualFold(strings.Trim(host, "[]"), want) {
+		return validationError("connection %s reaches its repositories at %s; refusing to give its token for %s", arn, want, asked)
+	}
+	return nil
 }
 
 // repositoryTokenError maps the provider errors: a repository the

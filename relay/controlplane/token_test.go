@@ -47,6 +47,11 @@ func (f *fakeRepoTokens) RepositoryToken(_ context.Context, conn store.Connectio
 	return providers.AccessToken{}, fmt.Errorf("installation token: something odd")
 }
 
+// GitHost: every fake connection's provider is at github.example.
+func (f *fakeRepoTokens) GitHost(context.Context, store.Connection) (string, error) {
+	return "github.example", nil
+}
+
 func (f *fakeRepoTokens) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -79,6 +84,12 @@ func TestGetConnectionToken(t *testing.T) {
 		t.Errorf("without expiry: %s", got)
 	}
 	f.mustCall(t, "GetConnectionToken", tokenBody(arn, "group/sub/project"))
+	for _, host := range []string{"github.example", "GitHub.example:443", "github.example:8080"} {
+		withHost := `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"` + host + `"}`
+		if code, msg := f.call(t, "GetConnectionToken", withHost, nil); code != "" {
+			t.Errorf("for the provider's own host %s: %s: %s", host, code, msg)
+		}
+	}
 	tokens.mu.Lock()
 	if want := id + " octo/app"; tokens.calls[0] != want {
 		t.Errorf("provider asked for %q, want %q", tokens.calls[0], want)
@@ -95,6 +106,10 @@ func TestGetConnectionToken(t *testing.T) {
 		{"provider down", tokenBody(arn, "octo/down"), codeInternal, "could not get a token for octo/down from the provider of connection " + arn},
 		{"internal", tokenBody(arn, "octo/broken"), codeInternal, "internal error"},
 		{"unknown connection", tokenBody(arn[:strings.LastIndexByte(arn, '/')+1]+"00000000-0000-0000-0000-000000000000", "octo/app"), codeNotFound, "does not exist"},
+		{"another host", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"evil.example"}`, codeValidation,
+			"reaches its repositories at github.example; refusing to give its token for evil.example"},
+		{"another host, the provider's port", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"evil.example:443"}`, codeValidation, "refusing"},
+		{"empty host", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":""}`, codeValidation, "Host"},
 		{"no repository", `{"ConnectionArn":"` + arn + `"}`, codeValidation, "Repository"},
 		{"no owner", tokenBody(arn, "app"), codeValidation, "owner/name"},
 		{"dot segment", tokenBody(arn, "octo/.."), codeValidation, "owner/name"},
@@ -110,8 +125,8 @@ func TestGetConnectionToken(t *testing.T) {
 	// Issued tokens are audited with who, what and until when; the token
 	// appears in no log entry at all.
 	audits := logs.FilterLoggerName("audit").FilterMessage("issued a connection token").All()
-	if len(audits) != 3 {
-		t.Fatalf("%d audit entries, want 3 (one per issued token)", len(audits))
+	if len(audits) != 6 {
+		t.Fatalf("%d audit entries, want 6 (one per issued token)", len(audits))
 	}
 	fields := audits[0].ContextMap()
 	want := map[string]any{

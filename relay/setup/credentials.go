@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -96,6 +97,33 @@ func (s *Service) API(ctx context.Context, conn store.Connection) (string, error
 		return s.hostAPI(ctx, conn, "/api/v4")
 	}
 	return "", fmt.Errorf("api of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
+}
+
+// GitHost is the host name git reaches the connection's repositories at:
+// the cloud provider's web host (github.com, gitlab.com, bitbucket.org, or
+// the configured override) or the self-managed host's endpoint.
+func (s *Service) GitHost(ctx context.Context, conn store.Connection) (string, error) {
+	var web string
+	switch conn.ProviderType {
+	case store.ProviderGitHub:
+		web = s.opts.Cloud.GitHubWebURL
+	case store.ProviderGitLab:
+		web = s.opts.Cloud.GitLabWebURL
+	case store.ProviderBitbucket:
+		web = s.opts.Cloud.BitbucketWebURL
+	case store.ProviderGitHubEnterpriseServer, store.ProviderGitLabSelfManaged:
+		var err error
+		if web, err = s.hostAPI(ctx, conn, ""); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("git host of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
+	}
+	u, err := url.Parse(web)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("git host of connection %s: no host in %q", conn.ID, web)
+	}
+	return u.Hostname(), nil
 }
 
 // hostAPI is the API at path on the endpoint of conn's host.

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/forgelink/forgelink/store"
@@ -57,4 +58,33 @@ func TestAPI(t *testing.T) {
 			t.Errorf("API = %q, want an error", got)
 		}
 	})
+}
+
+func TestGitHost(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.Cloud = Cloud{GitHubWebURL: "https://github.com", GitLabWebURL: "https://gitlab.com",
+			BitbucketWebURL: "https://bitbucket.org"}
+	})
+	tests := []struct {
+		provider, endpoint, want string
+	}{
+		{store.ProviderGitHub, "", "github.com"},
+		{store.ProviderGitLab, "", "gitlab.com"},
+		{store.ProviderBitbucket, "", "bitbucket.org"},
+		{store.ProviderGitHubEnterpriseServer, "https://GHE.example.com:8443/", "ghe.example.com"},
+		{store.ProviderGitLabSelfManaged, "https://git.example.com/gitlab", "git.example.com"},
+	}
+	for _, tc := range tests {
+		conn := store.Connection{ID: "c-" + tc.provider, ProviderType: tc.provider}
+		if tc.endpoint != "" {
+			conn.HostID = f.host(t, tc.provider, tc.endpoint, store.StatusAvailable).ID
+		}
+		got, err := f.svc.GitHost(t.Context(), conn)
+		if err != nil || !strings.EqualFold(got, tc.want) {
+			t.Errorf("GitHost(%s) = %q, %v; want %q", tc.provider, got, err, tc.want)
+		}
+	}
+	if got, err := f.svc.GitHost(t.Context(), store.Connection{ID: "c-x", ProviderType: "Gitea"}); err == nil {
+		t.Errorf("GitHost(unknown provider) = %q, want an error", got)
+	}
 }
