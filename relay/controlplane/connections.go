@@ -192,28 +192,17 @@ func (a *API) listConnections(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
 	scope := "connections\x00" + filter.ProviderType + "\x00" + filter.HostID
-	after, err := decodeToken(scope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	conns, err := a.opts.Store.ListConnections(ctx, filter, store.Page{After: after, Limit: limit + 1})
+	conns, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Connection, error) {
+		return a.opts.Store.ListConnections(ctx, filter, p)
+	}, func(c store.Connection) string { return c.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
 	out := struct {
 		Connections []wireConnection
 		NextToken   *string `json:",omitempty"`
-	}{Connections: []wireConnection{}}
-	if len(conns) > limit {
-		conns = conns[:limit]
-		token := encodeToken(scope, conns[limit-1].ID)
-		out.NextToken = &token
-	}
+	}{Connections: []wireConnection{}, NextToken: next}
 	for _, conn := range conns {
 		out.Connections = append(out.Connections, a.connectionOut(c.ns, conn))
 	}

@@ -113,30 +113,17 @@ func (a *API) listDeliveries(ctx context.Context, c call) (any, error) {
 		}
 		f.EventID = *in.EventId
 	}
-	limit, err := pageSize(in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
 	scope := "deliveries\x00" + f.Pipeline + "\x00" + f.State + "\x00" + f.EventID
-	after, err := decodeToken(scope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := a.opts.Store.ListDeliveries(ctx, f, store.Page{After: after, Limit: limit + 1})
+	ds, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Delivery, error) {
+		return a.opts.Store.ListDeliveries(ctx, f, p)
+	}, func(d store.Delivery) string { return d.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
-	out := struct {
+	return struct {
 		Deliveries []deliverySummary
 		NextToken  *string `json:",omitempty"`
-	}{}
-	if len(ds) > limit {
-		ds = ds[:limit]
-		token := encodeToken(scope, ds[limit-1].ID)
-		out.NextToken = &token
-	}
-	out.Deliveries = a.deliveriesOut(ds)
-	return out, nil
+	}{a.deliveriesOut(ds), next}, nil
 }
 
 func deliveryIDInput(c call) (string, error) {

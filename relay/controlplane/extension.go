@@ -153,28 +153,17 @@ func (a *API) listEvents(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
 	scope := fmt.Sprintf("events\x00%s\x00%s\x00%s\x00%d\x00%d", f.ConnectionID, f.Repository, f.Kind, f.Since.UnixNano(), f.Until.UnixNano())
-	after, err := decodeToken(scope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	events, err := a.opts.Store.ListEvents(ctx, f, store.Page{After: after, Limit: limit + 1})
+	events, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Event, error) {
+		return a.opts.Store.ListEvents(ctx, f, p)
+	}, func(e store.Event) string { return e.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	out := struct {
 		Events    []eventSummary
 		NextToken *string `json:",omitempty"`
-	}{Events: []eventSummary{}}
-	if len(events) > limit {
-		events = events[:limit]
-		token := encodeToken(scope, events[limit-1].ID)
-		out.NextToken = &token
-	}
+	}{Events: []eventSummary{}, NextToken: next}
 	for _, e := range events {
 		out.Events = append(out.Events, a.eventOut(e))
 	}

@@ -168,28 +168,16 @@ func (a *API) listHosts(ctx context.Context, c call) (any, error) {
 	if err := decode(c.body, &in); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	scope := "hosts\x00" + a.opts.Region
-	after, err := decodeToken(scope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	hosts, err := a.opts.Store.ListHosts(ctx, store.HostFilter{Region: a.opts.Region}, store.Page{After: after, Limit: limit + 1})
+	hosts, next, err := listPage(in.MaxResults, in.NextToken, "hosts\x00"+a.opts.Region, func(p store.Page) ([]store.Host, error) {
+		return a.opts.Store.ListHosts(ctx, store.HostFilter{Region: a.opts.Region}, p)
+	}, func(h store.Host) string { return h.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
 	out := struct {
 		Hosts     []wireHost
 		NextToken *string `json:",omitempty"`
-	}{Hosts: []wireHost{}}
-	if len(hosts) > limit {
-		hosts = hosts[:limit]
-		token := encodeToken(scope, hosts[limit-1].ID)
-		out.NextToken = &token
-	}
+	}{Hosts: []wireHost{}, NextToken: next}
 	for _, h := range hosts {
 		out.Hosts = append(out.Hosts, a.hostOut(c.ns, h))
 	}

@@ -206,28 +206,16 @@ func (a *API) listRepositoryLinks(ctx context.Context, c call) (any, error) {
 	if err := decode(c.body, &in); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	const scope = "repository-links"
-	after, err := decodeToken(scope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	links, err := a.opts.Store.ListRepositoryLinks(ctx, store.RepositoryLinkFilter{}, store.Page{After: after, Limit: limit + 1})
+	links, next, err := listPage(in.MaxResults, in.NextToken, "repository-links", func(p store.Page) ([]store.RepositoryLink, error) {
+		return a.opts.Store.ListRepositoryLinks(ctx, store.RepositoryLinkFilter{}, p)
+	}, func(l store.RepositoryLink) string { return l.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list repository links: %w", err)
 	}
 	out := struct {
 		RepositoryLinks []wireLink
 		NextToken       *string `json:",omitempty"`
-	}{RepositoryLinks: []wireLink{}}
-	if len(links) > limit {
-		links = links[:limit]
-		token := encodeToken(scope, links[limit-1].ID)
-		out.NextToken = &token
-	}
+	}{RepositoryLinks: []wireLink{}, NextToken: next}
 	for _, l := range links {
 		out.RepositoryLinks = append(out.RepositoryLinks, a.linkOut(c.ns, l).RepositoryLinkInfo)
 	}

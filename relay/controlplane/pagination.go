@@ -3,6 +3,8 @@ package controlplane
 import (
 	"encoding/base64"
 	"strings"
+
+	"github.com/forgelink/forgelink/store"
 )
 
 // defaultPageSize applies when MaxResults is absent or 0. The AWS CLI does
@@ -46,4 +48,30 @@ func decodeToken(scope string, token *string) (string, error) {
 		return "", invalid
 	}
 	return string(raw[i+1:]), nil
+}
+
+// listPage reads one page of a listing scoped by scope: up to MaxResults
+// records after the NextToken's id, through list, and the NextToken of the
+// next page when there is one. Asking for one record more than the page
+// tells whether there is.
+func listPage[T any](maxResults *int, nextToken *string, scope string,
+	list func(store.Page) ([]T, error), id func(T) string) ([]T, *string, error) {
+	limit, err := pageSize(maxResults)
+	if err != nil {
+		return nil, nil, err
+	}
+	after, err := decodeToken(scope, nextToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	records, err := list(store.Page{After: after, Limit: limit + 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(records) <= limit {
+		return records, nil, nil
+	}
+	records = records[:limit]
+	token := encodeToken(scope, id(records[limit-1]))
+	return records, &token, nil
 }

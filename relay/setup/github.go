@@ -151,21 +151,33 @@ func (s *Service) installURL(ctx context.Context, conn store.Connection, rawStat
 	return github.InstallURL(app.webURL, app.slug, rawState)
 }
 
+// callbackConnection opens the state of a connection's callback and
+// returns the connection it names, which must be of the callback's kind:
+// GitHub (App installation) or not (OAuth). Only a forgery pairs a
+// callback with another provider's connection.
+func (s *Service) callbackConnection(r *http.Request, github bool) (state, store.Connection, error) {
+	st, err := s.openState(r.URL.Query().Get("state"), purposeConnection)
+	if err != nil {
+		return state{}, store.Connection{}, err
+	}
+	conn, err := s.opts.Store.GetConnection(r.Context(), st.Resource)
+	if err != nil {
+		return state{}, store.Connection{}, err
+	}
+	if isGitHub(conn.ProviderType) != github {
+		return state{}, store.Connection{}, errForged
+	}
+	return st, conn, nil
+}
+
 // githubCallback completes a connection with the installation GitHub
 // names, once the App's own JWT has confirmed it.
 func (s *Service) githubCallback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	st, err := s.openState(q.Get("state"), purposeConnection)
+	st, conn, err := s.callbackConnection(r, true)
 	if err != nil {
 		return err
-	}
-	conn, err := s.opts.Store.GetConnection(ctx, st.Resource)
-	if err != nil {
-		return err
-	}
-	if !isGitHub(conn.ProviderType) {
-		return errForged // only a forgery pairs a GitHub callback with another provider
 	}
 	if q.Get("setup_action") == "request" {
 		s.renderDone(w, "Installation requested",

@@ -108,16 +108,9 @@ func (s *Service) authorizeURL(ctx context.Context, conn store.Connection, st st
 func (s *Service) oauthCallback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	st, err := s.openState(q.Get("state"), purposeConnection)
+	st, conn, err := s.callbackConnection(r, false)
 	if err != nil {
 		return err
-	}
-	conn, err := s.opts.Store.GetConnection(ctx, st.Resource)
-	if err != nil {
-		return err
-	}
-	if isGitHub(conn.ProviderType) {
-		return errForged
 	}
 	if e := q.Get("error"); e != "" {
 		return fail(http.StatusBadRequest, "Authorization refused",
