@@ -22,6 +22,19 @@ type daemon struct {
 	addr    string // host:port from the ready line
 	dataDir string
 	logs    *logStats
+	drop    func() // removes what the run left in PostgreSQL
+}
+
+// stop stops the daemon, then drops its PostgreSQL schema.
+func (d *daemon) stop() error {
+	defer d.drop()
+	return d.child.stop()
+}
+
+// kill kills the daemon, then drops its PostgreSQL schema.
+func (d *daemon) kill() {
+	defer d.drop()
+	d.child.kill()
 }
 
 // startDaemon starts forgelink serve on a loopback port in dir, with the
@@ -35,20 +48,32 @@ func startDaemon(ctx context.Context, cfg config, dir, configFile string) (*daem
 	}
 	// Level info: the ready line is an info line. The daemon logs nothing
 	// per accepted delivery, so this costs nothing under load.
-	env := serverEnv(cfg.gomaxprocs, "FORGELINK_LOG_FORMAT=json", "FORGELINK_LOG_LEVEL=info")
+	extra := []string{"FORGELINK_LOG_FORMAT=json", "FORGELINK_LOG_LEVEL=info"}
+	cleanup := func() {}
+	if cfg.postgres != "" {
+		pgEnv, drop, err := postgresEnv(ctx, cfg.postgres, dir)
+		if err != nil {
+			return nil, err
+		}
+		extra, cleanup = append(extra, pgEnv...), drop
+	}
+	env := serverEnv(cfg.gomaxprocs, extra...)
 	cmd, err := serverCommand(cfg.forgelink, args, env, cfg.serverCPU)
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		cleanup()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	logs := &logStats{}
 	ready := make(chan string, 1)
 	c, err := startChild("forgelink", cmd, stderr, func(r io.Reader) { logs.scan(r, ready) })
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	addr, err := awaitReady(ctx, c, ready)
@@ -57,12 +82,13 @@ func startDaemon(ctx context.Context, cfg config, dir, configFile string) (*daem
 	}
 	if err != nil {
 		c.kill()
+		cleanup()
 		if tail := logs.tail(); tail != "" {
 			err = fmt.Errorf("%w; its last log lines:\n%s", err, tail)
 		}
 		return nil, err
 	}
-	return &daemon{child: c, addr: addr, dataDir: dataDir, logs: logs}, nil
+	return &daemon{child: c, addr: addr, dataDir: dataDir, logs: logs, drop: cleanup}, nil
 }
 
 // awaitReady waits for the server to say where it listens.

@@ -97,6 +97,7 @@ type config struct {
 	serverCPU   string
 	clientCPU   string
 	json        bool
+	postgres    string // DSN: run the daemon on PostgreSQL instead of SQLite
 
 	// Pipeline mode (--pipeline).
 	pipeline          bool
@@ -184,6 +185,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.serverCPU, "server-cpu", "", "pin the servers to `cpus` with taskset -c (needs --client-cpu)")
 	fs.StringVar(&cfg.clientCPU, "client-cpu", "", "pin this load generator to `cpus` with taskset -c (needs --server-cpu)")
 	fs.BoolVar(&cfg.json, "json", false, "print a JSON object instead of the table")
+	fs.StringVar(&cfg.postgres, "postgres", "", "run the daemon on PostgreSQL at `dsn` (a postgres:// URL; a fresh schema per run) instead of SQLite")
 	fs.BoolVar(&cfg.pipeline, "pipeline", false, "measure delivery through a pipeline to an http target instead of ingestion (deliver-saturate, deliver-steady, dead-target)")
 	fs.StringVar(&cfg.phases, "phases", strings.Join(pipelinePhases, ","), "pipeline mode: the `phases` to run, comma-separated (they run in the default's order)")
 	fs.IntVar(&cfg.targetConcurrency, "target-concurrency", 16, "pipeline mode: the http target's `concurrency`")
