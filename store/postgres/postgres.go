@@ -44,13 +44,13 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// defaultMaxConns sizes the pool unless the DSN's pool_max_conns does.
+const defaultMaxConns = 32
+
 // Open connects to the database dsn names (a URL or key=value connection
 // string; pgxpool's pool_* parameters size the pool), and brings the schema
 // its search_path selects up to date. Neither dsn nor the password it may
 // hold appears in errors.
-// defaultMaxConns sizes the pool unless the DSN's pool_max_conns does.
-const defaultMaxConns = 32
-
 func Open(ctx context.Context, dsn string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
