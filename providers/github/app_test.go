@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/github/githubtest"
@@ -56,24 +55,6 @@ func outcome(t *testing.T, err error, secrets ...string) string {
 		return fmt.Sprintf("%s %d", classes[0], se.StatusCode)
 	}
 	return classes[0]
-}
-
-// clock is a settable clock for the fake.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // fakeApp starts a fake GitHub with an App installed on octo-org (which

@@ -10,10 +10,11 @@ import (
 
 	"github.com/forgelink/forgelink/providers/github/githubtest"
 	"github.com/forgelink/forgelink/providers/internal/tokentest"
+	"github.com/forgelink/forgelink/relay/clocktest"
 )
 
 func TestAppInstallation(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := clocktest.New(time.Now())
 	f := newFakeApp(t, githubtest.Options{APIPrefix: "/api/v3", Now: clk.Now})
 	wrongKey, err := NewApp(nil, f.srv.APIURL, f.app.ID, keyPEM(testKeys()[1]))
 	if err != nil {
@@ -65,13 +66,13 @@ func TestAppInstallation(t *testing.T) {
 func TestAppJWTExpiresWithTheClock(t *testing.T) {
 	// The fake checks iat/exp against its own clock: a server clock far
 	// ahead of ours sees an expired JWT.
-	clk := &clock{now: time.Now()}
+	clk := clocktest.New(time.Now())
 	f := newFakeApp(t, githubtest.Options{Now: clk.Now})
 	a := f.newApp(t)
 	if _, err := a.Installation(context.Background(), f.org); err != nil {
 		t.Fatalf("Installation: %v", err)
 	}
-	clk.Advance(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	_, err := a.Installation(context.Background(), f.org)
 	if got := outcome(t, err); got != "rejected 401" {
 		t.Errorf("Installation with a stale JWT = %s, want rejected 401", got)
@@ -79,7 +80,7 @@ func TestAppJWTExpiresWithTheClock(t *testing.T) {
 }
 
 func TestRepositoryToken(t *testing.T) {
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := clocktest.New(time.Now().Truncate(time.Second))
 	f := newFakeApp(t, githubtest.Options{Now: clk.Now})
 	a := f.newApp(t)
 	tests := []struct {
@@ -134,7 +135,7 @@ func TestRepositoryToken(t *testing.T) {
 }
 
 func TestInstallationToken(t *testing.T) {
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := clocktest.New(time.Now().Truncate(time.Second))
 	f := newFakeApp(t, githubtest.Options{Now: clk.Now})
 	a := f.newApp(t)
 	tok, exp, err := a.InstallationToken(context.Background(), f.org)

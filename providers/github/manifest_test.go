@@ -13,6 +13,7 @@ import (
 
 	"github.com/forgelink/forgelink/providers/github/githubtest"
 	"github.com/forgelink/forgelink/providers/internal/tokentest"
+	"github.com/forgelink/forgelink/relay/clocktest"
 )
 
 var testManifest = ManifestParams{
@@ -174,7 +175,7 @@ func TestAppCredentialsHideSecrets(t *testing.T) {
 }
 
 func TestConvertManifest(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := clocktest.New(time.Now())
 	srv := githubtest.New(t, githubtest.Options{APIPrefix: "/api/v3", Now: clk.Now})
 	app := srv.AddApp(githubtest.App{Name: "forgelink-ghes", Owner: "platform", Key: testKeys()[0]})
 	used := srv.ManifestCode(app.ID)
@@ -182,7 +183,7 @@ func TestConvertManifest(t *testing.T) {
 		t.Fatalf("ConvertManifest: %v", err)
 	}
 	expired := srv.ManifestCode(app.ID)
-	clk.Advance(61 * time.Minute)
+	clk.Add(61 * time.Minute)
 	fresh := srv.ManifestCode(app.ID) // only for servers that ignore it
 	good := srv.ManifestCode(app.ID)
 	tests := []struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/clocktest"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -26,7 +27,7 @@ type fixture struct {
 	c     *Console
 	store *memStore
 	setup *fakeSetup
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T, configure ...func(*Options)) *fixture {
@@ -34,7 +35,7 @@ func newFixture(t *testing.T, configure ...func(*Options)) *fixture {
 	f := &fixture{
 		store: newMemStore(),
 		setup: &fakeSetup{base: "https://provider.example"},
-		clock: &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	opts := Options{
 		Store:     f.store,
@@ -225,9 +226,9 @@ func TestSessionExpiresAndEndsWithItsKey(t *testing.T) {
 		o.Credentials = func(id string) (string, bool) { s, ok := keys[id]; return s, ok }
 	})
 	ck := f.signIn(t)
-	f.clock.Advance(sessionTTL - time.Second)
+	f.clock.Add(sessionTTL - time.Second)
 	f.overview(t, ck)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	if resp := f.do(http.MethodGet, "/console/", nil, nil, ck); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("expired session: status %d, want 303 to the login page", resp.StatusCode)
 	}
@@ -372,7 +373,7 @@ func TestLoginLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(10 * time.Minute)
+	f.clock.Add(10 * time.Minute)
 	resp = f.do(http.MethodGet, strings.TrimPrefix(expired, "https://forgelink.example"), nil, nil)
 	if page := readBody(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "expired") || len(resp.Cookies()) != 0 {
 		t.Errorf("expired link: status %d, cookies %v:\n%s", resp.StatusCode, resp.Cookies(), page)
@@ -520,7 +521,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 // but a well-formed, unexpired session. (A forged one would need to break
 // AES-GCM; the seed is a real session, so mutations of it are tried.)
 func FuzzOpenSession(f *testing.F) {
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := clocktest.New(time.Unix(1_800_000_000, 0))
 	c, err := New(Options{Store: newMemStore(), Keyring: testKeyring(f), PublicURL: "https://x.example", Now: clock.Now})
 	if err != nil {
 		f.Fatal(err)

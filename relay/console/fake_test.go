@@ -139,23 +139,6 @@ func (f *fakeSetup) callCount() int {
 	return len(f.calls)
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func testKeyring(t testing.TB) *keyring.Keyring {
 	t.Helper()
 	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))

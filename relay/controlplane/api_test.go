@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
+	"github.com/forgelink/forgelink/store/sqlite/sqlitetest"
 )
 
 const (
@@ -45,11 +45,7 @@ type fixture struct {
 // options.
 func newFixture(t testing.TB, limits Limits, auth bool, configure ...func(*Options)) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	if limits.Connections == 0 {
 		limits.Connections = 250
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,25 +24,15 @@ import (
 
 	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/github"
+	"github.com/forgelink/forgelink/relay/clocktest"
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
+	"github.com/forgelink/forgelink/store/sqlite/sqlitetest"
 )
 
 const interval = 10 * time.Minute
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // fakeHooks is a provider's hook API in memory: one hook list per
 // repository, hooks identified by URL as the real Ensure does.
@@ -127,7 +116,7 @@ func (f *fakeHooks) state() (secrets map[string][]string, ensures map[string]int
 type fixture struct {
 	st     *sqlite.Store
 	kr     *keyring.Keyring
-	clk    *clock
+	clk    *clocktest.Clock
 	conn   store.Connection
 	hooks  *fakeHooks
 	piped  []string // repositories the pipelines name
@@ -137,12 +126,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	clk := &clock{now: time.Date(2030, time.May, 1, 12, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"), zap.NewNop(), sqlite.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	clk := clocktest.New(time.Date(2030, time.May, 1, 12, 0, 0, 0, time.UTC))
+	st := sqlitetest.Open(t, sqlite.WithClock(clk.Now))
 	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
 	if err != nil {
 		t.Fatal(err)

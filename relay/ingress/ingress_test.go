@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +20,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/clocktest"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
+	"github.com/forgelink/forgelink/store/sqlite/sqlitetest"
 )
 
 // fakeProvider signs with X-Test-Signature: hex HMAC-SHA256 of the body,
@@ -69,35 +70,19 @@ func sign(secret, body []byte) []byte {
 	return m.Sum(nil)
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	srv    *httptest.Server
 	store  *sqlite.Store
 	kr     *keyring.Keyring
-	clock  *clock
+	clock  *clocktest.Clock
 	conn   store.Connection
 	secret []byte
 }
 
 func newFixture(t testing.TB, status string) *fixture {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), zap.NewNop(), sqlite.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	clk := clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	st := sqlitetest.Open(t, sqlite.WithClock(clk.Now))
 	kr, _ := keyring.New(bytes.Repeat([]byte{3}, keyring.KeySize))
 	f := &fixture{store: st, kr: kr, clock: clk, secret: []byte("s3cr3t")}
 	f.conn = f.createConnection(t, status)

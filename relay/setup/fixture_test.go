@@ -2,13 +2,11 @@ package setup
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,29 +17,18 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/relay/clocktest"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
+	"github.com/forgelink/forgelink/store/sqlite/sqlitetest"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // fixture is a Service on a real store, served at srv (its PublicURL).
 type fixture struct {
 	store *sqlite.Store
 	kr    *keyring.Keyring
-	clock *clock
+	clock *clocktest.Clock
 	svc   *Service
 	srv   *httptest.Server
 
@@ -53,12 +40,8 @@ type fixture struct {
 // token expiries are computed by golang.org/x/oauth2 from time.Now.
 func newFixture(t *testing.T, configure ...func(*Options)) *fixture {
 	t.Helper()
-	clk := &clock{now: time.Now().UTC()}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), zap.NewNop(), sqlite.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	clk := clocktest.New(time.Now().UTC())
+	st := sqlitetest.Open(t, sqlite.WithClock(clk.Now))
 	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
 	if err != nil {
 		t.Fatal(err)
