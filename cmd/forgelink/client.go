@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/forgelink/forgelink/cmd/forgelink/internal/sdktransport"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -142,7 +144,7 @@ func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) 
 	}
 	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
 		o.BaseEndpoint = aws.String(f.endpoint)
-		o.HTTPClient = &http.Client{Transport: bufferedBodies{http.DefaultTransport}}
+		o.HTTPClient = &http.Client{Transport: sdktransport.BufferedBodies(http.DefaultTransport)}
 	}), nil
 }
 

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/forgelink/forgelink/cmd/forgelink/internal/sdktransport"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -142,7 +143,7 @@ func startDaemon(t *testing.T, o daemonOptions) *daemon {
 		dataDir: o.dataDir,
 		cmd:     exec.Command(forgelinkBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", o.dataDir),
 		exited:  make(chan struct{}),
-		http:    &http.Client{Transport: bufferedBodies{http.DefaultTransport.(*http.Transport).Clone()}},
+		http:    &http.Client{Transport: sdktransport.BufferedBodies(http.DefaultTransport.(*http.Transport).Clone())},
 	}
 	d.cmd.Env = append(env, o.env...)
 	// One pipe for both streams keeps the output in the order it was written.
@@ -308,32 +309,6 @@ func (d *daemon) cs(creds ...aws.CredentialsProvider) *codestarconnections.Clien
 		BaseEndpoint: aws.String(d.url), Region: region, Credentials: pickCredentials(creds),
 		RetryMaxAttempts: 1, HTTPClient: d.http,
 	})
-}
-
-// bufferedBodies hands the transport each request body as an in-memory
-// copy. It works around a client-side race (smithy-go v1.28.9, Go 1.26):
-// the SDK closes the request body as soon as the response headers arrive,
-// and if the transport has not yet finished its end-of-body check, the
-// closed body's WriteTo returns io.EOF, which the transport takes for a
-// write error: it closes the connection under the response body being
-// decoded ("use of closed network connection" with HTTP 200). The SDK's
-// default retryer hides this by retrying, but these clients make one
-// attempt, and a retried create would fail on its own first success.
-type bufferedBodies struct{ rt http.RoundTripper }
-
-func (b bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return b.rt.RoundTrip(r)
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return b.rt.RoundTrip(r)
 }
 
 func pickCredentials(creds []aws.CredentialsProvider) aws.CredentialsProvider {
