@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/notify/notifytest"
+
 	"github.com/google/uuid"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/forgelink/forgelink/config"
-	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
@@ -85,36 +86,6 @@ func newNotifier(t *testing.T, ctx context.Context, cfg config.AMQPTarget, log *
 	return n
 }
 
-func message(deliveryID string) *notify.Message {
-	return &notify.Message{
-		DeliveryID:    deliveryID,
-		Attempt:       1,
-		Pipeline:      "build",
-		ConnectionARN: "arn:aws:codeconnections:us-east-1:000000000000:connection/00000000-0000-0000-0000-000000000000",
-		EventID:       "event-1",
-		Provider:      "GitHub",
-		Kind:          providers.KindPush,
-		Repository:    providers.Repository{FullName: "octo/hello"},
-		Push:          &providers.Push{Ref: "refs/heads/main", RefType: providers.RefBranch, RefName: "main", After: "0123456789abcdef0123456789abcdef01234567"},
-		CreatedAt:     time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
-		Variables:     map[string]string{notify.VarBranchName: "main"},
-	}
-}
-
-// closedPort names a port on 127.0.0.1 that nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 func TestNotifyPublishes(t *testing.T) {
 	ch := connectBroker(t)
 	queue := newQueue(t, ch)
@@ -137,7 +108,7 @@ func TestNotifyPublishes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Timeout = 5 * time.Second
 			n := newNotifier(t, t.Context(), tt.cfg, nil)
-			m := message(uuid.NewString())
+			m := notifytest.Message(uuid.NewString())
 			if res := n.Notify(t.Context(), m); res.Err != nil {
 				t.Fatalf("Notify: %v", res.Err)
 			}
@@ -175,7 +146,7 @@ func TestNotifyConcurrently(t *testing.T) {
 	var wg sync.WaitGroup
 	for range count {
 		wg.Go(func() {
-			if res := n.Notify(t.Context(), message(uuid.NewString())); res.Err != nil {
+			if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
 				t.Error(res.Err)
 			}
 		})
@@ -213,7 +184,7 @@ func TestNotifyFails(t *testing.T) {
 		wantErr: "NOT_FOUND - no exchange",
 	}, {
 		name:          "broker unreachable",
-		cfg:           config.AMQPTarget{URL: "amqp://guest:guest@" + closedPort(t) + "/", RoutingKey: queue},
+		cfg:           config.AMQPTarget{URL: "amqp://guest:guest@" + notifytest.ClosedAddr(t) + "/", RoutingKey: queue},
 		wantRetryable: true,
 		wantErr:       "not connected to amqp://guest:xxxxx@127.0.0.1:",
 	}, {
@@ -231,7 +202,7 @@ func TestNotifyFails(t *testing.T) {
 			if tt.ctx != nil {
 				ctx = tt.ctx
 			}
-			res := n.Notify(ctx, message(uuid.NewString()))
+			res := n.Notify(ctx, notifytest.Message(uuid.NewString()))
 			checkFailure(t, res, tt.wantRetryable, tt.wantErr, tt.wantIs)
 		})
 	}
@@ -261,19 +232,19 @@ func TestNotifyAfterChannelError(t *testing.T) {
 	exchange := "forgelink-test-" + uuid.NewString()
 	n := newNotifier(t, t.Context(), config.AMQPTarget{URL: testURL, Exchange: exchange, RoutingKey: "ci", Timeout: 5 * time.Second}, nil)
 
-	if res := n.Notify(t.Context(), message(uuid.NewString())); res.Err == nil || res.Retryable {
+	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err == nil || res.Retryable {
 		t.Fatalf("Notify to a missing exchange = %v (retryable %v), want a final failure", res.Err, res.Retryable)
 	}
 	newExchange(t, ch, exchange, queue, "ci")
-	if res := n.Notify(t.Context(), message(uuid.NewString())); res.Err != nil {
+	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
 		t.Fatalf("Notify once the exchange exists: %v", res.Err)
 	}
 }
 
 func TestPasswordNeverShown(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	n := newNotifier(t, t.Context(), config.AMQPTarget{URL: "amqp://forgelink:s3cret@" + closedPort(t) + "/", RoutingKey: "q"}, zap.New(core))
-	res := n.Notify(t.Context(), message(uuid.NewString()))
+	n := newNotifier(t, t.Context(), config.AMQPTarget{URL: "amqp://forgelink:s3cret@" + notifytest.ClosedAddr(t) + "/", RoutingKey: "q"}, zap.New(core))
+	res := n.Notify(t.Context(), notifytest.Message(uuid.NewString()))
 	if res.Err == nil || strings.Contains(res.Err.Error(), "s3cret") {
 		t.Errorf("Notify error = %v, want a failure without the password", res.Err)
 	}
@@ -335,7 +306,7 @@ func TestNotifyReconnects(t *testing.T) {
 	p := startProxy(t, refuse)
 	n := newNotifier(t, t.Context(), config.AMQPTarget{URL: p.url(), RoutingKey: queue, Timeout: 5 * time.Second}, nil)
 
-	res := n.Notify(t.Context(), message(uuid.NewString()))
+	res := n.Notify(t.Context(), notifytest.Message(uuid.NewString()))
 	checkFailure(t, res, true, "not connected", nil)
 	p.mode.Store(forward)
 	waitDelivered(t, n)
@@ -351,7 +322,7 @@ func waitDelivered(t *testing.T, n *Notifier) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		res := n.Notify(ctx, message(uuid.NewString()))
+		res := n.Notify(ctx, notifytest.Message(uuid.NewString()))
 		if res.Err == nil {
 			return
 		}
@@ -380,7 +351,7 @@ func TestDeadlines(t *testing.T) {
 		start := time.Now()
 		n := newNotifier(t, ctx, config.AMQPTarget{URL: p.url(), RoutingKey: queue, Timeout: 5 * time.Second}, nil)
 		checkPrompt(t, start)
-		checkFailure(t, n.Notify(t.Context(), message(uuid.NewString())), true, "not connected", nil)
+		checkFailure(t, n.Notify(t.Context(), notifytest.Message(uuid.NewString())), true, "not connected", nil)
 	})
 	t.Run("channel open", func(t *testing.T) {
 		p := startProxy(t, forward)
@@ -391,7 +362,7 @@ func TestDeadlines(t *testing.T) {
 	t.Run("confirm", func(t *testing.T) {
 		p := startProxy(t, forward)
 		n := newNotifier(t, t.Context(), config.AMQPTarget{URL: p.url(), RoutingKey: queue, Timeout: 5 * time.Second}, nil)
-		if res := n.Notify(t.Context(), message(uuid.NewString())); res.Err != nil {
+		if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
 			t.Fatal(res.Err) // leaves an open channel in the pool
 		}
 		p.mode.Store(swallow)
@@ -412,7 +383,7 @@ func notifyStalled(t *testing.T, n *Notifier, deadline time.Duration) {
 	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
 	start := time.Now()
-	res := n.Notify(ctx, message(uuid.NewString()))
+	res := n.Notify(ctx, notifytest.Message(uuid.NewString()))
 	checkPrompt(t, start)
 	checkFailure(t, res, true, "", context.DeadlineExceeded)
 }

@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/notify/notifytest"
+
 	"github.com/google/uuid"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/forgelink/forgelink/config"
-	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
@@ -79,42 +79,12 @@ func newNotifier(t *testing.T, cfg config.NATSTarget) *Notifier {
 	return n
 }
 
-func message(deliveryID string) *notify.Message {
-	return &notify.Message{
-		DeliveryID:    deliveryID,
-		Attempt:       1,
-		Pipeline:      "build",
-		ConnectionARN: "arn:aws:codeconnections:us-east-1:000000000000:connection/00000000-0000-0000-0000-000000000000",
-		EventID:       "event-1",
-		Provider:      "GitHub",
-		Kind:          providers.KindPush,
-		Repository:    providers.Repository{FullName: "octo/hello"},
-		Push:          &providers.Push{Ref: "refs/heads/main", RefType: providers.RefBranch, RefName: "main", After: "0123456789abcdef0123456789abcdef01234567"},
-		CreatedAt:     time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
-		Variables:     map[string]string{notify.VarBranchName: "main"},
-	}
-}
-
-// closedPortURL names a port on 127.0.0.1 that nothing listens on.
-func closedPortURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return "nats://" + addr
-}
-
 func TestNotifyPublishes(t *testing.T) {
 	js := connectServer(t)
 	stream, subject := newStream(t, js)
 	n := newNotifier(t, config.NATSTarget{URL: serverURL, Subject: subject, Timeout: 5 * time.Second})
 
-	m := message(uuid.NewString())
+	m := notifytest.Message(uuid.NewString())
 	res := n.Notify(t.Context(), m)
 	if res.Err != nil {
 		t.Fatalf("Notify: %v", res.Err)
@@ -146,7 +116,7 @@ func TestNotifyDeduplicates(t *testing.T) {
 	stream, subject := newStream(t, js)
 	n := newNotifier(t, config.NATSTarget{URL: serverURL, Subject: subject, Timeout: 5 * time.Second})
 
-	m := message(uuid.NewString())
+	m := notifytest.Message(uuid.NewString())
 	if res := n.Notify(t.Context(), m); res.Err != nil {
 		t.Fatalf("first attempt: %v", res.Err)
 	}
@@ -176,7 +146,7 @@ func TestNotifyConcurrently(t *testing.T) {
 	var wg sync.WaitGroup
 	for range count {
 		wg.Go(func() {
-			if res := n.Notify(t.Context(), message(uuid.NewString())); res.Err != nil {
+			if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
 				t.Error(res.Err)
 			}
 		})
@@ -219,7 +189,7 @@ func TestNotifyFails(t *testing.T) {
 		wantErr: "no JetStream stream captures subject forgelink.test.nostream.",
 	}, {
 		name:          "server unreachable",
-		cfg:           config.NATSTarget{URL: closedPortURL(t), Subject: "forgelink.test", Timeout: 5 * time.Second},
+		cfg:           config.NATSTarget{URL: "nats://" + notifytest.ClosedAddr(t), Subject: "forgelink.test", Timeout: 5 * time.Second},
 		wantRetryable: true,
 		wantErr:       "not connected to nats://127.0.0.1:",
 	}, {
@@ -246,7 +216,7 @@ func TestNotifyFails(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			res := n.Notify(ctx, message(uuid.NewString()))
+			res := n.Notify(ctx, notifytest.Message(uuid.NewString()))
 			elapsed := time.Since(start)
 			if res.Err == nil {
 				t.Fatal("Notify succeeded, want a failure")
