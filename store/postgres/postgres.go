@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,14 @@ type Store struct {
 	// database-wide and other deployments may use other schemas of the
 	// same database.
 	schema string
+
+	// events feeds the group-commit writers (writeEvents). It is
+	// unbuffered: a send succeeds only while a writer runs, so nothing can
+	// be queued after Close has drained it.
+	events    chan *eventWrite
+	closing   chan struct{}
+	closeOnce sync.Once
+	writers   sync.WaitGroup
 }
 
 // Option configures Open.
@@ -55,7 +64,7 @@ func Open(ctx context.Context, dsn string, log *zap.Logger, opts ...Option) (*St
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{now: time.Now, log: log}
+	s := &Store{now: time.Now, log: log, events: make(chan *eventWrite), closing: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -66,11 +75,9 @@ func Open(ctx context.Context, dsn string, log *zap.Logger, opts ...Option) (*St
 		return nil, errors.New("open store: the DSN is not a valid PostgreSQL connection string")
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
-		// pgx's default, max(4, CPUs), caps concurrent ingest at four
-		// commits in flight: each webhook is its own fsynced transaction,
-		// and PostgreSQL flushes concurrent commits together, so more
-		// connections means more webhooks per flush (915/s at 4 vs. the
-		// figures in README at this size).
+		// pgx's default is max(4, CPUs). Ingest holds at most
+		// eventWriters connections; the rest serve the control plane and
+		// the delivery engine, whose goroutines query at once.
 		cfg.MaxConns = defaultMaxConns
 	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
@@ -79,6 +86,9 @@ func Open(ctx context.Context, dsn string, log *zap.Logger, opts ...Option) (*St
 	if err := s.prepare(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	for range eventWriters {
+		s.writers.Go(s.writeEvents)
 	}
 	log.Info("store opened", zap.String("host", cfg.ConnConfig.Host), zap.String("database", cfg.ConnConfig.Database),
 		zap.String("schema", s.schema))
@@ -105,8 +115,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close commits the events already queued, then closes the pool, waiting
+// for connections in use to be returned. RecordEvent fails once Close has
+// begun.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.writers.Wait()
 	s.pool.Close()
 	return nil
 }

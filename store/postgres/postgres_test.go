@@ -397,7 +397,7 @@ func BenchmarkRecordEvent(b *testing.B) {
 	}
 	body := []byte(`{"ref":"refs/heads/main","commits":[` + strings.Repeat(`{"id":"0123456789abcdef0123456789abcdef01234567"},`, 40) + `{}]}`)
 	b.SetBytes(int64(len(body)))
-	b.SetParallelism(4) // webhooks arrive concurrently; the pool has max(4, GOMAXPROCS) connections
+	b.SetParallelism(4) // webhooks arrive concurrently, and their events share batches
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
