@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -142,15 +140,8 @@ func (p *pipelines) Explain(connID string, ev *providers.Event) []route.Pipeline
 // repositories lists the repositories the running pipelines name on the
 // connection connID: forgelink keeps a webhook on each.
 func (p *pipelines) repositories(connID string) []string {
-	cfg := p.config.Load()
-	if cfg == nil {
-		return nil
+	if r := p.router.Load(); r != nil {
+		return r.Repositories(connID)
 	}
-	var repos []string
-	for _, pl := range cfg.Pipelines {
-		if arn := pl.ConnectionArn; strings.HasSuffix(arn, "/"+connID) && !slices.Contains(repos, pl.Repository) {
-			repos = append(repos, pl.Repository)
-		}
-	}
-	return repos
+	return nil
 }

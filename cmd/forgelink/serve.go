@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -167,10 +166,10 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	defer stopDelivering()
 	stopBackground := runBackground(ds.svc.Run, reconciler.Run)
 	defer stopBackground()
-	stopReload := reloadOnHUP(ctx, pl, reload, log, func(cfg *config.Config) {
+	stopReload := reloadOnHUP(ctx, pl, reload, log, func() {
 		// Pipelines may name new repositories: their webhooks are made now.
-		for _, p := range cfg.Pipelines {
-			reconciler.Sync(p.ConnectionArn[strings.LastIndexByte(p.ConnectionArn, '/')+1:])
+		for _, id := range pl.router.Load().Connections() {
+			reconciler.Sync(id)
 		}
 	})
 	defer stopReload()
@@ -323,7 +322,7 @@ func connectionARN(cfg *config.Config) func(id string) string {
 // that does not validate, or whose targets cannot be built, is refused
 // with every reason logged, and the running one stays.
 func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config, error), log *zap.Logger,
-	applied func(*config.Config)) (stop func()) {
+	applied func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -344,7 +343,7 @@ func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config
 				continue
 			}
 			log.Info("configuration reloaded (pipelines and targets; other settings need a restart)")
-			applied(cfg)
+			applied()
 		}
 	}()
 	return func() { signal.Stop(hup); close(quit); <-done }

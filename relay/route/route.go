@@ -36,6 +36,7 @@ package route
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/forgelink/forgelink/config"
@@ -84,6 +85,29 @@ func New(pipelines []config.Pipeline) (*Router, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Connections lists the ids of the connections the pipelines name, sorted.
+func (r *Router) Connections() []string {
+	var ids []string
+	for k := range r.byRepo {
+		ids = append(ids, k.conn)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// Repositories lists the repositories the pipelines of connection connID
+// name, sorted and in lower case (repository names compare without case).
+func (r *Router) Repositories(connID string) []string {
+	var repos []string
+	for k := range r.byRepo {
+		if k.conn == strings.ToLower(connID) {
+			repos = append(repos, k.repo)
+		}
+	}
+	slices.Sort(repos)
+	return repos
 }
 
 func key(connID, repo string) repoKey {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -420,5 +421,23 @@ func TestMatchesPullRequestFiles(t *testing.T) {
 		if m.Pipeline.Name == "docs" {
 			t.Errorf("Route matched docs on a pull request whose files do not pass filePaths")
 		}
+	}
+}
+
+func TestConnectionsAndRepositories(t *testing.T) {
+	a1, a2, a3, b := pipelineOf("a1", config.Triggers{}), pipelineOf("a2", config.Triggers{}), pipelineOf("a3", config.Triggers{}), pipelineOf("b", config.Triggers{})
+	a2.Repository = "Octo/Zeta"
+	a3.Repository = strings.ToUpper(repo) // the same repository as a1's
+	b.ConnectionArn = arn(connB)
+	b.Repository = "other/repo"
+	r := newRouter(t, a1, a2, a3, b)
+	if got := r.Connections(); !slices.Equal(got, []string{connA, connB}) {
+		t.Errorf("Connections = %v, want %v", got, []string{connA, connB})
+	}
+	if got, want := r.Repositories(connA), []string{strings.ToLower(repo), "octo/zeta"}; !slices.Equal(got, want) {
+		t.Errorf("Repositories(connA) = %v, want %v", got, want)
+	}
+	if got := r.Repositories("0190a1b2-c3d4-7e5f-8a9b-000000000000"); len(got) != 0 {
+		t.Errorf("Repositories(a connection no pipeline names) = %v", got)
 	}
 }
