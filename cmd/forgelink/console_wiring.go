@@ -24,7 +24,7 @@ func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup
 		Setup:   setup,
 		Log:     log,
 		Credentials: func(id string) (string, bool) {
-			if auth.Authorize(id, consoleAction, "*") != policy.Allowed {
+			if auth.Authorize(id, policy.Request{Action: consoleAction, Resource: "*"}) != policy.Allowed {
 				return "", false
 			}
 			return cfg.SecretAccessKey(id)

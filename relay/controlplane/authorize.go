@@ -12,7 +12,8 @@ import (
 // action on a resource. policy.Authorizer implements it over the root
 // credentials and the configured access keys.
 type Authorizer interface {
-	Authorize(accessKeyID, action, resource string) policy.Decision
+	Authorize(accessKeyID string, r policy.Request) policy.Decision
+	MayAllow(accessKeyID, action string) bool
 }
 
 // Every operation, in both CodeConnections namespaces and in forgelink's
@@ -29,8 +30,6 @@ const actionUseConnection = actionPrefix + "UseConnection"
 // are authorized on "*".
 var createsResource = map[string]bool{"CreateConnection": true, "CreateHost": true}
 
-type callerKey struct{}
-
 // authenticate verifies the request's signature, then authorizes the
 // operation for the access key that signed it, before anything is decoded
 // or changed. The returned context carries the key id (callerOf).
@@ -44,14 +43,14 @@ func (a *API) authenticate(r *http.Request, op string, ns namespace, body []byte
 	if err != nil {
 		return ctx, err
 	}
-	ctx = context.WithValue(ctx, callerKey{}, keyID)
+	ctx = policy.WithCaller(ctx, keyID)
 	return ctx, a.authorize(ctx, actionPrefix+op, a.requestResource(op, body))
 }
 
 // callerOf returns the access key id that signed the request, "" when the
 // deployment does not authenticate.
 func callerOf(ctx context.Context) string {
-	id, _ := ctx.Value(callerKey{}).(string)
+	id, _ := policy.CallerOf(ctx)
 	return id
 }
 
@@ -63,7 +62,7 @@ func (a *API) authorize(ctx context.Context, action, resource string) error {
 		return nil
 	}
 	id := callerOf(ctx)
-	switch a.opts.Authorizer.Authorize(id, action, resource) {
+	switch a.opts.Authorizer.Authorize(id, policy.Request{Action: action, Resource: resource}) {
 	case policy.Allowed:
 		return nil
 	case policy.Denied:

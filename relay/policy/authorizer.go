@@ -15,9 +15,9 @@ func NewAuthorizer(root string, policies map[string]Policy) *Authorizer {
 	return &Authorizer{root: root, policies: policies}
 }
 
-// Authorize evaluates action on resource for the access key accessKeyID,
-// which authentication has already verified.
-func (a *Authorizer) Authorize(accessKeyID, action, resource string) Decision {
+// Authorize evaluates the request for the access key accessKeyID, which
+// authentication has already verified.
+func (a *Authorizer) Authorize(accessKeyID string, r Request) Decision {
 	if a.root != "" && accessKeyID == a.root {
 		return Allowed
 	}
@@ -25,5 +25,15 @@ func (a *Authorizer) Authorize(accessKeyID, action, resource string) Decision {
 	if !ok {
 		return NotAllowed
 	}
-	return p.Evaluate(action, resource)
+	return p.Evaluate(r)
+}
+
+// MayAllow reports whether the key's policy has an Allow statement for the
+// action at all (see Policy.MayAllow); the root key may do everything.
+func (a *Authorizer) MayAllow(accessKeyID, action string) bool {
+	if a.root != "" && accessKeyID == a.root {
+		return true
+	}
+	p, ok := a.policies[accessKeyID]
+	return ok && p.MayAllow(action)
 }

@@ -73,13 +73,32 @@ func (d Decision) String() string {
 	return "not allowed"
 }
 
-// Evaluate decides whether the policy allows action on resource. action
-// is "codeconnections:<Operation>"; resource is an ARN, or "*" for an
-// operation on no single resource. Statements are expected to have passed
-// Validate; one that did not matches as best it can, and an effect other
-// than Allow counts as Deny, so that a broken statement never grants more.
-func (p Policy) Evaluate(action, resource string) Decision {
-	action = normalizeAction(action)
+// Request is one thing to authorise: an action on a resource, with the
+// condition keys the operation knows after decoding its input. An
+// operation that touches several resources is several Requests, each of
+// which must be allowed.
+type Request struct {
+	// Action is "<service>:<Action>", e.g. "codeconnections:GetConnection".
+	Action string
+	// Resource is an ARN, or "*" for an operation on no single resource.
+	Resource string
+	// Context holds the request's condition keys ("codeconnections:
+	// ProviderType", "aws:ResourceTag/team", "aws:TagKeys"); a key absent
+	// from it is absent from the request, as IAM's condition operators
+	// distinguish.
+	Context Context
+}
+
+// Context maps condition keys to their values. Single-valued keys have one
+// value; aws:TagKeys may have several.
+type Context map[string][]string
+
+// Evaluate decides whether the policy allows the request. Statements are
+// expected to have passed Validate; one that did not matches as best it
+// can, and an effect other than Allow counts as Deny, so that a broken
+// statement never grants more.
+func (p Policy) Evaluate(r Request) Decision {
+	action, resource := normalizeAction(r.Action), r.Resource
 	decision := NotAllowed
 	for _, s := range p.Statements {
 		if !s.matches(action, resource) {
@@ -91,6 +110,19 @@ func (p Policy) Evaluate(action, resource string) Decision {
 		decision = Allowed
 	}
 	return decision
+}
+
+// MayAllow reports whether some Allow statement names the action, on any
+// resource and under any condition: a listing that is not allowed on "*"
+// is then filtered record by record rather than denied outright.
+func (p Policy) MayAllow(action string) bool {
+	action = normalizeAction(action)
+	for _, s := range p.Statements {
+		if s.Effect == Allow && anyMatch(s.Actions, func(pattern string) bool { return match(normalizeAction(pattern), action) }) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s Statement) matches(action, resource string) bool {

@@ -62,7 +62,7 @@ func TestEvaluate(t *testing.T) {
 		{"not an ARN", readA, "codeconnections:GetConnection", "connection/aaaa", NotAllowed},
 	}
 	for _, tc := range tests {
-		if got := tc.p.Evaluate(tc.action, tc.resource); got != tc.want {
+		if got := tc.p.Evaluate(Request{Action: tc.action, Resource: tc.resource}); got != tc.want {
 			t.Errorf("%s: Evaluate(%s, %s) = %v, want %v", tc.name, tc.action, tc.resource, got, tc.want)
 		}
 	}
@@ -78,7 +78,7 @@ func TestSegmentsDoNotSpan(t *testing.T) {
 		"arn:aws:codeconnections:us-east-1:999999999999:connection/x:123456789012:connection/y",
 		"arn:aws:codeconnections:us-east-1:123456789012:host/x",
 	} {
-		if got := p.Evaluate("codeconnections:GetConnection", r); got != NotAllowed {
+		if got := p.Evaluate(Request{Action: "codeconnections:GetConnection", Resource: r}); got != NotAllowed {
 			t.Errorf("%s: %v, want not allowed", r, got)
 		}
 	}
@@ -99,11 +99,11 @@ func TestAuthorizer(t *testing.T) {
 		{"", "codeconnections:GetConnection", NotAllowed},
 	}
 	for _, tc := range tests {
-		if got := a.Authorize(tc.key, tc.action, arnA); got != tc.want {
+		if got := a.Authorize(tc.key, Request{Action: tc.action, Resource: arnA}); got != tc.want {
 			t.Errorf("%q %s: %v, want %v", tc.key, tc.action, got, tc.want)
 		}
 	}
-	if got := NewAuthorizer("", nil).Authorize("", "codeconnections:GetConnection", arnA); got != NotAllowed {
+	if got := NewAuthorizer("", nil).Authorize("", Request{Action: "codeconnections:GetConnection", Resource: arnA}); got != NotAllowed {
 		t.Errorf("no root: empty key id %v", got)
 	}
 }
