@@ -29,6 +29,7 @@ var ErrOpen = errors.New("cannot open sealed value")
 // Keyring seals and opens values under one master key.
 type Keyring struct {
 	aead cipher.AEAD
+	prk  []byte // HKDF pseudorandom key for Derive and Tag (derive.go)
 }
 
 // New returns a keyring for a 32-byte master key.
@@ -44,7 +45,7 @@ func New(key []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	return &Keyring{aead: aead}, nil
+	return &Keyring{aead: aead, prk: extract(key)}, nil
 }
 
 // Seal encrypts plaintext. The associated data (a record id, say) binds the
