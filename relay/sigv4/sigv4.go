@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,6 +45,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) (accessK
 	// forgelink issues no session tokens, so any token is foreign.
 	if r.Header.Get("X-Amz-Security-Token") != "" {
 		return "", unrecognizedClient()
+	}
+	if err := checkAmzHeadersSigned(r.Header, a.signedHeaders); err != nil {
+		return "", err
 	}
 	if err := v.checkScope(a.scope, amzDate, service); err != nil {
 		return "", err
@@ -82,6 +86,29 @@ func authorizationOf(r *http.Request) (authorization, error) {
 		return parseAuthorization(values[0])
 	}
 	return authorization{}, incomplete("Only one Authorization header is allowed.")
+}
+
+// checkAmzHeadersSigned requires every x-amz-* header of the request to be
+// signed, as AWS does: an unsigned one (X-Amz-Target, say) could be
+// changed in transit without breaking the signature.
+func checkAmzHeadersSigned(h http.Header, signedHeaders string) error {
+	for name := range h {
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "x-amz-") && !isSigned(signedHeaders, lower) {
+			return invalidSignature("'" + name + "' must be a signed header.")
+		}
+	}
+	return nil
+}
+
+// isSigned reports whether name is one of the ';'-separated signedHeaders.
+func isSigned(signedHeaders, name string) bool {
+	for s := range strings.SplitSeq(signedHeaders, ";") {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }
 
 // requestTime returns the X-Amz-Date header both as sent, which is what goes

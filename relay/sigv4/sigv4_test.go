@@ -52,6 +52,7 @@ type signSpec struct {
 	target               string // path and query
 	body                 string
 	header               http.Header // extra headers, signed
+	amzTarget            string      // X-Amz-Target, signed; none if empty
 }
 
 func defaultSpec() signSpec {
@@ -63,6 +64,8 @@ func defaultSpec() signSpec {
 		at:      testNow(),
 		target:  "/",
 		body:    `{"MaxResults":10}`,
+
+		amzTarget: "CodeConnections_20231201.ListConnections",
 	}
 }
 
@@ -73,7 +76,9 @@ func sign(tb testing.TB, s signSpec) (*http.Request, []byte) {
 	body := []byte(s.body)
 	r := httptest.NewRequest(http.MethodPost, "http://"+testHost+s.target, bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	r.Header.Set("X-Amz-Target", "CodeConnections_20231201.ListConnections")
+	if s.amzTarget != "" {
+		r.Header.Set("X-Amz-Target", s.amzTarget)
+	}
 	r.Header.Set("User-Agent", "aws-sdk-go-v2/test") // the signer never signs it
 	for name, values := range s.header {
 		r.Header[name] = values
@@ -143,6 +148,8 @@ func TestVerify(t *testing.T) {
 				r.Header.Set("X-Forwarded-For", "192.0.2.1")
 			},
 		},
+		{name: "signed x-amz header", spec: func(s *signSpec) { s.header = http.Header{"X-Amz-Extra": {"1"}} }},
+		{name: "unsigned x-amzn header", tamper: setHeader("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")},
 		{name: "skew within limit, past", spec: func(s *signSpec) { s.at = testNow().Add(-14 * time.Minute) }},
 		{name: "skew within limit, future", spec: func(s *signSpec) { s.at = testNow().Add(14 * time.Minute) }},
 		{name: "skew at limit", spec: func(s *signSpec) { s.at = testNow().Add(-15 * time.Minute) }},
@@ -173,6 +180,25 @@ func TestVerify(t *testing.T) {
 		{name: "bad X-Amz-Date", tamper: setHeader("X-Amz-Date", "2026-11-25T10:30:00Z"), wantCode: CodeIncompleteSignature, wantMsg: "X-Amz-Date"},
 		{name: "host not signed", tamper: editAuth(`;host;`, ";"), wantCode: CodeIncompleteSignature, wantMsg: "include host"},
 		{name: "x-amz-date not signed", tamper: editAuth(`;x-amz-date`, ""), wantCode: CodeIncompleteSignature, wantMsg: "include x-amz-date"},
+		{
+			// Finding 5 of issue 9: signed as GetConnection without the
+			// target, resent as DeleteConnection.
+			name:     "x-amz-target added unsigned",
+			spec:     func(s *signSpec) { s.amzTarget = "" },
+			tamper:   setHeader("X-Amz-Target", "CodeConnections_20231201.DeleteConnection"),
+			wantCode: CodeInvalidSignature, wantMsg: "'X-Amz-Target' must be a signed header",
+		},
+		{name: "x-amz-target left out of SignedHeaders", tamper: editAuth(`;x-amz-target`, ""), wantCode: CodeInvalidSignature, wantMsg: "'X-Amz-Target' must be a signed header"},
+		{name: "other x-amz header added unsigned", tamper: setHeader("X-Amz-Extra", "1"), wantCode: CodeInvalidSignature, wantMsg: "'X-Amz-Extra' must be a signed header"},
+		{
+			name: "x-amz-content-sha256 added unsigned",
+			tamper: func(r *http.Request, b *[]byte) {
+				sum := sha256.Sum256(*b)
+				r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			},
+			wantCode: CodeInvalidSignature, wantMsg: "'X-Amz-Content-Sha256' must be a signed header",
+		},
+		{name: "lowercase x-amz header added unsigned", tamper: func(r *http.Request, _ *[]byte) { r.Header["x-amz-extra"] = []string{"1"} }, wantCode: CodeInvalidSignature, wantMsg: "must be a signed header"},
 		{name: "signed headers unsorted", tamper: editAuth(`content-length;content-type`, "content-type;content-length"), wantCode: CodeIncompleteSignature, wantMsg: "sorted"},
 		{name: "signed headers uppercase", tamper: editAuth(`;host;`, ";Host;"), wantCode: CodeIncompleteSignature, wantMsg: "lowercase"},
 
