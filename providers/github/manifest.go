@@ -41,9 +41,10 @@ type ManifestParams struct {
 	// RedirectURL is where GitHub sends the operator back with ?code=&state=
 	// once the App is created.
 	RedirectURL string
-	// SetupURL is where GitHub sends the operator after installing the App,
-	// with ?installation_id=&setup_action=&state=.
-	SetupURL string
+	// CallbackURL is where GitHub sends the operator after installing the
+	// App, once they authorized it (request_oauth_on_install), with
+	// ?code=&installation_id=&setup_action=&state=.
+	CallbackURL string
 }
 
 // manifest is GitHub's App manifest, the fields forgelink sets.
@@ -52,7 +53,8 @@ type manifest struct {
 	URL                string            `json:"url"`
 	HookAttributes     hookAttributes    `json:"hook_attributes"`
 	RedirectURL        string            `json:"redirect_url"`
-	SetupURL           string            `json:"setup_url"`
+	CallbackURLs       []string          `json:"callback_urls"`
+	RequestOAuth       bool              `json:"request_oauth_on_install"`
 	SetupOnUpdate      bool              `json:"setup_on_update"`
 	Public             bool              `json:"public"`
 	DefaultEvents      []string          `json:"default_events"`
@@ -67,16 +69,20 @@ type hookAttributes struct {
 // Manifest returns the JSON manifest of forgelink's GitHub App: a private
 // App that receives pushes and pull requests and reads contents, metadata
 // and pull requests (what routing, compare and clone tokens need; GitHub
-// sends installation events to every App unasked). setup_on_update sends
-// the operator to SetupURL after changing an installation too. Bad
-// parameters wrap ErrInvalidParameter.
+// sends installation events to every App unasked). request_oauth_on_install
+// makes GitHub ask the installing user to authorize the App and send them
+// to CallbackURL with a code: forgelink proves with it that the user can
+// access the installation the redirect names (an installation_id alone can
+// be spoofed). GitHub allows no setup_url with it; setup_on_update sends
+// the operator back after changing an installation too. Bad parameters
+// wrap ErrInvalidParameter.
 func Manifest(p ManifestParams) ([]byte, error) {
 	name, err := appName(p.Name)
 	if err != nil {
 		return nil, fmt.Errorf("github app manifest: %w", err)
 	}
 	for _, u := range []struct{ field, value string }{
-		{"url", p.URL}, {"webhook url", p.WebhookURL}, {"redirect url", p.RedirectURL}, {"setup url", p.SetupURL},
+		{"url", p.URL}, {"webhook url", p.WebhookURL}, {"redirect url", p.RedirectURL}, {"callback url", p.CallbackURL},
 	} {
 		if _, err := webURL(u.field, u.value); err != nil {
 			return nil, fmt.Errorf("github app manifest: %w", err)
@@ -87,7 +93,8 @@ func Manifest(p ManifestParams) ([]byte, error) {
 		URL:            p.URL,
 		HookAttributes: hookAttributes{URL: p.WebhookURL, Active: true},
 		RedirectURL:    p.RedirectURL,
-		SetupURL:       p.SetupURL,
+		CallbackURLs:   []string{p.CallbackURL},
+		RequestOAuth:   true,
 		SetupOnUpdate:  true,
 		Public:         false,
 		DefaultEvents:  []string{"push", "pull_request"},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var testManifest = ManifestParams{
 	URL:         "https://forgelink.example.com",
 	WebhookURL:  "https://forgelink.example.com/webhooks/github-app/ghes-1",
 	RedirectURL: "https://forgelink.example.com/setup/github/manifest",
-	SetupURL:    "https://forgelink.example.com/setup/github/installed",
+	CallbackURL: "https://forgelink.example.com/setup/github/installed",
 }
 
 func TestManifest(t *testing.T) {
@@ -34,14 +35,15 @@ func TestManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"name":            "forgelink-build1",
-		"url":             "https://forgelink.example.com",
-		"hook_attributes": map[string]any{"url": testManifest.WebhookURL, "active": true},
-		"redirect_url":    testManifest.RedirectURL,
-		"setup_url":       testManifest.SetupURL,
-		"setup_on_update": true,
-		"public":          false,
-		"default_events":  []any{"push", "pull_request"},
+		"name":                     "forgelink-build1",
+		"url":                      "https://forgelink.example.com",
+		"hook_attributes":          map[string]any{"url": testManifest.WebhookURL, "active": true},
+		"redirect_url":             testManifest.RedirectURL,
+		"callback_urls":            []any{testManifest.CallbackURL},
+		"request_oauth_on_install": true,
+		"setup_on_update":          true,
+		"public":                   false,
+		"default_events":           []any{"push", "pull_request"},
 		"default_permissions": map[string]any{
 			"contents": "read", "metadata": "read", "pull_requests": "read",
 		},
@@ -71,7 +73,7 @@ func TestManifestParams(t *testing.T) {
 		{"relative url", with(func(p *ManifestParams) { p.URL = "/forgelink" }), ""},
 		{"ftp webhook url", with(func(p *ManifestParams) { p.WebhookURL = "ftp://x.example/hook" }), ""},
 		{"no redirect url", with(func(p *ManifestParams) { p.RedirectURL = "" }), ""},
-		{"credentials in setup url", with(func(p *ManifestParams) { p.SetupURL = "https://u:p@x.example/setup" }), ""},
+		{"credentials in setup url", with(func(p *ManifestParams) { p.CallbackURL = "https://u:p@x.example/setup" }), ""},
 		{"plain http", with(func(p *ManifestParams) { p.URL = "http://10.0.0.5:8080" }), "forgelink-build1"},
 	}
 	for _, tt := range tests {
@@ -248,20 +250,22 @@ func TestManifestFlow(t *testing.T) {
 		t.Errorf("App %v; want forgelink-build1 owned by octo-org", creds)
 	}
 	registered, _ := srv.App(creds.ID)
-	if registered.WebhookURL != testManifest.WebhookURL || registered.SetupURL != testManifest.SetupURL {
-		t.Errorf("registered hook %q setup %q; want the manifest's", registered.WebhookURL, registered.SetupURL)
+	if registered.WebhookURL != testManifest.WebhookURL || !registered.RequestOAuthOnInstall ||
+		!slices.Equal(registered.CallbackURLs, []string{testManifest.CallbackURL}) {
+		t.Errorf("registered hook %q callbacks %q oauth %v; want the manifest's", registered.WebhookURL, registered.CallbackURLs, registered.RequestOAuthOnInstall)
 	}
 
 	install, err := InstallURL(srv.URL, creds.Slug, "st-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := redirectQuery(t, noRedirects, http.MethodGet, install, nil, testManifest.SetupURL)
-	if setup.Get("state") != "st-2" || setup.Get("setup_action") != "install" {
-		t.Fatalf("setup callback query %v; want state st-2, setup_action install", setup)
+	setup := redirectQuery(t, noRedirects, http.MethodGet, install, nil, testManifest.CallbackURL)
+	if setup.Get("state") != "st-2" || setup.Get("setup_action") != "install" || setup.Get("code") == "" {
+		t.Fatalf("setup callback query %v; want state st-2, setup_action install and a code", setup)
 	}
 	var id int64
 	fmt.Sscan(setup.Get("installation_id"), &id)
+	checkUserAuthorization(t, srv, creds, setup.Get("code"), id)
 	app, err := NewApp(nil, srv.APIURL, creds.ID, creds.PrivateKeyPEM)
 	if err != nil {
 		t.Fatal(err)

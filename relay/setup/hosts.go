@@ -117,7 +117,7 @@ func (s *Service) renderManifestForm(w http.ResponseWriter, webURL, org, key, wh
 		URL:         s.opts.PublicURL,
 		WebhookURL:  s.url("/webhooks/github-app/" + key),
 		RedirectURL: s.url("/setup/callback/manifest"),
-		SetupURL:    s.url("/setup/callback/github"),
+		CallbackURL: s.url("/setup/callback/github"),
 	})
 	if err != nil {
 		return err

@@ -41,8 +41,14 @@ type App struct {
 	WebhookURL  string
 	RedirectURL string
 	SetupURL    string
-	Events      []string
-	Permissions map[string]string // e.g. "contents": "read"
+	// CallbackURLs and RequestOAuthOnInstall: with the latter set, the
+	// installation page asks the user to authorize the App and sends them
+	// to the first callback URL with a user authorization code (GitHub
+	// then ignores SetupURL).
+	CallbackURLs          []string
+	RequestOAuthOnInstall bool
+	Events                []string
+	Permissions           map[string]string // e.g. "contents": "read"
 }
 
 // PrivateKeyPEM returns the App's key as GitHub hands it out (PKCS#1 PEM).
@@ -60,6 +66,10 @@ type Installation struct {
 	// Repositories are the full names of the repositories the installation
 	// covers; nil covers all of the account's repositories.
 	Repositories []string
+	// Users are the logins that may access the installation (GET
+	// /user/installations lists it for them); the installation page adds
+	// the user who installs.
+	Users []string
 }
 
 // Access is what a token may do with repository hooks.
@@ -83,6 +93,9 @@ type Token struct {
 	Permissions    map[string]string
 	ExpiresAt      time.Time
 	Revoked        bool
+	// User access tokens: the App and the user they act for.
+	AppID int64
+	User  string
 }
 
 type manifestCode struct {
@@ -196,7 +209,7 @@ func (s *Server) addInstallation(in Installation) *Installation {
 	if in.AccountType == "" {
 		in.AccountType = "Organization"
 	}
-	in.Repositories = slices.Clone(in.Repositories)
+	in.Repositories, in.Users = slices.Clone(in.Repositories), slices.Clone(in.Users)
 	s.installations[in.ID] = &in
 	return &in
 }
@@ -359,6 +372,11 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	writeJSON(w, http.StatusOK, s.installationJSON(app, in))
+}
+
+// installationJSON renders in as GitHub's installation object.
+func (s *Server) installationJSON(app *App, in *Installation) map[string]any {
 	selection := "all"
 	if in.Repositories != nil {
 		selection = "selected"
@@ -367,7 +385,7 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
 	if in.Suspended {
 		suspendedAt = s.opts.Now().UTC()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"id": in.ID, "app_id": app.ID, "app_slug": app.Slug,
 		"account":              map[string]any{"login": in.Account, "id": 2, "type": in.AccountType},
 		"target_type":          in.AccountType,
@@ -376,7 +394,7 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
 		"permissions":          app.Permissions,
 		"events":               app.Events,
 		"suspended_at":         suspendedAt,
-	})
+	}
 }
 
 // tokenRequest is the body of an access token request.
@@ -538,6 +556,8 @@ type manifestForm struct {
 	} `json:"hook_attributes"`
 	RedirectURL        string            `json:"redirect_url"`
 	SetupURL           string            `json:"setup_url"`
+	CallbackURLs       []string          `json:"callback_urls"`
+	RequestOAuth       bool              `json:"request_oauth_on_install"`
 	DefaultEvents      []string          `json:"default_events"`
 	DefaultPermissions map[string]string `json:"default_permissions"`
 }
@@ -555,6 +575,10 @@ func (s *Server) newAppPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "manifest needs a name of at most 34 characters, a url and a redirect_url", http.StatusUnprocessableEntity)
 		return
 	}
+	if m.RequestOAuth && (len(m.CallbackURLs) == 0 || m.SetupURL != "") {
+		http.Error(w, "request_oauth_on_install needs callback_urls and no setup_url", http.StatusUnprocessableEntity)
+		return
+	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -570,6 +594,7 @@ func (s *Server) newAppPage(w http.ResponseWriter, r *http.Request) {
 	a := s.addApp(App{
 		Name: m.Name, Owner: owner, Key: key, WebhookURL: m.HookAttributes.URL,
 		RedirectURL: m.RedirectURL, SetupURL: m.SetupURL,
+		CallbackURLs: slices.Clone(m.CallbackURLs), RequestOAuthOnInstall: m.RequestOAuth,
 		Events: slices.Clone(m.DefaultEvents), Permissions: maps.Clone(m.DefaultPermissions),
 	})
 	s.mu.Unlock()
@@ -578,8 +603,10 @@ func (s *Server) newAppPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // installPage installs the App on Options.InstallAccount with all of its
-// repositories (or finds that installation) and sends the operator to
-// the App's setup_url.
+// repositories (or finds that installation), gives Options.User access
+// to it, and sends the operator on: with RequestOAuthOnInstall to the
+// App's first callback URL with a user authorization code (code,
+// installation_id, setup_action, state), else to its setup_url.
 func (s *Server) installPage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	a := s.appBySlug(r.PathValue("slug"))
@@ -593,15 +620,22 @@ func (s *Server) installPage(w http.ResponseWriter, r *http.Request) {
 		action = "install"
 		in = s.addInstallation(Installation{AppID: a.ID, Account: s.opts.InstallAccount, AccountType: s.opts.InstallAccountType})
 	}
-	setupURL, id := a.SetupURL, in.ID
+	if !slices.Contains(in.Users, s.opts.User) {
+		in.Users = append(in.Users, s.opts.User)
+	}
+	query := url.Values{"installation_id": {strconv.FormatInt(in.ID, 10)}, "setup_action": {action}, "state": {r.URL.Query().Get("state")}}
+	target := a.SetupURL
+	if a.RequestOAuthOnInstall && len(a.CallbackURLs) > 0 {
+		target = a.CallbackURLs[0]
+		query.Set("code", s.userCode(a.ID, s.opts.User))
+	}
+	id := in.ID
 	s.mu.Unlock()
-	if setupURL == "" {
+	if target == "" {
 		fmt.Fprintf(w, "installed: %d\n", id)
 		return
 	}
-	redirect(w, r, setupURL, url.Values{
-		"installation_id": {strconv.FormatInt(id, 10)}, "setup_action": {action}, "state": {r.URL.Query().Get("state")},
-	})
+	redirect(w, r, target, query)
 }
 
 func (s *Server) installationOn(appID int64, account string) *Installation {

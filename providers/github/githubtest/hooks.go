@@ -100,10 +100,7 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hooks := repo.sortedHooks()
-	page, perPage := s.pageParams(r)
-	start := min((page-1)*perPage, len(hooks))
-	end := min(start+perPage, len(hooks))
-	setLinks(w, r, page, perPage, len(hooks))
+	start, end := s.paginate(w, r, len(hooks))
 	out := []map[string]any{}
 	for _, h := range hooks[start:end] {
 		out = append(out, s.hookJSON(repo, h))
@@ -119,6 +116,15 @@ func (s *Server) pageParams(r *http.Request) (page, perPage int) {
 		perPage = 30
 	}
 	return max(page, 1), min(perPage, s.opts.MaxPerPage)
+}
+
+// paginate returns the bounds of the request's page of a listing of
+// total items and writes its Link header.
+func (s *Server) paginate(w http.ResponseWriter, r *http.Request, total int) (start, end int) {
+	page, perPage := s.pageParams(r)
+	start = min((page-1)*perPage, total)
+	setLinks(w, r, page, perPage, total)
+	return start, min(start+perPage, total)
 }
 
 // setLinks writes GitHub's Link header for page of a listing of total

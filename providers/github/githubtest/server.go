@@ -16,7 +16,15 @@
 //     permissions; a suspended installation gets 403.
 //   - DELETE /installation/token: revokes the token that authenticates it.
 //   - GET /user: Options.User, for a personal token added with AddToken
-//     (how forgelink checks the token of a connection completed with one).
+//     (how forgelink checks the token of a connection completed with one),
+//     or the user of a user access token.
+//   - GET /user/installations: with a user access token only (401 for one
+//     it does not accept, 403 for other tokens), the installations of the
+//     token's App that its user may access ({"total_count",
+//     "installations"}), paginated with Link headers.
+//   - DELETE /applications/{client_id}/token: revokes a user access token,
+//     with the App's client credentials in basic authentication (404
+//     otherwise), 422 for a token that is not the App's.
 //   - GET, POST /repos/{owner}/{repo}/hooks and PATCH, DELETE
 //     /repos/{owner}/{repo}/hooks/{id}: bearer (or "token") authentication,
 //     401 for an unknown token, 404 for an unknown repository, 403 for a
@@ -32,8 +40,17 @@
 //     redirects to its redirect_url with code and state.
 //   - GET /apps/{slug}/installations/new (github.com's path) and
 //     /github-apps/{slug}/installations/new (GHES's): installs the App on
-//     Options.InstallAccount with all its repositories and redirects to
-//     its setup_url with installation_id, setup_action and state.
+//     Options.InstallAccount with all its repositories, gives Options.User
+//     access to it, and redirects to its setup_url with installation_id,
+//     setup_action and state; an App that requests user authorization on
+//     install (request_oauth_on_install) goes to its first callback URL
+//     instead, with a user authorization code as well.
+//   - POST /login/oauth/access_token: exchanges such a code (single use,
+//     ten minutes, for its own App) for a user access token given the App's
+//     client id and secret; refusals are HTTP 200 with GitHub's
+//     {"error": "bad_verification_code" | "incorrect_client_credentials",
+//     "error_description", "error_uri"}; JSON with an Accept header asking
+//     for it, form encoding otherwise.
 //
 // Every request is logged (method, path, query; never bodies or headers)
 // for tests to assert what was, or was not, sent. The server is safe for
@@ -47,6 +64,7 @@
 package githubtest
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -101,6 +119,8 @@ type Server struct {
 	codes         map[string]manifestCode
 	installations map[int64]*Installation
 	tokens        map[string]*Token
+	userCodes     map[string]userCode
+	userTokens    []*Token
 	minted        []*Token              // installation tokens, in minting order
 	repos         map[string]*repoState // by lower-case full name
 	requests      []Request
@@ -131,6 +151,7 @@ func New(tb testing.TB, opts Options) *Server {
 		codes:         map[string]manifestCode{},
 		installations: map[int64]*Installation{},
 		tokens:        map[string]*Token{},
+		userCodes:     map[string]userCode{},
 		repos:         map[string]*repoState{},
 	}
 	srv := httptest.NewServer(s.routes())
@@ -151,10 +172,13 @@ func (s *Server) routes() http.Handler {
 	api("POST /app/installations/{id}/access_tokens", s.createAccessToken)
 	api("DELETE /installation/token", s.revokeToken)
 	api("GET /user", s.user)
+	api("GET /user/installations", s.userInstallations)
+	api("DELETE /applications/{client_id}/token", s.revokeUserToken)
 	api("GET /repos/{owner}/{repo}/hooks", s.listHooks)
 	api("POST /repos/{owner}/{repo}/hooks", s.createHook)
 	api("PATCH /repos/{owner}/{repo}/hooks/{id}", s.editHook)
 	api("DELETE /repos/{owner}/{repo}/hooks/{id}", s.deleteHook)
+	mux.HandleFunc("POST /login/oauth/access_token", s.accessToken)
 	mux.HandleFunc("POST /settings/apps/new", s.newAppPage)
 	mux.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newAppPage)
 	mux.HandleFunc("GET /apps/{slug}/installations/new", s.installPage)
@@ -224,7 +248,8 @@ func pathID(r *http.Request, name string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-// user answers GET /user for a personal token: its owner is Options.User.
+// user answers GET /user for a personal token (its owner is Options.User)
+// or a user access token (its user).
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	tok := s.liveToken(r)
@@ -233,5 +258,5 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Bad credentials")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login": s.opts.User, "id": 1, "type": "User"})
+	writeJSON(w, http.StatusOK, map[string]any{"login": cmp.Or(tok.User, s.opts.User), "id": 1, "type": "User"})
 }
