@@ -8,6 +8,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -68,6 +69,49 @@ func (k *Keyring) Open(sealed, associated []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	return plain, nil
+}
+
+// keyCheckConstant is the plaintext, and the associated data, of the key
+// check value.
+const keyCheckConstant = "forgelink key check"
+
+// ErrWrongKey means the key check value stored with the data does not
+// open under this master key: the data were sealed under another one.
+var ErrWrongKey = errors.New("master key does not open the key check value")
+
+// KeyCheck returns a new key check value: a constant sealed under the
+// master key. Stored with the data, it tells a later start whether its key
+// is the one the data were sealed under.
+func (k *Keyring) KeyCheck() []byte {
+	return k.Seal([]byte(keyCheckConstant), []byte(keyCheckConstant))
+}
+
+// VerifyKeyCheck returns ErrWrongKey unless sealed is a key check value
+// made under this master key.
+func (k *Keyring) VerifyKeyCheck(sealed []byte) error {
+	plain, err := k.Open(sealed, []byte(keyCheckConstant))
+	if err != nil || subtle.ConstantTimeCompare(plain, []byte(keyCheckConstant)) != 1 {
+		return ErrWrongKey
+	}
+	return nil
+}
+
+// ErrKeyFileMode means a key file can be read or written by users other
+// than its owner.
+var ErrKeyFileMode = errors.New("is accessible to group or others")
+
+// CheckFileMode refuses a key file whose mode gives group or others any
+// access (mode & 077); the error names the file and the fix.
+func CheckFileMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return fmt.Errorf("master key %s (mode %04o) %w: run chmod 600 %s, or allow it with --allow-insecure-key-file (allowInsecureKeyFile: true)",
+			path, m, ErrKeyFileMode, path)
+	}
+	return nil
 }
 
 // LoadFile reads a master key file: 32 bytes, raw or base64 (standard

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,9 @@ func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
 	if err := checkDir(filepath.Dir(path)); err != nil {
 		return err
 	}
+	if err := restrictFiles(path, log); err != nil {
+		return err
+	}
 	// Checkpoints run in the background (checkpoint), not inline in
 	// whichever commit crosses the WAL threshold.
 	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
@@ -127,6 +131,37 @@ func checkDir(dir string) error {
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// fileMode is the mode of the database and its -wal and -shm files: they
+// hold every record, for the daemon's user alone.
+const fileMode = 0o600
+
+// restrictFiles creates the database file with fileMode before SQLite
+// opens it (SQLite's unix VFS gives the -wal and -shm files the mode of
+// the database file), and narrows existing files that are wider: left by
+// an older forgelink, which let SQLite create them 0644.
+func restrictFiles(path string, log *zap.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&^fileMode == 0 {
+			continue // absent (or unreadable: SQLite will say), or narrow enough
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&fileMode); err != nil {
+			log.Warn("database file is accessible to group or others and cannot be narrowed", zap.String("path", p), zap.Error(err))
+			continue
+		}
+		log.Info("narrowed the database file's mode to the daemon's user", zap.String("path", p),
+			zap.String("was", fmt.Sprintf("%04o", fi.Mode().Perm())))
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ type Store interface {
 	ListProviderApps(ctx context.Context) ([]store.ProviderApp, error)
 	RotateCredential(ctx context.Context, connID string, prev, sealed []byte, expiresAt time.Time) error
 	ExpiringCredentials(ctx context.Context, before time.Time) ([]store.Connection, error)
+	EnsureKeyCheck(ctx context.Context, sealed []byte) ([]byte, error)
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -108,6 +109,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		fn   func(t *testing.T, open opener)
 	}{
 		{"Ping", testPing},
+		{"KeyCheck", testKeyCheck},
 		{"CreateGetConnection", testCreateGetConnection},
 		{"CreateConnectionChecks", testCreateConnectionChecks},
 		{"DeleteConnection", testDeleteConnection},
