@@ -5,14 +5,18 @@ package policy
 // key nothing. It is immutable and safe for concurrent use.
 type Authorizer struct {
 	root     string
-	policies map[string]Policy
+	policies map[string]*compiled
 }
 
 // NewAuthorizer returns the Authorizer for the root access key id (empty
 // when there is none) and the policies of the other keys, by access key id.
-// It keeps policies, which the caller must not change afterwards.
+// Each policy is prepared for evaluation once, here.
 func NewAuthorizer(root string, policies map[string]Policy) *Authorizer {
-	return &Authorizer{root: root, policies: policies}
+	a := &Authorizer{root: root, policies: make(map[string]*compiled, len(policies))}
+	for id, p := range policies {
+		a.policies[id] = compile(p)
+	}
+	return a
 }
 
 // Authorize evaluates the request for the access key accessKeyID, which
@@ -25,7 +29,7 @@ func (a *Authorizer) Authorize(accessKeyID string, r Request) Decision {
 	if !ok {
 		return NotAllowed
 	}
-	return p.Evaluate(r)
+	return p.evaluate(r)
 }
 
 // MayAllow reports whether the key's policy has an Allow statement for the
@@ -35,5 +39,5 @@ func (a *Authorizer) MayAllow(accessKeyID, action string) bool {
 		return true
 	}
 	p, ok := a.policies[accessKeyID]
-	return ok && p.MayAllow(action)
+	return ok && p.mayAllow(action)
 }

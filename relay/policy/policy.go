@@ -1,15 +1,28 @@
 // Package policy evaluates IAM-style policies for forgelink's access keys:
 // statements that allow or deny actions (codeconnections:GetConnection,
-// codeconnections:Get*, codeconnections:*) on resources (ARNs with
-// wildcards, or "*").
+// codeconnections:Get*, forgelink:ListEvents, *) on resources (ARNs with
+// wildcards, or "*"), under conditions on the request (IAM's Condition
+// block: codeconnections:FullRepositoryId, aws:ResourceTag/<key>, ...).
 //
 // Evaluation follows IAM: a request is allowed when some Allow statement
 // matches it and no Deny statement does; an explicit Deny always wins, and
-// a request no statement matches is denied (the default deny).
+// a request no statement matches is denied (the default deny). A statement
+// matches when one of its actions, one of its resources and all of its
+// conditions do.
 //
-// What forgelink supports of IAM's policy language: Effect, Action and
-// Resource, as lists; '*' and '?' wildcards. Not: NotAction, NotResource,
-// Condition, Principal, policy variables.
+// Actions: CodeConnections' under codeconnections: (alias
+// codestar-connections:), including AWS's permission-only ones
+// (UseConnection, GetConnectionToken, PassConnection, the set-up
+// handshakes); forgelink's own operations under forgelink:
+// (ForgelinkActions).
+//
+// What forgelink supports of IAM's policy language: Effect, Action,
+// Resource and Condition, as lists; '*' and '?' wildcards; the condition
+// operators String(Not)Equals(IgnoreCase), String(Not)Like,
+// Arn(Not)Equals, Arn(Not)Like, Bool and Null, with the ForAnyValue: and
+// ForAllValues: qualifiers and the IfExists suffix. Not: NotAction,
+// NotResource, Principal, policy variables, numeric, date and IP address
+// operators.
 package policy
 
 import (
@@ -27,23 +40,21 @@ const (
 	Deny  Effect = "Deny"
 )
 
-// Service is the action and ARN prefix of every forgelink action;
-// LegacyService is accepted as an alias for it, because both API
-// namespaces reach the same records.
+// Bounds on a policy, so that no configuration makes evaluation slow.
 const (
-	Service       = "codeconnections"
-	LegacyService = "codestar-connections"
+	// maxEntry bounds one action or resource; ARNs in the CodeConnections
+	// model are at most 1011 characters.
+	maxEntry      = 2048
+	maxStatements = 128
+	maxListLen    = 128 // actions or resources of a statement
 )
-
-// maxEntry bounds one action or resource; ARNs in the CodeConnections
-// model are at most 1011 characters.
-const maxEntry = 2048
 
 // Statement is one statement of a policy, as written in the configuration.
 type Statement struct {
-	Effect    Effect   `yaml:"effect"`
-	Actions   []string `yaml:"actions"`
-	Resources []string `yaml:"resources"`
+	Effect     Effect     `yaml:"effect"`
+	Actions    []string   `yaml:"actions"`
+	Resources  []string   `yaml:"resources"`
+	Conditions Conditions `yaml:"conditions,omitempty"`
 }
 
 // Policy is an access key's list of statements.
@@ -95,59 +106,18 @@ type Context map[string][]string
 
 // Evaluate decides whether the policy allows the request. Statements are
 // expected to have passed Validate; one that did not matches as best it
-// can, and an effect other than Allow counts as Deny, so that a broken
-// statement never grants more.
-func (p Policy) Evaluate(r Request) Decision {
-	action, resource := normalizeAction(r.Action), r.Resource
-	decision := NotAllowed
-	for _, s := range p.Statements {
-		if !s.matches(action, resource) {
-			continue
-		}
-		if s.Effect != Allow {
-			return Denied
-		}
-		decision = Allowed
-	}
-	return decision
-}
+// can, and never grants more than a valid one could: an effect other than
+// Allow counts as Deny, and a condition that does not validate fails in an
+// Allow statement and holds in a Deny statement.
+//
+// Evaluate prepares the policy on every call; NewAuthorizer prepares each
+// policy once.
+func (p Policy) Evaluate(r Request) Decision { return compile(p).evaluate(r) }
 
 // MayAllow reports whether some Allow statement names the action, on any
 // resource and under any condition: a listing that is not allowed on "*"
 // is then filtered record by record rather than denied outright.
-func (p Policy) MayAllow(action string) bool {
-	action = normalizeAction(action)
-	for _, s := range p.Statements {
-		if s.Effect == Allow && anyMatch(s.Actions, func(pattern string) bool { return match(normalizeAction(pattern), action) }) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s Statement) matches(action, resource string) bool {
-	return anyMatch(s.Actions, func(pattern string) bool { return match(normalizeAction(pattern), action) }) &&
-		anyMatch(s.Resources, func(pattern string) bool { return matchResource(pattern, resource) })
-}
-
-func anyMatch(patterns []string, m func(string) bool) bool {
-	for _, p := range patterns {
-		if m(p) {
-			return true
-		}
-	}
-	return false
-}
-
-// normalizeAction folds case (IAM action names are case-insensitive) and
-// the legacy service prefix into the one form matching compares.
-func normalizeAction(a string) string {
-	a = strings.ToLower(a)
-	if rest, ok := strings.CutPrefix(a, LegacyService+":"); ok {
-		return Service + ":" + rest
-	}
-	return a
-}
+func (p Policy) MayAllow(action string) bool { return compile(p).mayAllow(action) }
 
 // arnSegments splits an ARN into its six colon-separated segments
 // (arn:partition:service:region:account:resource); the resource segment
@@ -177,11 +147,13 @@ func matchResource(pattern, resource string) bool {
 		return false
 	}
 	rs, ok := arnSegments(resource)
-	if !ok {
-		return false
-	}
-	for i := range ps {
-		if !match(ps[i], rs[i]) {
+	return ok && matchSegments(ps, rs)
+}
+
+// matchSegments matches the segments of a pattern ARN with a resource's.
+func matchSegments(pattern, resource []string) bool {
+	for i := range pattern {
+		if !match(pattern[i], resource[i]) {
 			return false
 		}
 	}
@@ -214,8 +186,11 @@ func (p Policy) Validate() error {
 	bad := func(path, format string, args ...any) {
 		probs = append(probs, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	if len(p.Statements) == 0 {
+	switch {
+	case len(p.Statements) == 0:
 		bad("statements", "a policy needs at least one statement")
+	case len(p.Statements) > maxStatements:
+		bad("statements", "at most %d statements, got %d", maxStatements, len(p.Statements))
 	}
 	for i, s := range p.Statements {
 		path := fmt.Sprintf("statements[%d]", i)
@@ -224,6 +199,7 @@ func (p Policy) Validate() error {
 		}
 		checkList(path+".actions", "action", s.Actions, CheckAction, bad)
 		checkList(path+".resources", "resource", s.Resources, CheckResource, bad)
+		checkConditions(path+".conditions", s.Conditions, bad)
 	}
 	if len(probs) > 0 {
 		return probs
@@ -231,37 +207,32 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// Warnings lists what is valid but probably not meant, such as
+// ForAllValues: on a single-valued key in an Allow statement (it holds
+// whenever the request lacks the key); nil when there is nothing to say.
+func (p Policy) Warnings() Problems {
+	var warns Problems
+	warn := func(path, format string, args ...any) {
+		warns = append(warns, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	for i, s := range p.Statements {
+		conditionWarnings(fmt.Sprintf("statements[%d].conditions", i), s.Conditions, s.Effect == Allow, warn)
+	}
+	return warns
+}
+
 func checkList(path, what string, entries []string, check func(string) error, bad func(path, format string, args ...any)) {
-	if len(entries) == 0 {
+	switch {
+	case len(entries) == 0:
 		bad(path, "a statement needs at least one %s", what)
+	case len(entries) > maxListLen:
+		bad(path, "at most %d %ss in a statement, got %d", maxListLen, what, len(entries))
 	}
 	for j, e := range entries {
 		if err := check(e); err != nil {
 			bad(fmt.Sprintf("%s[%d]", path, j), "%v", err)
 		}
 	}
-}
-
-// CheckAction validates an action pattern: "*", or
-// "codeconnections:<name>" (or "codestar-connections:<name>") where the
-// name is letters and digits with '*' and '?' wildcards.
-func CheckAction(a string) error {
-	if a == "*" {
-		return nil
-	}
-	service, name, ok := strings.Cut(a, ":")
-	if !ok || (!strings.EqualFold(service, Service) && !strings.EqualFold(service, LegacyService)) {
-		return fmt.Errorf("want %s:<Operation> (wildcards * and ? allowed in the operation) or *, got %q", Service, a)
-	}
-	if name == "" || len(name) > 128 {
-		return fmt.Errorf("want 1-128 characters after %q, got %q", service+":", a)
-	}
-	for _, r := range name {
-		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '*' || r == '?') {
-			return fmt.Errorf("an operation name has only letters, digits and the wildcards * and ?, got %q", a)
-		}
-	}
-	return nil
 }
 
 // CheckResource validates a resource pattern: "*", or an ARN of
