@@ -51,8 +51,14 @@ type Config struct {
 	PublicURL string `yaml:"publicURL"`
 	// MasterKeyFile holds the key that seals secrets at rest; generated as
 	// <dataDir>/master.key when empty and absent.
-	MasterKeyFile string   `yaml:"masterKeyFile"`
-	Webhooks      Webhooks `yaml:"webhooks"`
+	MasterKeyFile string `yaml:"masterKeyFile"`
+	// AllowInsecureKeyFile accepts a master key file that group or others
+	// can access, with a warning; refused otherwise.
+	AllowInsecureKeyFile bool `yaml:"allowInsecureKeyFile"`
+	// TLS and Metrics configure the listeners (transport.go).
+	TLS      ListenerTLS `yaml:"tls"`
+	Metrics  Metrics     `yaml:"metrics"`
+	Webhooks Webhooks    `yaml:"webhooks"`
 	// Store selects the embedded SQLite store or a shared PostgreSQL.
 	Store Store `yaml:"store"`
 	// Providers locates the cloud providers' APIs (providers.go).
@@ -190,6 +196,8 @@ func (c *Config) resolvePaths(dir string) {
 		}
 	}
 	resolve(&c.MasterKeyFile)
+	resolve(&c.TLS.CertFile)
+	resolve(&c.TLS.KeyFile)
 	for i := range c.GitHubApps {
 		resolve(&c.GitHubApps[i].WebhookSecretFile)
 	}
@@ -253,6 +261,10 @@ var envFields = []struct {
 	{"FORGELINK_STORE_DRIVER", func(c *Config, v string) error { c.Store.Driver = v; return nil }},
 	{"FORGELINK_STORE_DSN", func(c *Config, v string) error { c.Store.DSN = v; return nil }},
 	{"FORGELINK_MASTER_KEY_FILE", func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
+	{"FORGELINK_ALLOW_INSECURE_KEY_FILE", func(c *Config, v string) error { return setBool(&c.AllowInsecureKeyFile, v) }},
+	{"FORGELINK_TLS_CERT_FILE", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{"FORGELINK_TLS_KEY_FILE", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
+	{"FORGELINK_METRICS_LISTEN", func(c *Config, v string) error { c.Metrics.Listen = v; return nil }},
 	{"FORGELINK_ROOT_ACCESS_KEY_ID", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
 	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
 }
@@ -263,6 +275,15 @@ func setInt(dst *int, v string) error {
 		return fmt.Errorf("not an integer: %q", v)
 	}
 	*dst = n
+	return nil
+}
+
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("not a boolean: %q", v)
+	}
+	*dst = b
 	return nil
 }
 
@@ -355,6 +376,7 @@ func (c *Config) validate(runtime bool) error {
 		bad("log.format", "want auto, json or console, got %q", c.Log.Format)
 	}
 	c.validateStore(bad)
+	c.validateTransport(bad)
 	if c.Limits.Connections < 1 {
 		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -57,6 +56,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	listen := fs.String("listen", "", "listen `address` (env FORGELINK_LISTEN, default "+config.DefaultListen+")")
 	dataDir := fs.String("data-dir", "", "data `directory` (env FORGELINK_DATA_DIR, default ./"+config.DefaultDataDir+")")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn, error (env FORGELINK_LOG_LEVEL)")
+	insecureKey := fs.Bool("allow-insecure-key-file", false, "accept a master key file that group or others can access, with a warning (env FORGELINK_ALLOW_INSECURE_KEY_FILE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -81,6 +81,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 				cfg.DataDir = *dataDir
 			case "log-level":
 				cfg.Log.Level = *logLevel
+			case "allow-insecure-key-file":
+				cfg.AllowInsecureKeyFile = *insecureKey
 			}
 		})
 		return cfg, cfg.Validate()
@@ -103,13 +105,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), log *zap.Logger) error {
 	// Listen first: a taken port should fail before anything is written.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := makeDataDir(cfg.DataDir, log); err != nil {
+		return err
 	}
 	// The key comes first so that a new store never exists without one.
 	kr, err := openKeyring(cfg, storeExists(cfg), log)
@@ -125,8 +127,11 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 			log.Error("close store", zap.Error(err))
 		}
 	}()
+	if err := checkKey(ctx, st, kr, keyPath(cfg)); err != nil {
+		return err
+	}
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + ln.Addr().String() // the real port when listening on :0
+		cfg.PublicURL = ln.scheme() + "://" + ln.Addr().String() // the real port when listening on :0
 	}
 	apps, err := githubAppSecrets(cfg)
 	if err != nil {
@@ -150,8 +155,12 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	if err != nil {
 		return err
 	}
+	metricsSrv, err := listenMetrics(cfg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           localOnly(cfg, mux, log.Named("localonly")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -159,7 +168,13 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- ln.serve(srv) }()
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	go metricsSrv.run(metricsCtx, log)
+	if ln.cert != nil {
+		defer ln.cert.reloadOnHUP(log)()
+	}
 	stopDelivering := runDelivery(engine, &dispatch.Releaser{Store: st, Route: pl.route, Engine: engine, Log: log.Named("release")})
 	// Deferred after the store's Close, so it runs first: attempts in flight
 	// finish (up to the grace) before the store closes.
@@ -203,11 +218,17 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 // without its key is refused, because a new key could not open the secrets
 // sealed under the lost one.
 func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyring.Keyring, error) {
+	path := keyPath(cfg)
+	_, statErr := os.Stat(path)
+	if statErr == nil {
+		if err := checkKeyFileMode(cfg, path, log); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.MasterKeyFile != "" {
 		return keyring.LoadFile(cfg.MasterKeyFile)
 	}
-	path := filepath.Join(cfg.DataDir, masterKeyFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && existingStore {
+	if errors.Is(statErr, fs.ErrNotExist) && existingStore {
 		return nil, fmt.Errorf("master key %s is missing but the store %s exists: restore the key from backup "+
 			"(or point FORGELINK_MASTER_KEY_FILE at it); refusing to create a new key that cannot open the stored secrets",
 			path, filepath.Join(cfg.DataDir, dbFile))
@@ -218,6 +239,63 @@ func openKeyring(cfg *config.Config, existingStore bool, log *zap.Logger) (*keyr
 			"without it the stored secrets cannot be read", zap.String("path", path))
 	}
 	return kr, err
+}
+
+// keyPath is the master key file: configured, or in the data directory.
+func keyPath(cfg *config.Config) string {
+	if cfg.MasterKeyFile != "" {
+		return cfg.MasterKeyFile
+	}
+	return filepath.Join(cfg.DataDir, masterKeyFile)
+}
+
+// checkKeyFileMode refuses a key file that group or others can access,
+// unless allowInsecureKeyFile accepts it with a warning.
+func checkKeyFileMode(cfg *config.Config, path string, log *zap.Logger) error {
+	err := keyring.CheckFileMode(path)
+	if errors.Is(err, keyring.ErrKeyFileMode) && cfg.AllowInsecureKeyFile {
+		log.Warn("master key file is accessible to group or others (allowed by allowInsecureKeyFile); run chmod 600", zap.String("path", path))
+		return nil
+	}
+	return err
+}
+
+// keyChecker is what the key check needs from the store.
+type keyChecker interface {
+	EnsureKeyCheck(ctx context.Context, sealed []byte) ([]byte, error)
+}
+
+// checkKey refuses to start with a master key that did not seal the
+// store's data: every secret would fail to open later, one request at a
+// time. A store without a key check value (new, or from an older version)
+// gets this key's.
+func checkKey(ctx context.Context, st keyChecker, kr *keyring.Keyring, path string) error {
+	stored, err := st.EnsureKeyCheck(ctx, kr.KeyCheck())
+	if err != nil {
+		return err
+	}
+	if err := kr.VerifyKeyCheck(stored); err != nil {
+		return fmt.Errorf("master key %s does not open this store's data: wrong key file? (%w)", path, err)
+	}
+	return nil
+}
+
+// makeDataDir creates the data directory for the daemon's user alone, and
+// warns when an existing one is open to others: it holds the database
+// and, unless configured elsewhere, the master key.
+func makeDataDir(dir string, log *zap.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("data directory is accessible to group or others: run chmod 700", zap.String("data_dir", dir),
+			zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())))
+	}
+	return nil
 }
 
 // newMux routes the listener: the control plane at "/", webhooks under
@@ -251,6 +329,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	}
 	ds.changed = connectionChanged
 	auth := policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())
+	verifier := authenticator(cfg, log)
 	con, err := newConsole(cfg, st, kr, ds.svc, auth, log.Named("console"))
 	if err != nil {
 		return nil, err
@@ -258,7 +337,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	api := controlplane.New(controlplane.Options{
 		Store:     st,
 		Log:       log.Named("api"),
-		Auth:      authenticator(cfg, log),
+		Auth:      verifier,
 		Metrics:   controlplane.NewMetrics(reg),
 		Keyring:   kr,
 		Region:    cfg.Region,
@@ -284,11 +363,14 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
-	mux.Handle("POST /webhooks/{connection}", hooks)
+	mux.Handle("POST /webhooks/{connection}/{token...}", hooks)
+	mux.Handle("POST /webhooks/{connection}", hooks) // the path before tokens: answered as unknown
 	mux.HandleFunc("POST /webhooks/github-app/{app}", hooks.ServeGitHubApp)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", readyz(st))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", guardMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), verifier, auth, log.Named("metrics")))
+	}
 	mux.Handle("/console/", con)
 	mux.Handle("/setup/", ds.svc.Handler())
 	return mux, nil
@@ -323,6 +405,22 @@ func connectionARN(cfg *config.Config) func(id string) string {
 // with every reason logged, and the running one stays.
 func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config, error), log *zap.Logger,
 	applied func()) (stop func()) {
+	return onHUP(func() {
+		cfg, err := load()
+		if err == nil {
+			err = pl.apply(ctx, cfg)
+		}
+		if err != nil {
+			log.Error("configuration reload refused; the running configuration stays", zap.Error(err))
+			return
+		}
+		log.Info("configuration reloaded (pipelines and targets; other settings need a restart)")
+		applied()
+	})
+}
+
+// onHUP calls fn on every SIGHUP, one call at a time, until stop.
+func onHUP(fn func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -333,17 +431,8 @@ func reloadOnHUP(ctx context.Context, pl *pipelines, load func() (*config.Config
 			case <-quit:
 				return
 			case <-hup:
+				fn()
 			}
-			cfg, err := load()
-			if err == nil {
-				err = pl.apply(ctx, cfg)
-			}
-			if err != nil {
-				log.Error("configuration reload refused; the running configuration stays", zap.Error(err))
-				continue
-			}
-			log.Info("configuration reloaded (pipelines and targets; other settings need a restart)")
-			applied()
 		}
 	}()
 	return func() { signal.Stop(hup); close(quit); <-done }
@@ -381,8 +470,10 @@ func webhookProviders() map[string]ingress.Provider {
 // keys.
 func authenticator(cfg *config.Config, log *zap.Logger) controlplane.Authenticator {
 	if cfg.Authless() {
-		log.Warn("no root credentials configured: the control plane accepts unauthenticated requests on " + cfg.Listen +
-			"; set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to require AWS SigV4 signatures")
+		log.Warn("no root credentials configured: the API, console and set-up pages on " + cfg.Listen +
+			" answer unauthenticated requests addressed to localhost or a loopback address, so any local process, " +
+			"including the builds an exec target runs, can read connection tokens and webhook secrets; " +
+			"set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to require AWS SigV4 signatures (do so on build hosts)")
 		return nil
 	}
 	return &sigv4.Verifier{Region: cfg.Region, Secret: cfg.SecretAccessKey}
