@@ -49,8 +49,8 @@ var providerTypes = []string{"Bitbucket", "GitHub", "GitHubEnterpriseServer", "G
 // a Deny statement silently lets everything through.
 var enumValues = map[string][]string{
 	normalizeKey(KeyProviderPermissionsRequired): {"read_only", "read_write"},
-	normalizeKey(KeyProviderType):               providerTypes,
-	normalizeKey(KeyProviderTypeFilter):         providerTypes,
+	normalizeKey(KeyProviderType):                providerTypes,
+	normalizeKey(KeyProviderTypeFilter):          providerTypes,
 	normalizeKey(KeyProviderAction): {
 		"CreateBranch", "CreateCommit", "CreateCommitStatus", "CreatePullRequest", "CreatePullRequestComment",
 		"CreatePullRequestDiffComment", "CreateRepository", "DeleteRepository", "GenerateReferenceLink", "GetBranch",
