@@ -99,10 +99,13 @@ func (s *Service) API(ctx context.Context, conn store.Connection) (string, error
 	return "", fmt.Errorf("api of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
 }
 
-// GitHost is the host name git reaches the connection's repositories at:
-// the cloud provider's web host (github.com, gitlab.com, bitbucket.org, or
-// the configured override) or the self-managed host's endpoint.
-func (s *Service) GitHost(ctx context.Context, conn store.Connection) (string, error) {
+// GitOrigin is where git reaches the connection's repositories: the
+// scheme and "host[:port]" (as the URL spells it, port absent for the
+// scheme's default) of the cloud provider's web URL (github.com,
+// gitlab.com, bitbucket.org, or the configured override) or of the
+// self-managed host's endpoint, which is checked again as hostEndpoint
+// does (plain HTTP only when allowed).
+func (s *Service) GitOrigin(ctx context.Context, conn store.Connection) (scheme, hostport string, err error) {
 	var web string
 	switch conn.ProviderType {
 	case store.ProviderGitHub:
@@ -112,18 +115,17 @@ func (s *Service) GitHost(ctx context.Context, conn store.Connection) (string, e
 	case store.ProviderBitbucket:
 		web = s.opts.Cloud.BitbucketWebURL
 	case store.ProviderGitHubEnterpriseServer, store.ProviderGitLabSelfManaged:
-		var err error
 		if web, err = s.hostAPI(ctx, conn, ""); err != nil {
-			return "", err
+			return "", "", err
 		}
 	default:
-		return "", fmt.Errorf("git host of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
+		return "", "", fmt.Errorf("git origin of connection %s: unknown provider type %q", conn.ID, conn.ProviderType)
 	}
 	u, err := url.Parse(web)
-	if err != nil || u.Hostname() == "" {
-		return "", fmt.Errorf("git host of connection %s: no host in %q", conn.ID, web)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", "", fmt.Errorf("git origin of connection %s: no http(s) host in %q", conn.ID, web)
 	}
-	return u.Hostname(), nil
+	return u.Scheme, strings.ToLower(u.Host), nil
 }
 
 // hostAPI is the API at path on the endpoint of conn's host.

@@ -2,7 +2,6 @@ package setup
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/forgelink/forgelink/store"
@@ -60,31 +59,37 @@ func TestAPI(t *testing.T) {
 	})
 }
 
-func TestGitHost(t *testing.T) {
+func TestGitOrigin(t *testing.T) {
 	f := newFixture(t, func(o *Options) {
 		o.Cloud = Cloud{GitHubWebURL: "https://github.com", GitLabWebURL: "https://gitlab.com",
-			BitbucketWebURL: "https://bitbucket.org"}
+			BitbucketWebURL: "http://bitbucket.test:8080/"}
 	})
 	tests := []struct {
-		provider, endpoint, want string
+		provider, endpoint, scheme, hostport string
 	}{
-		{store.ProviderGitHub, "", "github.com"},
-		{store.ProviderGitLab, "", "gitlab.com"},
-		{store.ProviderBitbucket, "", "bitbucket.org"},
-		{store.ProviderGitHubEnterpriseServer, "https://GHE.example.com:8443/", "ghe.example.com"},
-		{store.ProviderGitLabSelfManaged, "https://git.example.com/gitlab", "git.example.com"},
+		{store.ProviderGitHub, "", "https", "github.com"},
+		{store.ProviderGitLab, "", "https", "gitlab.com"},
+		{store.ProviderBitbucket, "", "http", "bitbucket.test:8080"},
+		{store.ProviderGitHubEnterpriseServer, "https://GHE.example.com:8443/", "https", "ghe.example.com:8443"},
+		{store.ProviderGitLabSelfManaged, "https://git.example.com/gitlab", "https", "git.example.com"},
 	}
 	for _, tc := range tests {
 		conn := store.Connection{ID: "c-" + tc.provider, ProviderType: tc.provider}
 		if tc.endpoint != "" {
 			conn.HostID = f.host(t, tc.provider, tc.endpoint, store.StatusAvailable).ID
 		}
-		got, err := f.svc.GitHost(t.Context(), conn)
-		if err != nil || !strings.EqualFold(got, tc.want) {
-			t.Errorf("GitHost(%s) = %q, %v; want %q", tc.provider, got, err, tc.want)
+		scheme, hostport, err := f.svc.GitOrigin(t.Context(), conn)
+		if err != nil || scheme != tc.scheme || hostport != tc.hostport {
+			t.Errorf("GitOrigin(%s) = %q, %q, %v; want %q, %q", tc.provider, scheme, hostport, err, tc.scheme, tc.hostport)
 		}
 	}
-	if got, err := f.svc.GitHost(t.Context(), store.Connection{ID: "c-x", ProviderType: "Gitea"}); err == nil {
-		t.Errorf("GitHost(unknown provider) = %q, want an error", got)
+	if _, _, err := f.svc.GitOrigin(t.Context(), store.Connection{ID: "c-x", ProviderType: "Gitea"}); err == nil {
+		t.Error("GitOrigin(unknown provider): want an error")
+	}
+	// A plain-HTTP host endpoint that is not allowed (any more) is no origin.
+	conn := store.Connection{ID: "c-http", ProviderType: store.ProviderGitLabSelfManaged}
+	conn.HostID = f.host(t, store.ProviderGitLabSelfManaged, "http://git.example.com", store.StatusAvailable).ID
+	if _, _, err := f.svc.GitOrigin(t.Context(), conn); err == nil {
+		t.Error("GitOrigin(http host, not allowed): want an error")
 	}
 }

@@ -3,11 +3,14 @@ package setup
 import (
 	"bytes"
 	"errors"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -182,13 +185,51 @@ func (f *fixture) checkUnchanged(t *testing.T, before snapshot, step string) {
 	}
 }
 
+// cookies are the test browser's: set-up binds a link to the browser that
+// follows it with a cookie per set-up, so one jar serves every test.
+var cookies, _ = cookiejar.New(nil)
+
 // browser follows redirects like a browser, across forgelink and the fake
 // providers.
-var browser = &http.Client{Timeout: 30 * time.Second}
+var browser = &http.Client{Timeout: 30 * time.Second, Jar: cookies}
 
 // stepper does not follow redirects: tests take each step themselves.
-var stepper = &http.Client{Timeout: 30 * time.Second,
+var stepper = &http.Client{Timeout: 30 * time.Second, Jar: cookies,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// stranger is another browser: it holds none of the set-up cookies.
+var stranger = &http.Client{Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+var (
+	formPending   = regexp.MustCompile(`name="pending" value="([^"]+)"`)
+	formCSRF      = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	confirmAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+)
+
+// confirmation is the form of a confirmation page.
+type confirmation struct {
+	action string
+	form   url.Values
+}
+
+// confirmationOf reads the confirmation form of a callback's page.
+func confirmationOf(t *testing.T, r response) confirmation {
+	t.Helper()
+	checkPage(t, r, http.StatusOK, "Confirm the account")
+	p, c, a := formPending.FindStringSubmatch(r.body), formCSRF.FindStringSubmatch(r.body), confirmAction.FindStringSubmatch(r.body)
+	if p == nil || c == nil || a == nil {
+		t.Fatalf("no confirmation form:\n%s", r.body)
+	}
+	return confirmation{action: html.UnescapeString(a[1]), form: url.Values{"pending": {p[1]}, "csrf": {c[1]}}}
+}
+
+// complete follows a callback URL and confirms its page.
+func complete(t *testing.T, callback string) response {
+	t.Helper()
+	c := confirmationOf(t, get(t, stepper, callback))
+	return postForm(t, stepper, c.action, c.form)
+}
 
 type response struct {
 	status   int

@@ -22,8 +22,9 @@ func isGitHub(providerType string) bool {
 type ghApp struct {
 	id     int64
 	slug   string
-	key    []byte // private key, PEM
-	webURL string // https://github.com, or the GHES host's endpoint
+	key    []byte             // private key, PEM
+	oauth  github.OAuthClient // exchanges the user authorization of an installation
+	webURL string             // https://github.com, or the GHES host's endpoint
 	apiURL string
 }
 
@@ -38,11 +39,20 @@ type installationRef struct {
 // the first configured github.com App, or the newest one registered on
 // github.com through the manifest flow.
 func (s *Service) installApp(ctx context.Context, conn store.Connection) (ghApp, error) {
+	app, err := s.pickInstallApp(ctx, conn)
+	if err == nil && (app.oauth.ID == "" || app.oauth.Secret == "") {
+		return ghApp{}, inputError("the GitHub App %s has no OAuth client id and secret in forgelink: set clientId and clientSecretFile "+
+			"in its githubApps[] entry (set-up proves the installation with the App's user authorization)", app.slug)
+	}
+	return app, err
+}
+
+func (s *Service) pickInstallApp(ctx context.Context, conn store.Connection) (ghApp, error) {
 	if conn.ProviderType == store.ProviderGitHubEnterpriseServer {
 		return s.hostGitHubApp(ctx, conn.HostID, 0, true)
 	}
 	if apps := s.opts.Cloud.GitHubApps; len(apps) > 0 {
-		return s.cloudApp(apps[0].AppID, apps[0].Slug, apps[0].PrivateKey), nil
+		return s.configuredApp(apps[0]), nil
 	}
 	recs, err := s.cloudAppRecords(ctx)
 	if err != nil {
@@ -62,7 +72,7 @@ func (s *Service) appByID(ctx context.Context, conn store.Connection, appID int6
 	}
 	for _, a := range s.opts.Cloud.GitHubApps {
 		if a.AppID == appID {
-			return s.cloudApp(a.AppID, a.Slug, a.PrivateKey), nil
+			return s.configuredApp(a), nil
 		}
 	}
 	recs, err := s.cloudAppRecords(ctx)
@@ -77,8 +87,12 @@ func (s *Service) appByID(ctx context.Context, conn store.Connection, appID int6
 	return ghApp{}, fmt.Errorf("github app %d of connection %s: no longer configured or registered: %w", appID, conn.ID, store.ErrNotFound)
 }
 
-func (s *Service) cloudApp(id int64, slug string, key []byte) ghApp {
-	return ghApp{id: id, slug: slug, key: key, webURL: s.opts.Cloud.GitHubWebURL, apiURL: s.opts.Cloud.GitHubAPIURL}
+func (s *Service) cloudApp(id int64, slug string, key []byte, oauth github.OAuthClient) ghApp {
+	return ghApp{id: id, slug: slug, key: key, oauth: oauth, webURL: s.opts.Cloud.GitHubWebURL, apiURL: s.opts.Cloud.GitHubAPIURL}
+}
+
+func (s *Service) configuredApp(a GitHubAppKey) ghApp {
+	return s.cloudApp(a.AppID, a.Slug, a.PrivateKey, github.OAuthClient{ID: a.ClientID, Secret: a.ClientSecret})
 }
 
 // cloudAppRecords lists the github.com Apps registered through the
@@ -102,7 +116,7 @@ func (s *Service) openCloudApp(rec store.ProviderApp) (ghApp, error) {
 	if err != nil {
 		return ghApp{}, err
 	}
-	return s.cloudApp(rec.AppID, rec.Slug, sec.PrivateKey), nil
+	return s.cloudApp(rec.AppID, rec.Slug, sec.PrivateKey, github.OAuthClient{ID: rec.ClientID, Secret: sec.ClientSecret}), nil
 }
 
 // hostGitHubApp returns the App registered on a GHES host. Setting up a
@@ -134,7 +148,8 @@ func (s *Service) hostGitHubApp(ctx context.Context, hostID string, appID int64,
 	if err != nil {
 		return ghApp{}, err
 	}
-	return ghApp{id: rec.AppID, slug: rec.Slug, key: sec.PrivateKey, webURL: endpoint, apiURL: endpoint + "/api/v3/"}, nil
+	return ghApp{id: rec.AppID, slug: rec.Slug, key: sec.PrivateKey, oauth: github.OAuthClient{ID: rec.ClientID, Secret: sec.ClientSecret},
+		webURL: endpoint, apiURL: endpoint + "/api/v3/"}, nil
 }
 
 func (s *Service) newAppClient(app ghApp) (*github.App, error) {
@@ -170,13 +185,20 @@ func (s *Service) callbackConnection(r *http.Request, github bool) (state, store
 	return st, conn, nil
 }
 
-// githubCallback completes a connection with the installation GitHub
-// names, once the App's own JWT has confirmed it.
+// githubCallback proves and confirms the installation GitHub names, then
+// shows the account for the operator to confirm. GitHub sends the browser
+// here after the installation with the user authorization the App
+// requests on install: the code proves, through GET /user/installations,
+// that the person in the browser can access the installation; the
+// installation_id alone could be anyone's.
 func (s *Service) githubCallback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	st, conn, err := s.callbackConnection(r, true)
 	if err != nil {
+		return err
+	}
+	if err := s.checkBinding(r, st.Nonce); err != nil {
 		return err
 	}
 	if q.Get("setup_action") == "request" {
@@ -190,24 +212,65 @@ func (s *Service) githubCallback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || installationID <= 0 {
 		return fail(http.StatusBadRequest, "The set-up cannot continue", "GitHub sent no valid installation_id")
 	}
-	if err := s.consume(ctx, st); err != nil {
+	if q.Get("code") == "" {
+		return fail(http.StatusBadRequest, "The installation is not proven",
+			"GitHub sent no user authorization code: the App must have \"Request user authorization (OAuth) during installation\" on, "+
+				"with the callback URL "+s.url("/setup/callback/github"))
+	}
+	if err := s.authorizeCreator(st.Creator, conn, installationID); err != nil {
 		return err
 	}
 	app, err := s.installApp(ctx, conn)
 	if err != nil {
 		return err
 	}
+	if err := s.consume(ctx, st); err != nil {
+		return err
+	}
+	if err := s.proveInstallation(ctx, app, q.Get("code"), installationID); err != nil {
+		return err
+	}
 	inst, err := s.confirmInstallation(ctx, app, installationID)
 	if err != nil {
 		return err
 	}
-	if err := s.completeInstallation(ctx, conn, app, inst); err != nil {
+	ref := installationRef{AppID: app.id, InstallationID: inst.ID}
+	if err := s.checkUnshared(ctx, conn, ref); err != nil {
 		return err
 	}
-	s.renderDone(w, "Connection AVAILABLE",
-		"The GitHub App installation was confirmed: the connection is AVAILABLE and its held events are released.",
-		detail{"Connection", conn.Name}, detail{"Account", inst.Account}, detail{"App", app.slug},
-		detail{"Installation", strconv.FormatInt(inst.ID, 10)})
+	return s.renderConfirm(ctx, w, st, conn, pending{Account: inst.Account, GitHub: &ref},
+		fmt.Sprintf("GitHub confirmed that you can access the installation of the App %s on %s.", app.slug, inst.Account))
+}
+
+// proveInstallation exchanges the user authorization code and checks that
+// its user can access installation id. The user token is revoked once
+// asked, and never stored.
+func (s *Service) proveInstallation(ctx context.Context, app ghApp, code string, id int64) error {
+	token, err := github.ExchangeUserCode(ctx, s.opts.Client, app.webURL, app.oauth, code)
+	var refused *github.ErrCodeRefused
+	switch {
+	case errors.As(err, &refused) && refused.Code == "incorrect_client_credentials":
+		return fail(http.StatusBadGateway, "GitHub refused the App's client credentials",
+			fmt.Sprintf("GitHub refused the client id or secret of the App %s: check the configuration", app.slug))
+	case errors.As(err, &refused):
+		return fail(http.StatusBadRequest, "Authorization failed",
+			fmt.Sprintf("GitHub refused the authorization code (%s); start the set-up again", refused.Code))
+	case err != nil:
+		return err
+	}
+	defer func() {
+		if err := github.RevokeUserToken(context.WithoutCancel(ctx), s.opts.Client, app.apiURL, app.oauth, token); err != nil {
+			s.opts.Log.Warn("revoke the user token of a set-up", zap.String("app", app.slug), zap.Error(err))
+		}
+	}()
+	ok, err := github.UserCanAccessInstallation(ctx, s.opts.Client, app.apiURL, token, id)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fail(http.StatusForbidden, "Installation not yours",
+			fmt.Sprintf("the GitHub account that authorized forgelink cannot access installation %d of the App %s", id, app.slug))
+	}
 	return nil
 }
 
@@ -237,23 +300,19 @@ func (s *Service) confirmInstallation(ctx context.Context, app ghApp, id int64) 
 
 // completeInstallation records the installation and makes the connection
 // AVAILABLE (releasing its held events).
-func (s *Service) completeInstallation(ctx context.Context, conn store.Connection, app ghApp, inst github.Installation) error {
+func (s *Service) completeInstallation(ctx context.Context, conn store.Connection, ref installationRef, account string) error {
 	if err := s.opts.Store.SetGitHubInstallation(ctx, conn.ID,
-		store.GitHubInstallation{AppID: app.id, InstallationID: inst.ID, Account: inst.Account}); err != nil {
+		store.GitHubInstallation{AppID: ref.AppID, InstallationID: ref.InstallationID, Account: account}); err != nil {
 		return err
 	}
-	cred := store.Credential{
-		Kind:    store.CredentialGitHubApp,
-		Sealed:  s.sealJSON(installationRef{AppID: app.id, InstallationID: inst.ID}, conn.ID),
-		Account: inst.Account,
-	}
+	cred := store.Credential{Kind: store.CredentialGitHubApp, Sealed: s.sealJSON(ref, conn.ID), Account: account}
 	if err := s.opts.Store.SetConnectionCredential(ctx, conn.ID, cred); err != nil {
 		return err
 	}
 	s.forgetMinted(conn.ID)
 	s.opts.ConnectionChanged(conn.ID)
 	s.opts.Log.Info("connection set up with a GitHub App installation", zap.String("connection_id", conn.ID),
-		zap.Int64("app_id", app.id), zap.Int64("installation_id", inst.ID), zap.String("account", inst.Account))
+		zap.Int64("app_id", ref.AppID), zap.Int64("installation_id", ref.InstallationID), zap.String("account", account))
 	return nil
 }
 

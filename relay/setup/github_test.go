@@ -1,7 +1,9 @@
 package setup
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -23,9 +25,13 @@ func withGitHub(gh *githubtest.Server, apps ...githubtest.App) func(*Options) {
 	return func(o *Options) {
 		o.Cloud.GitHubWebURL, o.Cloud.GitHubAPIURL = gh.URL, gh.APIURL
 		for _, a := range apps {
-			o.Cloud.GitHubApps = append(o.Cloud.GitHubApps, GitHubAppKey{AppID: a.ID, Slug: a.Slug, PrivateKey: a.PrivateKeyPEM()})
+			o.Cloud.GitHubApps = append(o.Cloud.GitHubApps, appKey(a))
 		}
 	}
+}
+
+func appKey(a githubtest.App) GitHubAppKey {
+	return GitHubAppKey{AppID: a.ID, Slug: a.Slug, PrivateKey: a.PrivateKeyPEM(), ClientID: a.ClientID, ClientSecret: a.ClientSecret}
 }
 
 // newGitHubFixture starts a fake github.com and a Service whose public
@@ -36,8 +42,9 @@ func newGitHubFixture(t *testing.T, configure ...func(*Options)) (*fixture, *git
 	var app githubtest.App
 	f := newFixture(t, append([]func(*Options){withGitHub(gh), func(o *Options) {
 		// The App needs forgelink's URL, which exists only now.
-		app = gh.AddApp(githubtest.App{Name: "forgelink-ci", SetupURL: strings.TrimRight(o.PublicURL, "/") + "/setup/callback/github"})
-		o.Cloud.GitHubApps = []GitHubAppKey{{AppID: app.ID, Slug: app.Slug, PrivateKey: app.PrivateKeyPEM()}}
+		app = gh.AddApp(githubtest.App{Name: "forgelink-ci", RequestOAuthOnInstall: true,
+			CallbackURLs: []string{strings.TrimRight(o.PublicURL, "/") + "/setup/callback/github"}})
+		o.Cloud.GitHubApps = []GitHubAppKey{appKey(app)}
 	}}, configure...)...)
 	return f, gh, app
 }
@@ -46,7 +53,13 @@ func newGitHubFixture(t *testing.T, configure ...func(*Options)) (*fixture, *git
 // installation page and returns forgelink's callback URL.
 func install(t *testing.T, f *fixture, connID string) string {
 	t.Helper()
-	link, err := f.svc.ConnectionSetupURL(t.Context(), connID)
+	return installAs(t, f, t.Context(), connID)
+}
+
+// installAs is install with a link made in ctx (policy.WithCaller).
+func installAs(t *testing.T, f *fixture, ctx context.Context, connID string) string {
+	t.Helper()
+	link, err := f.svc.ConnectionSetupURL(ctx, connID)
 	if err != nil {
 		t.Fatalf("ConnectionSetupURL: %v", err)
 	}
@@ -77,7 +90,7 @@ func TestGitHubInstallCallback(t *testing.T) {
 
 	callback := install(t, f, conn.ID)
 	instID := installationOf(t, callback)
-	r := get(t, stepper, callback)
+	r := complete(t, callback)
 	checkPage(t, r, http.StatusOK, "Connection AVAILABLE")
 	if !strings.Contains(r.body, "octo-org") {
 		t.Error("the page does not name the account")
@@ -113,17 +126,23 @@ func TestGitHubInstallRefusals(t *testing.T) {
 	conn := f.connection(t, store.ProviderGitHub, "")
 	// Each attempt takes a new link: a callback that reaches GitHub spends
 	// its state, whatever GitHub answers.
-	withInstallation := func(id int64, action string) string {
+	callback := func(change func(q url.Values)) string {
 		u := must(url.Parse(install(t, f, conn.ID)))
 		q := u.Query()
-		q.Set("installation_id", strconv.FormatInt(id, 10))
-		q.Set("setup_action", action)
+		change(q)
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
+	withInstallation := func(id int64, action string) string {
+		return callback(func(q url.Values) {
+			q.Set("installation_id", strconv.FormatInt(id, 10))
+			q.Set("setup_action", action)
+		})
+	}
 	other := gh.AddApp(githubtest.App{Name: "someone-else"})
-	suspended := gh.AddInstallation(githubtest.Installation{AppID: app.ID, Account: "suspended-org", Suspended: true})
-	foreign := gh.AddInstallation(githubtest.Installation{AppID: other.ID, Account: "octo-org"})
+	suspended := gh.AddInstallation(githubtest.Installation{AppID: app.ID, Account: "suspended-org", Suspended: true, Users: []string{"octocat"}})
+	foreign := gh.AddInstallation(githubtest.Installation{AppID: other.ID, Account: "octo-org", Users: []string{"octocat"}})
+	victims := gh.AddInstallation(githubtest.Installation{AppID: app.ID, Account: "victim-org", Users: []string{"victim"}})
 	before := f.snapshot(t)
 
 	// An approval request: nothing changes, the link stays usable.
@@ -131,16 +150,95 @@ func TestGitHubInstallRefusals(t *testing.T) {
 	f.checkUnchanged(t, before, "an installation request")
 
 	tests := []struct {
-		name, url, want string
+		name    string
+		browser *http.Client
+		url     string
+		status  int
+		want    string
 	}{
-		{"suspended", withInstallation(suspended.ID, "install"), "suspended"},
-		{"another App's installation", withInstallation(foreign.ID, "install"), "does not know installation"},
-		{"no installation id", strings.Replace(install(t, f, conn.ID), "installation_id=", "x=", 1), "no valid installation_id"},
+		{"another organisation's installation", stepper, withInstallation(victims.ID, "install"), http.StatusForbidden, "cannot access installation"},
+		{"another App's installation", stepper, withInstallation(foreign.ID, "install"), http.StatusForbidden, "cannot access installation"},
+		{"suspended", stepper, withInstallation(suspended.ID, "install"), http.StatusBadRequest, "suspended"},
+		{"no user authorization", stepper, callback(func(q url.Values) { q.Del("code") }), http.StatusBadRequest, "no user authorization code"},
+		{"a used code", stepper, callback(func(q url.Values) { q.Set("code", "0123456789abcdef") }), http.StatusBadRequest, "bad_verification_code"},
+		{"another browser", stranger, install(t, f, conn.ID), http.StatusBadRequest, "another browser"},
+		{"no installation id", stepper, callback(func(q url.Values) { q.Del("installation_id") }), http.StatusBadRequest, "no valid installation_id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkPage(t, get(t, stepper, tc.url), http.StatusBadRequest, tc.want)
+			checkPage(t, get(t, tc.browser, tc.url), tc.status, tc.want)
 			f.checkUnchanged(t, before, tc.name)
+		})
+	}
+	if c := f.conn(t, conn.ID); c.Status != store.StatusPending {
+		t.Errorf("connection %s after the refusals", c.Status)
+	}
+	// Every user token the proofs used was revoked.
+	for _, tok := range gh.UserTokens() {
+		if !tok.Revoked {
+			t.Errorf("user token of %s not revoked", tok.User)
+		}
+	}
+}
+
+// TestGitHubConfirmation: a proven installation is shown, and only the
+// confirmation, from the browser that followed the link, completes it.
+func TestGitHubConfirmation(t *testing.T) {
+	f, _, _ := newGitHubFixture(t)
+	conn := f.connection(t, store.ProviderGitHub, "")
+	before := f.snapshot(t)
+	page := get(t, stepper, install(t, f, conn.ID))
+	c := confirmationOf(t, page)
+	if !strings.Contains(page.body, "octo-org") || !strings.Contains(page.body, conn.Name) {
+		t.Errorf("the confirmation page does not name the account and the connection:\n%s", page.body)
+	}
+	f.checkUnchanged(t, before, "the callback before confirmation")
+
+	forged := url.Values{"pending": c.form["pending"], "csrf": {"not-the-token"}}
+	tampered := url.Values{"pending": {c.form.Get("pending")[:40] + "AAAA" + c.form.Get("pending")[44:]}, "csrf": c.form["csrf"]}
+	for _, tc := range []struct {
+		name    string
+		browser *http.Client
+		form    url.Values
+		want    string
+	}{
+		{"another browser", stranger, c.form, "another browser"},
+		{"a wrong CSRF token", stepper, forged, "not valid"},
+		{"a tampered pending set-up", stepper, tampered, "not valid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkPage(t, postForm(t, tc.browser, c.action, tc.form), http.StatusBadRequest, tc.want)
+			f.checkUnchanged(t, before, tc.name)
+		})
+	}
+	checkPage(t, postForm(t, stepper, c.action, c.form), http.StatusOK, "Connection AVAILABLE")
+	if got := f.conn(t, conn.ID); got.Status != store.StatusAvailable {
+		t.Errorf("connection %s after the confirmation", got.Status)
+	}
+	after := f.snapshot(t)
+	checkPage(t, postForm(t, stepper, c.action, c.form), http.StatusBadRequest, "already used")
+	f.checkUnchanged(t, after, "a replayed confirmation")
+}
+
+// TestGitHubOneInstallationOneConnection: an installation that completes
+// a connection is refused to another, unless sharing is allowed; the same
+// connection may be set up with it again.
+func TestGitHubOneInstallationOneConnection(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			f, _, _ := newGitHubFixture(t, func(o *Options) { o.AllowSharedInstallations = shared })
+			first, second := f.connection(t, store.ProviderGitHub, ""), f.connection(t, store.ProviderGitHub, "")
+			checkPage(t, complete(t, install(t, f, first.ID)), http.StatusOK, "Connection AVAILABLE")
+			checkPage(t, complete(t, install(t, f, first.ID)), http.StatusOK, "Connection AVAILABLE")
+
+			before := f.snapshot(t)
+			r := get(t, stepper, install(t, f, second.ID))
+			if shared {
+				checkPage(t, postForm(t, stepper, confirmationOf(t, r).action, confirmationOf(t, r).form), http.StatusOK, "Connection AVAILABLE")
+				return
+			}
+			checkPage(t, r, http.StatusConflict, "already completes the connection "+first.Name)
+			f.checkUnchanged(t, before, "a second connection with the installation")
 		})
 	}
 }
@@ -154,7 +252,7 @@ func TestGitHubSetUpAgain(t *testing.T) {
 	conn := f.connection(t, store.ProviderGitHub, "")
 	callback := install(t, f, conn.ID)
 	first := installationOf(t, callback)
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, callback), http.StatusOK, "Connection AVAILABLE")
 
 	gh.DeleteInstallation(first)
 	// A token minted now finds the installation gone: ERROR, with the reason.
@@ -166,7 +264,7 @@ func TestGitHubSetUpAgain(t *testing.T) {
 	}
 	callback = install(t, f, conn.ID)
 	second := installationOf(t, callback)
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, callback), http.StatusOK, "Connection AVAILABLE")
 	if c := f.conn(t, conn.ID); c.Status != store.StatusAvailable || c.StatusReason != "" {
 		t.Errorf("after setting up again: %s %q", c.Status, c.StatusReason)
 	}
@@ -189,7 +287,7 @@ func TestGitHubAppTokens(t *testing.T) {
 	gh.AddRepo("octo-org/app")
 	gh.AddRepo("octo-org/other")
 	conn := f.connection(t, store.ProviderGitHub, "")
-	checkPage(t, get(t, stepper, install(t, f, conn.ID)), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, install(t, f, conn.ID)), http.StatusOK, "Connection AVAILABLE")
 
 	tok, err := f.svc.Token(ctx, conn)
 	if err != nil || !strings.HasPrefix(tok.Value, "ghs_") || tok.OAuth {
@@ -284,9 +382,9 @@ func TestGHESHostManifestFlow(t *testing.T) {
 			t.Errorf("the App's secrets are stored in clear")
 		}
 	}
-	if app.WebhookURL != f.srv.URL+"/webhooks/github-app/"+host.ID || app.SetupURL != f.srv.URL+"/setup/callback/github" ||
+	if app.WebhookURL != f.srv.URL+"/webhooks/github-app/"+host.ID || !slices.Equal(app.CallbackURLs, []string{f.srv.URL + "/setup/callback/github"}) ||
 		app.RedirectURL != f.srv.URL+"/setup/callback/manifest" {
-		t.Errorf("manifest URLs: webhook %s, setup %s, redirect %s", app.WebhookURL, app.SetupURL, app.RedirectURL)
+		t.Errorf("manifest URLs: webhook %s, callbacks %s, redirect %s", app.WebhookURL, app.CallbackURLs, app.RedirectURL)
 	}
 	id, hostID, secret, err := f.svc.GitHubAppSecret(ctx, host.ID)
 	if err != nil || id != app.ID || hostID != host.ID || string(secret) != app.WebhookSecret {
@@ -306,7 +404,7 @@ func TestGHESHostManifestFlow(t *testing.T) {
 	if !strings.Contains(must(url.Parse(cb)).Query().Get("setup_action"), "install") {
 		t.Errorf("callback %s", cb)
 	}
-	checkPage(t, get(t, stepper, cb), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, cb), http.StatusOK, "Connection AVAILABLE")
 	if c := f.conn(t, conn.ID); c.Status != store.StatusAvailable || f.held(t, conn.ID) {
 		t.Errorf("GHES connection %s", c.Status)
 	}
@@ -342,7 +440,7 @@ func TestGitHubComAppRegistration(t *testing.T) {
 	if err != nil || len(apps) != 1 || apps[0].HostID != "" || !strings.HasPrefix(apps[0].ID, "github-") || apps[0].Owner != "octo-org" {
 		t.Fatalf("provider apps %+v, %v", apps, err)
 	}
-	checkPage(t, get(t, stepper, install(t, f, conn.ID)), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, install(t, f, conn.ID)), http.StatusOK, "Connection AVAILABLE")
 	if c := f.conn(t, conn.ID); c.Status != store.StatusAvailable {
 		t.Errorf("connection %s", c.Status)
 	}

@@ -22,13 +22,19 @@ const maxForm = 64 << 10
 //	GET  /setup/callback/oauth      OAuth authorization granted (GitLab, Bitbucket)
 //	GET  /setup/callback/manifest   GitHub App registered (manifest flow)
 //	POST /setup/hosts/gitlab        a GitLab self-managed host's OAuth application
+//	POST /setup/confirm             the operator confirms the account a connection's set-up verified
+//
+// Every step after /setup/start needs the binding cookie that it gave the
+// browser; the forms are refused when posted from another site.
 func (s *Service) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
 	mux := http.NewServeMux()
+	mux.Handle("POST /setup/confirm", cop.Handler(s.serve(s.confirm)))
 	mux.HandleFunc("GET /setup/start", s.serve(s.start))
 	mux.HandleFunc("GET /setup/callback/github", s.serve(s.githubCallback))
 	mux.HandleFunc("GET /setup/callback/oauth", s.serve(s.oauthCallback))
 	mux.HandleFunc("GET /setup/callback/manifest", s.serve(s.manifestCallback))
-	mux.HandleFunc("POST /setup/hosts/gitlab", s.serve(s.gitlabHostForm))
+	mux.Handle("POST /setup/hosts/gitlab", cop.Handler(s.serve(s.gitlabHostForm)))
 	return mux
 }
 
@@ -82,6 +88,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.bind(w, st)
 	switch st.Purpose {
 	case purposeConnection:
 		return s.startConnection(w, r, st, raw)

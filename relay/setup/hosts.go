@@ -146,6 +146,9 @@ func (s *Service) manifestCallback(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if err := s.checkBinding(r, st.Nonce); err != nil {
+		return err
+	}
 	rec := store.ProviderApp{ID: st.Resource, Kind: store.AppGitHub}
 	apiURL, where := s.opts.Cloud.GitHubAPIURL, "github.com"
 	if st.Purpose == purposeHost {
@@ -223,6 +226,9 @@ func (s *Service) gitlabHostForm(w http.ResponseWriter, r *http.Request) error {
 	raw := stateParam(r)
 	st, err := s.openState(raw, purposeHost)
 	if err != nil {
+		return err
+	}
+	if err := s.checkBinding(r, st.Nonce); err != nil {
 		return err
 	}
 	host, err := s.opts.Store.GetHost(r.Context(), st.Resource)

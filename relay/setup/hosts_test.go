@@ -73,7 +73,7 @@ func TestGitLabHostForm(t *testing.T) {
 	if !strings.HasPrefix(auth.String(), gl.srv.URL+"/oauth/authorize?") || auth.Query().Get("code_challenge") == "" {
 		t.Errorf("authorization at %s, want the host's, with PKCE", auth)
 	}
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, callback), http.StatusOK, "Connection AVAILABLE")
 	if c := f.conn(t, conn.ID); c.Status != store.StatusAvailable {
 		t.Errorf("connection %s", c.Status)
 	}

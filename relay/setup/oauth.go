@@ -120,6 +120,12 @@ func (s *Service) oauthCallback(w http.ResponseWriter, r *http.Request) error {
 	if code == "" {
 		return fail(http.StatusBadRequest, "The set-up cannot continue", "the provider sent no authorization code")
 	}
+	if err := s.checkBinding(r, st.Nonce); err != nil {
+		return err
+	}
+	if err := s.authorizeCreator(st.Creator, conn, 0); err != nil {
+		return err
+	}
 	if err := s.consume(ctx, st); err != nil {
 		return err
 	}
@@ -135,20 +141,21 @@ func (s *Service) oauthCallback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cred := store.Credential{
-		Kind:      store.CredentialOAuth,
-		Sealed:    s.sealJSON(oauthSecret{Access: tok.AccessToken, Refresh: tok.RefreshToken}, conn.ID),
-		Account:   account,
-		ExpiresAt: s.expiry(tok),
-	}
+	session := &pendingOAuthSession{Secret: oauthSecret{Access: tok.AccessToken, Refresh: tok.RefreshToken}, ExpiresAt: s.expiry(tok)}
+	return s.renderConfirm(ctx, w, st, conn, pending{Account: account, OAuth: session},
+		"The provider authorized forgelink as "+account+".")
+}
+
+// completeOAuth stores a confirmed OAuth set-up's tokens, which makes the
+// connection AVAILABLE.
+func (s *Service) completeOAuth(ctx context.Context, conn store.Connection, p pending) error {
+	cred := store.Credential{Kind: store.CredentialOAuth, Sealed: s.sealJSON(p.OAuth.Secret, conn.ID), Account: p.Account,
+		ExpiresAt: p.OAuth.ExpiresAt}
 	if err := s.opts.Store.SetConnectionCredential(ctx, conn.ID, cred); err != nil {
 		return err
 	}
 	s.opts.ConnectionChanged(conn.ID)
-	s.opts.Log.Info("connection set up with OAuth", zap.String("connection_id", conn.ID), zap.String("account", account))
-	s.renderDone(w, "Connection AVAILABLE",
-		"The provider authorized forgelink: the connection is AVAILABLE and its held events are released.",
-		detail{"Connection", conn.Name}, detail{"Account", account})
+	s.opts.Log.Info("connection set up with OAuth", zap.String("connection_id", conn.ID), zap.String("account", p.Account))
 	return nil
 }
 

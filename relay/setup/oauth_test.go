@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -54,7 +55,7 @@ func authorize(t *testing.T, f *fixture, connID string) (callback string, author
 func completeOAuth(t *testing.T, f *fixture, connID string) store.Credential {
 	t.Helper()
 	callback, _ := authorize(t, f, connID)
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, callback), http.StatusOK, "Connection AVAILABLE")
 	return f.credential(t, connID)
 }
 
@@ -84,7 +85,11 @@ func TestGitLabOAuthWithPKCE(t *testing.T) {
 	}
 
 	start := f.clock.Now()
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	// The account is shown first; only the confirmation stores anything.
+	before := f.snapshot(t)
+	c := confirmationOf(t, get(t, stepper, callback))
+	f.checkUnchanged(t, before, "the callback before confirmation")
+	checkPage(t, postForm(t, stepper, c.action, c.form), http.StatusOK, "Connection AVAILABLE")
 	if c := f.conn(t, conn.ID); c.Status != store.StatusAvailable || f.held(t, conn.ID) {
 		t.Errorf("after the callback: %s, held %v; want AVAILABLE, released", c.Status, f.held(t, conn.ID))
 	}
@@ -106,7 +111,7 @@ func TestGitLabOAuthWithPKCE(t *testing.T) {
 	}
 
 	// The same callback again: the state was used.
-	before := f.snapshot(t)
+	before = f.snapshot(t)
 	checkPage(t, get(t, stepper, callback), http.StatusBadRequest, "already used")
 	f.checkUnchanged(t, before, "a replayed callback")
 }
@@ -119,7 +124,7 @@ func TestBitbucketOAuth(t *testing.T) {
 	if auth.Path != "/site/oauth2/authorize" || auth.Query().Has("code_challenge") {
 		t.Errorf("authorization request %s, want Bitbucket's, without PKCE", auth)
 	}
-	checkPage(t, get(t, stepper, callback), http.StatusOK, "Connection AVAILABLE")
+	checkPage(t, complete(t, callback), http.StatusOK, "Connection AVAILABLE")
 	cred := f.credential(t, conn.ID)
 	if cred.Kind != store.CredentialOAuth || cred.Account != "jdoe" || f.conn(t, conn.ID).Status != store.StatusAvailable {
 		t.Errorf("credential %+v, connection %s", cred, f.conn(t, conn.ID).Status)
@@ -156,18 +161,20 @@ func TestRefusedStates(t *testing.T) {
 		// prepare returns the URL to follow, after the provider's approval.
 		prepare func(callback string) string
 		want    string
+		browser *http.Client // default stepper, the browser that followed the link
 	}{
-		{"forged", tamper, "not valid"},
-		{"truncated", func(cb string) string { return cb[:len(cb)-10] }, "not valid"},
-		{"missing", func(cb string) string { return f.srv.URL + "/setup/callback/oauth?code=code-1" }, "not valid"},
-		{"expired", func(cb string) string { f.clock.Add(StateTTL + time.Second); return cb }, "expired"},
-		{"replayed", func(cb string) string { get(t, stepper, cb); return cb }, "already used"},
+		{"another browser", func(cb string) string { return cb }, "another browser", stranger},
+		{"forged", tamper, "not valid", nil},
+		{"truncated", func(cb string) string { return cb[:len(cb)-10] }, "not valid", nil},
+		{"missing", func(cb string) string { return f.srv.URL + "/setup/callback/oauth?code=code-1" }, "not valid", nil},
+		{"expired", func(cb string) string { f.clock.Add(StateTTL + time.Second); return cb }, "expired", nil},
+		{"replayed", func(cb string) string { get(t, stepper, cb); return cb }, "already used", nil},
 		{"host state", func(cb string) string {
 			return f.srv.URL + "/setup/callback/oauth?code=code-1&state=" + url.QueryEscape(hostState)
-		}, "another step"},
+		}, "another step", nil},
 		{"github callback", func(cb string) string {
 			return strings.Replace(cb, "/setup/callback/oauth?", "/setup/callback/github?installation_id=5&", 1)
-		}, "not valid"},
+		}, "not valid", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,7 +182,7 @@ func TestRefusedStates(t *testing.T) {
 			callback, _ := authorize(t, f, conn.ID)
 			target := tc.prepare(callback)
 			before := f.snapshot(t)
-			r := get(t, stepper, target)
+			r := get(t, cmp.Or(tc.browser, stepper), target)
 			checkPage(t, r, http.StatusBadRequest, tc.want)
 			if strings.Contains(r.body, "app-secret") {
 				t.Error("the page shows a secret")

@@ -35,6 +35,7 @@ type page struct {
 	RedirectURI string
 	ClientID    string
 	Error       string
+	CSRF        string // the confirmation form's token
 }
 
 // render writes a page with headers that keep it, and the state in its

@@ -28,6 +28,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -37,6 +38,7 @@ type Store interface {
 	GetHost(ctx context.Context, id string) (store.Host, error)
 	SetConnectionStatus(ctx context.Context, id, status, reason string) error
 	SetGitHubInstallation(ctx context.Context, connID string, inst store.GitHubInstallation) error
+	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
 	SetConnectionCredential(ctx context.Context, connID string, c store.Credential) error
 	GetConnectionCredential(ctx context.Context, connID string) (store.Credential, error)
 	RotateCredential(ctx context.Context, connID string, prev, sealed []byte, expiresAt time.Time) error
@@ -60,6 +62,10 @@ type GitHubAppKey struct {
 	AppID      int64
 	Slug       string
 	PrivateKey []byte // PEM
+	// ClientID and ClientSecret are the App's OAuth client: set-up
+	// exchanges the user authorization code GitHub sends after the
+	// installation with them.
+	ClientID, ClientSecret string
 }
 
 // OAuthClient is an OAuth application's (or Bitbucket consumer's) id and
@@ -101,6 +107,21 @@ type Options struct {
 	// ConnectionChanged is told the id of a connection whose status
 	// changed (the ingress drops its cached entry). Optional.
 	ConnectionChanged func(id string)
+	// Authorizer decides whether the access key that made a set-up link
+	// may complete it (ActionUpdateInstallation on the connection). nil:
+	// everything is allowed, for daemons without access keys.
+	Authorizer Authorizer
+	// AccountID names connections in ARNs for the Authorizer.
+	AccountID string
+	// AllowSharedInstallations lets one GitHub App installation complete
+	// several connections; by default an installation that completes a
+	// live connection is refused to any other.
+	AllowSharedInstallations bool
+}
+
+// Authorizer evaluates an access key's policy (policy.Authorizer).
+type Authorizer interface {
+	Authorize(accessKeyID string, r policy.Request) policy.Decision
 }
 
 // Service serves the set-up pages and callbacks and vends connection

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -43,6 +44,10 @@ type state struct {
 	Expires  int64  `json:"x"`           // unix seconds
 	Verifier string `json:"v,omitempty"` // PKCE code verifier
 	Org      string `json:"o,omitempty"` // github.com App registration under an organization
+	// Creator is the access key that made the link (policy.CallerOf);
+	// empty on a daemon without access keys. The set-up completes only
+	// if that key may complete it.
+	Creator string `json:"c,omitempty"`
 }
 
 // errState is a state that is not valid: forged, damaged, expired, for
@@ -62,6 +67,7 @@ func (s *Service) newLink(ctx context.Context, st state) (string, error) {
 	expires := s.opts.Now().Add(StateTTL)
 	st.Nonce = rand.Text()
 	st.Expires = expires.Unix()
+	st.Creator, _ = policy.CallerOf(ctx)
 	if err := s.opts.Store.CreateNonce(ctx, st.Nonce, st.Purpose, expires); err != nil {
 		return "", fmt.Errorf("set-up link: %w", err)
 	}
@@ -93,7 +99,11 @@ func (s *Service) openState(raw string, purposes ...string) (state, error) {
 
 // consume spends the state's nonce: a second callback with it fails.
 func (s *Service) consume(ctx context.Context, st state) error {
-	err := s.opts.Store.ConsumeNonce(ctx, st.Nonce, st.Purpose, s.opts.Now())
+	return s.consumeNonce(ctx, st.Nonce, st.Purpose)
+}
+
+func (s *Service) consumeNonce(ctx context.Context, nonce, purpose string) error {
+	err := s.opts.Store.ConsumeNonce(ctx, nonce, purpose, s.opts.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errReplayed
