@@ -47,9 +47,17 @@ func (c OAuthConsumer) ReadSecret() ([]byte, error) {
 
 // SetsUp reports whether forgelink can set up github.com connections with
 // the App: it knows the App's slug (for its installation page) and private
-// key (for its JWT). The App's Setup URL must be
+// key (for its JWT), and validation requires its OAuth client id and
+// secret with them. The App must request user authorization (OAuth)
+// during installation, with the callback URL
 // <publicURL>/setup/callback/github.
 func (a GitHubApp) SetsUp() bool { return a.Slug != "" && a.PrivateKeyFile != "" }
+
+// ReadClientSecret reads the App's OAuth client secret, trimmed of
+// surrounding whitespace.
+func (a GitHubApp) ReadClientSecret() ([]byte, error) {
+	return readSecretFile(fmt.Sprintf("github app %d client secret", a.AppID), a.ClientSecretFile)
+}
 
 // ReadPrivateKey reads the App's private key (PEM, as GitHub issues it) and
 // checks that it is an RSA key.
@@ -114,6 +122,7 @@ func (p Providers) GitLabWeb() string {
 func (c *Config) resolveAppPaths(resolve func(*string)) {
 	for i := range c.GitHubApps {
 		resolve(&c.GitHubApps[i].PrivateKeyFile)
+		resolve(&c.GitHubApps[i].ClientSecretFile)
 	}
 	if a := c.Providers.GitLabApp; a != nil {
 		resolve(&a.ClientSecretFile)
@@ -169,6 +178,15 @@ func validateGitHubAppSetup(field string, app GitHubApp, bad func(field, format 
 		bad(field+".privateKeyFile", "must be set with slug: the App's private key (PEM), to authenticate as the App")
 	} else if _, err := app.ReadPrivateKey(); err != nil {
 		bad(field+".privateKeyFile", "%v", errors.Unwrap(err))
+	}
+	const why = "must be set with slug: set-up proves an installation with the App's user authorization (OAuth client id and secret)"
+	if app.ClientID == "" {
+		bad(field+".clientId", why)
+	}
+	if app.ClientSecretFile == "" {
+		bad(field+".clientSecretFile", why)
+	} else if _, err := app.ReadClientSecret(); err != nil {
+		bad(field+".clientSecretFile", "%v", errors.Unwrap(err))
 	}
 }
 

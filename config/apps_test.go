@@ -29,13 +29,14 @@ func writeKeys(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{
-		"app.pem":     pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}),
-		"ec.pem":      pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}),
-		"hook":        []byte("hook-secret\n"),
-		"gl-secret":   []byte("gloas-secret\n"),
-		"bb-secret":   []byte("bb-secret\n"),
-		"empty":       []byte("\n"),
-		"not-pem.txt": []byte("hello"),
+		"app.pem":          pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}),
+		"ec.pem":           pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}),
+		"hook":             []byte("hook-secret\n"),
+		"gl-secret":        []byte("gloas-secret\n"),
+		"bb-secret":        []byte("bb-secret\n"),
+		"gh-client-secret": []byte("gh-secret\n"),
+		"empty":            []byte("\n"),
+		"not-pem.txt":      []byte("hello"),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -60,6 +61,7 @@ func TestAppsConfig(t *testing.T) {
 		"    webhookSecretFile: hook",
 		"    slug: forgelink-ci",
 		"    clientId: Iv1.abc",
+		"    clientSecretFile: gh-client-secret",
 		"    privateKeyFile: app.pem",
 		"  - appId: 13",
 		"    webhookSecretFile: hook",
@@ -95,6 +97,9 @@ func TestAppsConfig(t *testing.T) {
 	if key, err := cfg.GitHubApps[0].ReadPrivateKey(); err != nil || !strings.Contains(string(key), "RSA PRIVATE KEY") {
 		t.Errorf("ReadPrivateKey: %v", err)
 	}
+	if s, err := cfg.GitHubApps[0].ReadClientSecret(); err != nil || string(s) != "gh-secret" {
+		t.Errorf("github app client secret %q, %v", s, err)
+	}
 	if got := Default().Providers.GitLabWeb(); got != "https://gitlab.com" {
 		t.Errorf("default gitlab web = %q", got)
 	}
@@ -122,6 +127,8 @@ func TestAppsConfigValidate(t *testing.T) {
 		"  - appId: 14",
 		"    webhookSecretFile: hook",
 		"    slug: only-slug",
+		"    clientId: Iv1.abc",
+		"    clientSecretFile: empty",
 	}, "\n"))
 	writeKeys(t, filepath.Dir(path))
 	cfg, err := Load(path, nil)
@@ -142,6 +149,11 @@ func TestAppsConfigValidate(t *testing.T) {
 		"githubApps[1].slug":                     0,
 		"githubApps[1].privateKeyFile":           14,
 		"githubApps[2].privateKeyFile":           0,
+		"githubApps[0].clientId":                 0,
+		"githubApps[0].clientSecretFile":         0,
+		"githubApps[1].clientId":                 0,
+		"githubApps[1].clientSecretFile":         0,
+		"githubApps[2].clientSecretFile":         19,
 	}
 	got := map[string]int{}
 	for _, fe := range verr {

@@ -109,6 +109,10 @@ type GitHubApp struct {
 	Slug           string `yaml:"slug"`
 	ClientID       string `yaml:"clientId"`
 	PrivateKeyFile string `yaml:"privateKeyFile"`
+	// ClientSecretFile holds the App's OAuth client secret: set-up
+	// exchanges the user authorization GitHub sends after an installation
+	// with it, to prove the installation is the user's.
+	ClientSecretFile string `yaml:"clientSecretFile"`
 }
 
 // ReadWebhookSecret reads the App's webhook secret, trimmed of surrounding

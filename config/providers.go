@@ -22,6 +22,11 @@ type Providers struct {
 	BitbucketURL      string         `yaml:"bitbucketURL"`
 	GitLabApp         *OAuthApp      `yaml:"gitlabApp"`
 	BitbucketConsumer *OAuthConsumer `yaml:"bitbucketConsumer"`
+	// AllowSharedInstallations lets one GitHub App installation (on
+	// github.com or a GHES host) complete several connections. By default
+	// an installation that completes a live connection is refused to
+	// any other.
+	AllowSharedInstallations bool `yaml:"allowSharedInstallations"`
 }
 
 // GitHubAPI returns the github.com API base URL.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/relay/keyring"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/setup"
 )
 
@@ -34,6 +35,12 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 		return nil, err
 	}
 	d := &daemonSetup{changed: func(string) {}}
+	// The key that made a set-up link must be allowed to complete it; a
+	// daemon without access keys (loopback only) allows everything.
+	var auth setup.Authorizer
+	if !cfg.Authless() {
+		auth = policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())
+	}
 	d.svc = setup.New(setup.Options{
 		Store:   st,
 		Keyring: kr,
@@ -47,6 +54,11 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 		Cloud:              cloud,
 		AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
 		ConnectionChanged:  func(id string) { d.changed(id) },
+		Authorizer:         auth,
+		AccountID:          cfg.AccountID,
+		// One installation completes one connection unless the operator
+		// allows sharing.
+		AllowSharedInstallations: cfg.Providers.AllowSharedInstallations,
 	})
 	return d, nil
 }
@@ -69,7 +81,12 @@ func setupCloud(cfg *config.Config) (setup.Cloud, error) {
 		if err != nil {
 			return setup.Cloud{}, err
 		}
-		cloud.GitHubApps = append(cloud.GitHubApps, setup.GitHubAppKey{AppID: app.AppID, Slug: app.Slug, PrivateKey: key})
+		secret, err := app.ReadClientSecret()
+		if err != nil {
+			return setup.Cloud{}, err
+		}
+		cloud.GitHubApps = append(cloud.GitHubApps, setup.GitHubAppKey{AppID: app.AppID, Slug: app.Slug, PrivateKey: key,
+			ClientID: app.ClientID, ClientSecret: string(secret)})
 	}
 	if a := p.GitLabApp; a != nil {
 		secret, err := a.ReadClientSecret()
