@@ -20,6 +20,12 @@ func when(effect Effect, actions, resources []string, c Conditions) Statement {
 
 func list(s ...string) []string { return s }
 
+// allowIf is a policy of one statement that allows action on any
+// resource under the conditions.
+func allowIf(action string, c Conditions) Policy {
+	return Policy{Statements: []Statement{when(Allow, list(action), list("*"), c)}}
+}
+
 func TestEvaluateConditions(t *testing.T) {
 	star := list("*")
 	// AWS's published examples (dtconsole user guide, "Identity-based
@@ -39,51 +45,37 @@ func TestEvaluateConditions(t *testing.T) {
 		"codeconnections:ProviderPermissionsRequired": {"read_only"},
 	}})}}
 	// The trap: ForAllValues on a single-valued key holds when it is absent.
-	trap := Policy{Statements: []Statement{when(Allow, list(useConnection), star,
-		Conditions{"ForAllValues:StringEquals": {"codeconnections:FullRepositoryId": {"acme/app"}}})}}
+	trap := allowIf(useConnection, Conditions{"ForAllValues:StringEquals": {"codeconnections:FullRepositoryId": {"acme/app"}}})
 	denyWrite := Policy{Statements: []Statement{
 		when(Allow, list("codeconnections:*"), star, nil),
 		when(Deny, list(useConnection), star, Conditions{"StringEquals": {"codeconnections:ProviderPermissionsRequired": {"read_write"}}}),
 	}}
-	ifExists := Policy{Statements: []Statement{when(Allow, list(useConnection), star,
-		Conditions{"StringEqualsIfExists": {"codeconnections:FullRepositoryId": {"acme/app"}}})}}
-	actionPresent := Policy{Statements: []Statement{when(Allow, list(useConnection), star,
-		Conditions{"Null": {"codeconnections:ProviderAction": {"false"}}})}}
-	actionAbsent := Policy{Statements: []Statement{when(Allow, list(useConnection), star,
-		Conditions{"Null": {"codeconnections:ProviderAction": {"true"}}})}}
-	notRed := Policy{Statements: []Statement{when(Allow, list("codeconnections:GetConnection"), star,
-		Conditions{"StringNotEquals": {"aws:ResourceTag/team": {"red"}}})}}
-	notLike := Policy{Statements: []Statement{when(Allow, list("codeconnections:GetConnection"), star,
-		Conditions{"StringNotLike": {"aws:ResourceTag/team": {"r*"}}})}}
-	notHost := Policy{Statements: []Statement{when(Allow, list("codeconnections:RegisterAppCode"), star,
-		Conditions{"ArnNotLike": {"codeconnections:HostArn": {"arn:aws:codeconnections:*:123456789012:host/gl-*"}}})}}
+	ifExists := allowIf(useConnection, Conditions{"StringEqualsIfExists": {"codeconnections:FullRepositoryId": {"acme/app"}}})
+	actionPresent := allowIf(useConnection, Conditions{"Null": {"codeconnections:ProviderAction": {"false"}}})
+	actionAbsent := allowIf(useConnection, Conditions{"Null": {"codeconnections:ProviderAction": {"true"}}})
+	notRed := allowIf("codeconnections:GetConnection", Conditions{"StringNotEquals": {"aws:ResourceTag/team": {"red"}}})
+	notLike := allowIf("codeconnections:GetConnection", Conditions{"StringNotLike": {"aws:ResourceTag/team": {"r*"}}})
+	notHost := allowIf("codeconnections:RegisterAppCode", Conditions{"ArnNotLike": {"codeconnections:HostArn": {"arn:aws:codeconnections:*:123456789012:host/gl-*"}}})
 	onlyApp := Policy{Statements: []Statement{
 		when(Allow, star, star, nil),
 		when(Deny, star, star, Conditions{"StringNotEquals": {"codeconnections:FullRepositoryId": {"acme/app", "acme/lib"}}}),
 	}}
-	mixedCase := Policy{Statements: []Statement{when(Allow, list("codeconnections:GetConnection"), star,
-		Conditions{"StringEquals": {"AWS:resourcetag/TEAM": {"blue"}}, "StringLike": {"CodeStar-Connections:ownerid": {"ac?e"}}})}}
-	prod := Policy{Statements: []Statement{when(Allow, list("codeconnections:GetConnection"), star,
-		Conditions{"StringLike": {"aws:ResourceTag/env": {"prod-*"}}})}}
-	allTags := Policy{Statements: []Statement{when(Allow, list("codeconnections:TagResource"), star,
-		Conditions{"ForAllValues:StringLike": {"aws:TagKeys": {"team", "cost-*"}}})}}
-	anyTag := Policy{Statements: []Statement{when(Allow, list("codeconnections:TagResource"), star,
-		Conditions{"ForAnyValue:StringEquals": {"aws:TagKeys": {"team"}}})}}
-	anyNotTag := Policy{Statements: []Statement{when(Allow, list("codeconnections:TagResource"), star,
-		Conditions{"ForAnyValue:StringNotEquals": {"aws:TagKeys": {"team"}}})}}
-	noSecretTag := Policy{Statements: []Statement{when(Allow, list("codeconnections:TagResource"), star,
-		Conditions{"ForAllValues:StringNotEquals": {"aws:TagKeys": {"secret"}}})}}
-	ignoreCase := Policy{Statements: []Statement{when(Allow, list(useConnection), star, Conditions{
+	mixedCase := allowIf("codeconnections:GetConnection", Conditions{"StringEquals": {"AWS:resourcetag/TEAM": {"blue"}}, "StringLike": {"CodeStar-Connections:ownerid": {"ac?e"}}})
+	prod := allowIf("codeconnections:GetConnection", Conditions{"StringLike": {"aws:ResourceTag/env": {"prod-*"}}})
+	allTags := allowIf("codeconnections:TagResource", Conditions{"ForAllValues:StringLike": {"aws:TagKeys": {"team", "cost-*"}}})
+	anyTag := allowIf("codeconnections:TagResource", Conditions{"ForAnyValue:StringEquals": {"aws:TagKeys": {"team"}}})
+	anyNotTag := allowIf("codeconnections:TagResource", Conditions{"ForAnyValue:StringNotEquals": {"aws:TagKeys": {"team"}}})
+	noSecretTag := allowIf("codeconnections:TagResource", Conditions{"ForAllValues:StringNotEquals": {"aws:TagKeys": {"secret"}}})
+	ignoreCase := allowIf(useConnection, Conditions{
 		"StringEqualsIgnoreCase":    {"codeconnections:OwnerId": {"Acme"}},
 		"StringNotEqualsIgnoreCase": {"codeconnections:RepositoryName": {"Secrets"}},
-	})}}
+	})
 	hosts := Policy{Statements: []Statement{
 		when(Allow, list("codeconnections:StartAppRegistrationHandshake"), star,
 			Conditions{"ArnLike": {"codeconnections:HostArn": {"arn:aws:codeconnections:us-east-1:123456789012:host/gl-*"}}}),
 		when(Allow, list("codeconnections:RegisterAppCode"), star, Conditions{"ArnEquals": {"codeconnections:HostArn": {arnHost}}}),
 	}}
-	boolTag := Policy{Statements: []Statement{when(Allow, list("codeconnections:GetHost"), star,
-		Conditions{"BoolIfExists": {"aws:ResourceTag/shared": {"true"}}})}}
+	boolTag := allowIf("codeconnections:GetHost", Conditions{"BoolIfExists": {"aws:ResourceTag/shared": {"true"}}})
 	brokenAllow := Policy{Statements: []Statement{when(Allow, star, star, Conditions{"StringEqual": {"codeconnections:OwnerId": {"acme"}}})}}
 	brokenDeny := Policy{Statements: []Statement{
 		when(Allow, star, star, nil),
