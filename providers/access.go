@@ -2,6 +2,7 @@ package providers
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -42,6 +43,15 @@ type HookSpec struct {
 	// Secret. Providers never show a hook's secret back, so drift of the
 	// secret cannot be read; false makes Ensure write it.
 	SecretCurrent bool
+	// FormerURLs are URLs the connection's hooks were registered with
+	// before (an older form of forgelink's URL): a hook carrying one is
+	// forgelink's too, and Ensure moves it to URL rather than adding one.
+	FormerURLs []string
+}
+
+// Owns reports whether a hook with hookURL is forgelink's hook of spec.
+func (s HookSpec) Owns(hookURL string) bool {
+	return hookURL == s.URL || slices.Contains(s.FormerURLs, hookURL)
 }
 
 // Hook is forgelink's webhook on one repository, as Ensure left it.

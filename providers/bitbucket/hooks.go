@@ -78,7 +78,8 @@ type hookPage struct {
 // spec asks for, and reports what it did.
 //
 // It reads all of the repository's hooks and takes those whose URL is
-// spec.URL as forgelink's. None: it creates one. More than one (two
+// spec.URL (or a former URL, which it moves to spec.URL) as forgelink's.
+// None: it creates one. More than one (two
 // daemons raced, or a past run failed half-way): it keeps the first
 // created and deletes the others. It rewrites the kept hook (PUT, the
 // whole desired hook) when it is inactive, its events differ, Bitbucket
@@ -98,7 +99,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 	}
 	defer cancel()
 	defer recoverDecode("bitbucket ensure hook", &err)
-	mine, err := list(c, opts, spec.URL)
+	mine, err := list(c, opts, spec)
 	if err != nil {
 		return providers.Hook{}, err
 	}
@@ -120,7 +121,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 		}
 		result.Removed++
 	}
-	if drifted(keep, spec) || !spec.SecretCurrent {
+	if drifted(keep, spec) || keep.URL != spec.URL || !spec.SecretCurrent {
 		if _, err := c.Repositories.Webhooks.Update(desired(opts, keep.UUID, spec)); err != nil {
 			return providers.Hook{}, fmt.Errorf("bitbucket update hook: %w", updateError(err))
 		}
@@ -145,11 +146,11 @@ func (h *Hooks) Delete(ctx context.Context, repository, id string) (err error) {
 	return deleteHook(c, opts, id)
 }
 
-// list returns the repository's hooks whose URL is hookURL, first created
+// list returns the repository's hooks that spec owns, first created
 // first. go-bitbucket follows the next links; a listing that still has a
 // next link, or holds fewer hooks than the size Bitbucket announced, was
 // cut short, and deciding on it could create a duplicate.
-func list(c *bb.Client, opts bb.WebhooksOptions, hookURL string) ([]hook, error) {
+func list(c *bb.Client, opts bb.WebhooksOptions, spec providers.HookSpec) ([]hook, error) {
 	c.Pagelen, c.LimitPages = hooksPageLen, maxHookPages
 	raw, err := c.Repositories.Webhooks.Gets(&opts)
 	if err != nil {
@@ -164,7 +165,7 @@ func list(c *bb.Client, opts bb.WebhooksOptions, hookURL string) ([]hook, error)
 	}
 	var mine []hook
 	for _, v := range all.Values {
-		if v.URL == hookURL {
+		if spec.Owns(v.URL) {
 			mine = append(mine, v)
 		}
 	}

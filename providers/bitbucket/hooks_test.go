@@ -274,6 +274,7 @@ func with(h fakeHook, change func(*fakeHook)) fakeHook {
 func TestHooksEnsure(t *testing.T) {
 	current := providers.HookSpec{URL: hookURL, Secret: hookSecret, SecretCurrent: true}
 	rotated := providers.HookSpec{URL: hookURL, Secret: hookSecret}
+	moved := providers.HookSpec{URL: hookURL, Secret: hookSecret, SecretCurrent: true, FormerURLs: []string{hookURL + "-legacy"}}
 	tests := []struct {
 		name       string
 		seed       []fakeHook
@@ -299,6 +300,8 @@ func TestHooksEnsure(t *testing.T) {
 			providers.Hook{ID: uid(5), Updated: true}, []string{"PUT " + uid(5)}, []string{"1"}},
 		{"on the last of 3 pages", append(others(1, 2, 3, 4), good(9, 0)), 2, current, providers.Hook{ID: uid(9)}, nil, []string{"1", "2", "3"}},
 		{"absent from 3 pages", others(1, 2, 3, 4, 5), 2, current, providers.Hook{ID: "new", Created: true}, []string{"POST"}, []string{"1", "2", "3"}},
+		{"at a former URL", append(others(1), with(good(5, 0), func(h *fakeHook) { h.URL = hookURL + "-legacy" })), 0, moved,
+			providers.Hook{ID: uid(5), Updated: true}, []string{"PUT " + uid(5)}, []string{"1"}},
 		{"duplicates, oldest listed last", []fakeHook{good(1, 3), good(2, 2), good(3, 1)}, 0, current,
 			providers.Hook{ID: uid(3), Removed: 2}, []string{"DELETE " + uid(2), "DELETE " + uid(1)}, []string{"1"}},
 		{"duplicates across pages, oldest inactive", []fakeHook{good(1, 5), with(good(9, 1), func(h *fakeHook) { h.Active = false })}, 1, current,

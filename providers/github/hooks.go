@@ -56,7 +56,8 @@ func NewHooks(client *http.Client, apiBaseURL string, tok providers.Token) (*Hoo
 // asks for, and reports what it did.
 //
 // It reads every page of the repository's hooks and takes those whose
-// config.url is spec.URL as forgelink's. None: it creates one (active,
+// config.url is spec.URL (or a former URL, which it moves to spec.URL) as
+// forgelink's. None: it creates one (active,
 // push and pull_request, JSON, the secret, TLS verified). More than one
 // (two daemons raced, or a past run failed half-way): it keeps the lowest
 // id and deletes the others, so racing daemons agree on the survivor. It
@@ -80,7 +81,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 	if err != nil {
 		return providers.Hook{}, err
 	}
-	mine, err := h.list(ctx, owner, repo, spec.URL)
+	mine, err := h.list(ctx, owner, repo, spec)
 	if err != nil {
 		return providers.Hook{}, err
 	}
@@ -93,7 +94,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 			return providers.Hook{}, err
 		}
 		// Another daemon created it since the listing: take theirs.
-		if mine, _ = h.list(ctx, owner, repo, spec.URL); len(mine) == 0 {
+		if mine, _ = h.list(ctx, owner, repo, spec); len(mine) == 0 {
 			return providers.Hook{}, err
 		}
 	}
@@ -111,7 +112,7 @@ func (h *Hooks) repair(ctx context.Context, owner, repo string, mine []*gh.Hook,
 		}
 		result.Removed++
 	}
-	if drifted(keep) || !spec.SecretCurrent {
+	if drifted(keep) || keep.GetConfig().GetURL() != spec.URL || !spec.SecretCurrent {
 		if err := h.update(ctx, owner, repo, keep.GetID(), spec); err != nil {
 			return providers.Hook{}, err
 		}
@@ -134,9 +135,9 @@ func (h *Hooks) Delete(ctx context.Context, repository, id string) error {
 	return h.delete(ctx, owner, repo, n)
 }
 
-// list returns the repository's hooks whose URL is hookURL, lowest id
-// first, reading every page.
-func (h *Hooks) list(ctx context.Context, owner, repo, hookURL string) ([]*gh.Hook, error) {
+// list returns the repository's hooks that spec owns, lowest id first,
+// reading every page.
+func (h *Hooks) list(ctx context.Context, owner, repo string, spec providers.HookSpec) ([]*gh.Hook, error) {
 	var mine []*gh.Hook
 	opt := &gh.ListOptions{PerPage: hooksPerPage, Page: 1}
 	for pages := 1; ; pages++ {
@@ -145,7 +146,7 @@ func (h *Hooks) list(ctx context.Context, owner, repo, hookURL string) ([]*gh.Ho
 			return nil, fmt.Errorf("github list hooks: %w", classifyError(resp, err, hookError))
 		}
 		for _, hook := range page {
-			if hook.GetConfig().GetURL() == hookURL {
+			if spec.Owns(hook.GetConfig().GetURL()) {
 				mine = append(mine, hook)
 			}
 		}

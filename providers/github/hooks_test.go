@@ -27,6 +27,12 @@ var hookSpec = providers.HookSpec{
 	SecretCurrent: true,
 }
 
+// legacyURL is the form of forgelink's URL before path tokens; movedSpec
+// names it as a former URL.
+const legacyURL = "https://forgelink.example.com/webhooks/conn-1-legacy"
+
+var movedSpec = providers.HookSpec{URL: hookSpec.URL, Secret: hookSpec.Secret, SecretCurrent: true, FormerURLs: []string{legacyURL}}
+
 // currentHook is forgelink's hook as Ensure writes it.
 func currentHook(secret string) githubtest.Hook {
 	return githubtest.Hook{
@@ -85,6 +91,12 @@ func TestHooksEnsure(t *testing.T) {
 		{"secret not current", []githubtest.Hook{currentHook("old-secret")}, providers.HookSpec{URL: hookSpec.URL, Secret: "hook-secret-1"}, providers.Hook{ID: "0", Updated: true}, []string{"PATCH 0"}},
 		{"duplicates", []githubtest.Hook{otherHook, currentHook("hook-secret-1"), currentHook("x"), mutate(func(h *githubtest.Hook) { h.Active = false })}, hookSpec,
 			providers.Hook{ID: "1", Removed: 2}, []string{"DELETE 2", "DELETE 3"}},
+		{"at a former URL", []githubtest.Hook{otherHook, mutate(func(h *githubtest.Hook) { h.URL = legacyURL })}, movedSpec,
+			providers.Hook{ID: "1", Updated: true}, []string{"PATCH 1"}},
+		{"at a former URL and the current one", []githubtest.Hook{mutate(func(h *githubtest.Hook) { h.URL = legacyURL }), currentHook("hook-secret-1")}, movedSpec,
+			providers.Hook{ID: "0", Removed: 1, Updated: true}, []string{"DELETE 1", "PATCH 0"}},
+		{"former URL not given: someone else's", []githubtest.Hook{mutate(func(h *githubtest.Hook) { h.URL = legacyURL })}, hookSpec,
+			providers.Hook{ID: "new", Created: true}, []string{"POST"}},
 		{"duplicates, kept one drifted", []githubtest.Hook{mutate(func(h *githubtest.Hook) { h.Events = nil }), currentHook("hook-secret-1")}, hookSpec,
 			providers.Hook{ID: "0", Removed: 1, Updated: true}, []string{"DELETE 1", "PATCH 0"}},
 	}
@@ -124,7 +136,7 @@ func TestHooksEnsure(t *testing.T) {
 			}
 			assertOneHook(t, srv, got.ID, tt.spec.Secret)
 			for i, seeded := range tt.seed {
-				if seeded.URL == hookSpec.URL {
+				if tt.spec.Owns(seeded.URL) {
 					continue
 				}
 				if hooks := srv.Hooks(hookRepoFN); !slices.ContainsFunc(hooks, func(h githubtest.Hook) bool {

@@ -52,7 +52,8 @@ func NewHooks(client *http.Client, apiBaseURL string, tok providers.Token) (*Hoo
 // "group/sub/project") what spec asks for, and reports what it did.
 //
 // It reads all of the project's hooks and takes those whose URL is
-// spec.URL as forgelink's. None: it creates one. More than one (two
+// spec.URL (or a former URL, which it moves to spec.URL) as forgelink's.
+// None: it creates one. More than one (two
 // daemons raced, or a past run failed half-way): it keeps the oldest (the
 // lowest id) and deletes the others. It rewrites the kept hook when its
 // events, branch filter or TLS verification drifted, or when spec.Secret
@@ -73,7 +74,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 	if repository == "" {
 		return providers.Hook{}, fmt.Errorf("gitlab hooks: %w: no project path", providers.ErrNotFound)
 	}
-	mine, err := h.list(ctx, repository, spec.URL)
+	mine, err := h.list(ctx, repository, spec)
 	if err != nil {
 		return providers.Hook{}, err
 	}
@@ -102,7 +103,7 @@ func (h *Hooks) Ensure(ctx context.Context, repository string, spec providers.Ho
 			return providers.Hook{}, err
 		}
 		result.ID, result.Updated = hookID(fresh.ID), true
-	case drifted(keep, spec) || !spec.SecretCurrent:
+	case drifted(keep, spec) || keep.URL != spec.URL || !spec.SecretCurrent:
 		if err := h.update(ctx, repository, keep.ID, spec); err != nil {
 			return providers.Hook{}, err
 		}
@@ -121,9 +122,9 @@ func (h *Hooks) Delete(ctx context.Context, repository, id string) error {
 	return h.delete(ctx, repository, n)
 }
 
-// list returns the project's hooks whose URL is hookURL, oldest first,
-// reading every page.
-func (h *Hooks) list(ctx context.Context, repository, hookURL string) ([]*gitlab.ProjectHook, error) {
+// list returns the project's hooks that spec owns, oldest first, reading
+// every page.
+func (h *Hooks) list(ctx context.Context, repository string, spec providers.HookSpec) ([]*gitlab.ProjectHook, error) {
 	var mine []*gitlab.ProjectHook
 	opt := &gitlab.ListProjectHooksOptions{ListOptions: gitlab.ListOptions{PerPage: hooksPerPage, Page: 1}}
 	for pages := 1; ; pages++ {
@@ -132,7 +133,7 @@ func (h *Hooks) list(ctx context.Context, repository, hookURL string) ([]*gitlab
 			return nil, fmt.Errorf("gitlab list hooks: %w", hookError(statusOf(resp), err))
 		}
 		for _, hook := range page {
-			if hook != nil && hook.URL == hookURL {
+			if hook != nil && spec.Owns(hook.URL) {
 				mine = append(mine, hook)
 			}
 		}

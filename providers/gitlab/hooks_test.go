@@ -283,6 +283,7 @@ func with(h fakeHook, change func(*fakeHook)) fakeHook {
 func TestHooksEnsure(t *testing.T) {
 	current := providers.HookSpec{URL: hookURL, Secret: hookSecret, SecretCurrent: true}
 	rotated := providers.HookSpec{URL: hookURL, Secret: hookSecret}
+	moved := providers.HookSpec{URL: hookURL, Secret: hookSecret, SecretCurrent: true, FormerURLs: []string{hookURL + "-legacy"}}
 	until := time.Now().Add(time.Hour)
 	tests := []struct {
 		name       string
@@ -311,6 +312,10 @@ func TestHooksEnsure(t *testing.T) {
 			providers.Hook{ID: "new", Updated: true}, []string{"POST", "DELETE 5"}, []string{"1"}},
 		{"on the last of 3 pages", append(others(1, 2, 3, 4), good(9)), 2, current, providers.Hook{ID: "9"}, nil, []string{"1", "2", "3"}},
 		{"absent from 3 pages", others(1, 2, 3, 4, 5), 2, current, providers.Hook{ID: "new", Created: true}, []string{"POST"}, []string{"1", "2", "3"}},
+		{"at a former URL", append(others(1), with(good(5), func(h *fakeHook) { h.URL = hookURL + "-legacy" })), 0, moved,
+			providers.Hook{ID: "5", Updated: true}, []string{"PUT 5"}, []string{"1"}},
+		{"at a former URL and the current one", []fakeHook{good(7), with(good(3), func(h *fakeHook) { h.URL = hookURL + "-legacy" })}, 0, moved,
+			providers.Hook{ID: "3", Removed: 1, Updated: true}, []string{"DELETE 7", "PUT 3"}, []string{"1"}},
 		{"duplicates", []fakeHook{good(7), good(3), good(9)}, 0, current, providers.Hook{ID: "3", Removed: 2}, []string{"DELETE 7", "DELETE 9"}, []string{"1"}},
 		{"duplicates across pages, oldest drifted", append(append(others(1), good(8)), with(good(4), func(h *fakeHook) { h.PushEvents = false })), 1, current,
 			providers.Hook{ID: "4", Removed: 1, Updated: true}, []string{"DELETE 8", "PUT 4"}, []string{"1", "2", "3"}},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
@@ -45,6 +46,7 @@ type Store interface {
 	DeleteRegisteredHook(ctx context.Context, connID, repository, owner string) error
 	DeleteRegisteredHooks(ctx context.Context, connID string) error
 	HoldPreviousWebhookSecrets(ctx context.Context, connID string, now, until time.Time) error
+	WebhookSecrets(ctx context.Context, connID string, now time.Time) ([]store.WebhookSecret, error)
 }
 
 // Options configure a Reconciler.
@@ -59,6 +61,16 @@ type Options struct {
 	Secret func(ctx context.Context, connID string) (string, time.Time, error)
 	// WebhookURL is the connection's webhook URL.
 	WebhookURL func(connID string) string
+	// FormerURLs are URLs the connection's hooks may still carry from an
+	// older URL form; such hooks are moved to WebhookURL, not duplicated.
+	// Optional.
+	FormerURLs func(connID string) []string
+	// SecretOverlap caps how long after a rotation the previous secret
+	// may be held valid for hooks that still carry it (24 hours if zero);
+	// past it they are reported as failing.
+	SecretOverlap time.Duration
+	// Registerer takes the registry's metrics; optional.
+	Registerer prometheus.Registerer
 	// Repositories lists the repositories the configured pipelines name on
 	// the connection, besides those of its links; nil: none.
 	Repositories func(connID string) []string
@@ -92,6 +104,8 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // connections Sync asked for
+	stale   map[string]int  // per connection, hooks carrying an expired secret
+	staleG  prometheus.Gauge
 }
 
 // New returns a Reconciler; Run starts it.
@@ -111,8 +125,26 @@ func New(o Options) *Reconciler {
 	if o.Repositories == nil {
 		o.Repositories = func(string) []string { return nil }
 	}
-	return &Reconciler{o: o, wake: make(chan struct{}, 1), pending: map[string]bool{}}
+	if o.FormerURLs == nil {
+		o.FormerURLs = func(string) []string { return nil }
+	}
+	if o.SecretOverlap <= 0 {
+		o.SecretOverlap = DefaultSecretOverlap
+	}
+	r := &Reconciler{o: o, wake: make(chan struct{}, 1), pending: map[string]bool{}, stale: map[string]int{},
+		staleG: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "forgelink_hooks_stale_secret",
+			Help: "Registered webhooks that still carry a webhook secret no longer accepted (the update failed past the rotation's overlap, or the secret was revoked): their deliveries are refused.",
+		})}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(r.staleG)
+	}
+	return r
 }
+
+// DefaultSecretOverlap is the longest a previous secret is held valid
+// after a rotation, as webhooks.secretOverlap's default.
+const DefaultSecretOverlap = 24 * time.Hour
 
 // Run reconciles every AVAILABLE connection each Interval, and the
 // connections Sync names as soon as it can, until ctx ends.
@@ -199,6 +231,7 @@ type round struct {
 	secret   string
 	version  time.Time // of secret
 	url      string
+	former   []string
 	onDemand bool
 }
 
@@ -222,7 +255,7 @@ func (r *Reconciler) reconcile(ctx context.Context, connID string, onDemand bool
 		return fmt.Errorf("webhook secret of %s: %w", connID, err)
 	}
 	rd := &round{Reconciler: r, conn: conn, hooks: hooks, secret: secret, version: version,
-		url: r.o.WebhookURL(connID), onDemand: onDemand}
+		url: r.o.WebhookURL(connID), former: r.o.FormerURLs(connID), onDemand: onDemand}
 	return rd.run(ctx)
 }
 
@@ -313,6 +346,7 @@ func (rd *round) ensure(ctx context.Context, repo string) error {
 	callCtx, cancel := context.WithTimeout(ctx, hookTimeout)
 	got, err := rd.hooks.Ensure(callCtx, repo, providers.HookSpec{
 		URL: rd.url, Secret: rd.secret, SecretCurrent: h.SecretCreatedAt.Equal(rd.version) && h.HookID != "",
+		FormerURLs: rd.former,
 	})
 	cancel()
 	h.CheckedAt = rd.o.Now()
@@ -376,20 +410,67 @@ func (rd *round) remove(ctx context.Context, repo string) error {
 }
 
 // holdIfBehind keeps the previous secret valid while a hook at the
-// provider still carries it.
+// provider still carries it, but never past SecretOverlap from the
+// rotation (the current secret's creation), so that a leaked secret can
+// be revoked: a secret rotated with no overlap (--revoke-now) is never
+// held at all. Hooks left carrying a secret that is no longer valid are
+// reported: a log line each and the stale-secret gauge.
 func (rd *round) holdIfBehind(ctx context.Context) error {
 	rows, err := rd.o.Store.RegisteredHooks(ctx, rd.conn.ID)
 	if err != nil {
 		return err
 	}
-	behind := slices.ContainsFunc(rows, func(h store.RegisteredHook) bool {
-		return h.HookID != "" && !h.SecretCreatedAt.Equal(rd.version)
+	behind := slices.DeleteFunc(rows, func(h store.RegisteredHook) bool {
+		return h.HookID == "" || h.SecretCreatedAt.Equal(rd.version)
 	})
-	if !behind {
+	if len(behind) == 0 {
+		rd.Reconciler.setStale(rd.conn.ID, 0)
 		return nil
 	}
 	now := rd.o.Now()
-	return rd.o.Store.HoldPreviousWebhookSecrets(ctx, rd.conn.ID, now, now.Add(holdRounds*rd.o.Interval))
+	valid, err := rd.o.Store.WebhookSecrets(ctx, rd.conn.ID, now)
+	if err != nil {
+		return err
+	}
+	if len(valid) < 2 { // the previous secret has expired or was revoked
+		rd.reportStale(behind)
+		return nil
+	}
+	rd.Reconciler.setStale(rd.conn.ID, 0)
+	limit := rd.version.Add(rd.o.SecretOverlap)
+	if !now.Before(limit) {
+		return nil // it expires when the rotation said, not later
+	}
+	until := now.Add(holdRounds * rd.o.Interval)
+	if until.After(limit) {
+		until = limit
+	}
+	return rd.o.Store.HoldPreviousWebhookSecrets(ctx, rd.conn.ID, now, until)
+}
+
+func (rd *round) reportStale(behind []store.RegisteredHook) {
+	for _, h := range behind {
+		rd.o.Log.Warn("webhook carries a secret that is no longer accepted: its deliveries are refused until it is updated",
+			zap.String("connection", rd.conn.ID), zap.String("repository", h.Repository), zap.String("hook", h.HookID),
+			zap.String("last_error", h.LastError))
+	}
+	rd.Reconciler.setStale(rd.conn.ID, len(behind))
+}
+
+// setStale records the connection's count of stale hooks in the gauge.
+func (r *Reconciler) setStale(connID string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n == 0 {
+		delete(r.stale, connID)
+	} else {
+		r.stale[connID] = n
+	}
+	total := 0
+	for _, n := range r.stale {
+		total += n
+	}
+	r.staleG.Set(float64(total))
 }
 
 // RemoveAll deletes every hook forgelink registered for conn, before conn

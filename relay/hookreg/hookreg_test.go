@@ -64,13 +64,13 @@ func (f *fakeHooks) Ensure(_ context.Context, repo string, spec providers.HookSp
 		return providers.Hook{}, err
 	}
 	for _, h := range f.hooks[repo] {
-		if h.url != spec.URL {
+		if !spec.Owns(h.url) {
 			continue
 		}
-		if spec.SecretCurrent {
+		if spec.SecretCurrent && h.url == spec.URL {
 			return providers.Hook{ID: h.id}, nil
 		}
-		h.secret = spec.Secret
+		h.secret, h.url = spec.Secret, spec.URL
 		f.writes++
 		return providers.Hook{ID: h.id, Updated: true}, nil
 	}
@@ -142,11 +142,17 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) reconciler(owner string) *Reconciler {
-	return New(Options{
+	return f.reconcilerWith(owner, nil)
+}
+
+// reconcilerWith lets a test change the options.
+func (f *fixture) reconcilerWith(owner string, change func(*Options)) *Reconciler {
+	o := Options{
 		Store:      f.st,
 		Hooks:      func(context.Context, store.Connection) (Hooks, error) { return f.hooks, nil },
 		Secret:     CurrentSecret(f.st, f.kr, f.clk.Now),
-		WebhookURL: func(id string) string { return "https://forgelink.example/webhooks/" + id },
+		WebhookURL: func(id string) string { return "https://forgelink.example" + ingress.WebhookPath(f.kr, id) },
+		FormerURLs: func(id string) []string { return []string{"https://forgelink.example" + ingress.LegacyWebhookPath(id)} },
 		Repositories: func(id string) []string {
 			if id != f.conn.ID {
 				return nil
@@ -162,7 +168,11 @@ func (f *fixture) reconciler(owner string) *Reconciler {
 		Now:      f.clk.Now,
 		Interval: interval,
 		Owner:    owner,
-	})
+	}
+	if change != nil {
+		change(&o)
+	}
+	return New(o)
 }
 
 func (f *fixture) link(t *testing.T, owner, name string) store.RepositoryLink {
@@ -229,7 +239,7 @@ func TestCreatesHooksForLinksAndPipelines(t *testing.T) {
 	version := f.currentVersion(t)
 	for repo, h := range f.rows(t) {
 		if h.State != store.HookOK || h.HookID == "" || !h.SecretCreatedAt.Equal(version) || h.LeaseOwner != "" ||
-			h.URL != "https://forgelink.example/webhooks/"+f.conn.ID {
+			h.URL != "https://forgelink.example"+ingress.WebhookPath(f.kr, f.conn.ID) {
 			t.Errorf("row of %s: %+v", repo, h)
 		}
 	}
@@ -336,7 +346,7 @@ func newDeliverer(t *testing.T, f *fixture) func(secret string) int {
 		ConnectionARN: func(id string) string { return "arn:test:" + id },
 	})
 	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks/{connection}", h)
+	mux.Handle("POST /webhooks/{connection}/{token...}", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	body, err := os.ReadFile("../../providers/github/testdata/push_branch.json")
@@ -347,7 +357,7 @@ func newDeliverer(t *testing.T, f *fixture) func(secret string) int {
 		t.Helper()
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write(body)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/"+f.conn.ID, bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+ingress.WebhookPath(f.kr, f.conn.ID), bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-GitHub-Delivery", uuid.NewString())

@@ -30,7 +30,15 @@ type appEventResult struct {
 // delivery's installation completed.
 func (h *Handler) ServeGitHubApp(w http.ResponseWriter, r *http.Request) {
 	start := h.opts.Now()
-	results, d, err := h.receiveApp(r)
+	done, err := h.admit(w, r)
+	defer done()
+	var (
+		results []appEventResult
+		d       delivery
+	)
+	if err == nil {
+		results, d, err = h.receiveApp(w, r)
+	}
 	outcome := outcomeOf(err)
 	if err == nil {
 		outcome = appOutcome(results)
@@ -50,14 +58,18 @@ func (h *Handler) ServeGitHubApp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"status": outcome, "events": results})
 }
 
-func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error) {
+func (h *Handler) receiveApp(w http.ResponseWriter, r *http.Request) ([]appEventResult, delivery, error) {
 	d := delivery{provider: h.opts.AppProvider}
 	app, err := h.appSecret(r.Context(), r.PathValue("app"))
 	if err != nil {
 		return nil, d, err
 	}
 	d.deliveryID = d.provider.DeliveryID(r.Header)
-	if d.body, err = h.readBody(r); err != nil {
+	// An App's deliveries share one share of the budget, as a
+	// connection's do.
+	res := &reservation{b: h.budget, key: "github-app/" + r.PathValue("app")}
+	defer res.release()
+	if d.body, err = h.readBody(w, r, res); err != nil {
 		return nil, d, err
 	}
 	if err := d.provider.Verify(r.Header, d.body, [][]byte{app.secret}); err != nil {
@@ -90,10 +102,11 @@ func (h *Handler) receiveApp(r *http.Request) ([]appEventResult, delivery, error
 type githubApp struct {
 	id     int64
 	secret []byte
-	// hostScoped: a registered App of a host (or of github.com, hostID
-	// ""), whose App and installation ids are only unique on that host.
-	hostScoped bool
-	hostID     string
+	// hostID is the App's host: "" for github.com (every configured App,
+	// which completes github.com connections), a GHES host's id for the
+	// App registered on it. App and installation ids are unique only on
+	// one host.
+	hostID string
 }
 
 // appSecret finds the App of /webhooks/github-app/{app}: a configured
@@ -119,7 +132,7 @@ func (h *Handler) appSecret(ctx context.Context, key string) (githubApp, error) 
 	case err != nil:
 		return githubApp{}, fmt.Errorf("github app %q: %w", truncate(key, 64), err)
 	}
-	return githubApp{id: id, secret: secret, hostScoped: true, hostID: hostID}, nil
+	return githubApp{id: id, secret: secret, hostID: hostID}, nil
 }
 
 // appConnections finds the connections of the delivery's installation.
@@ -132,11 +145,20 @@ func (h *Handler) appConnections(ctx context.Context, app githubApp, body []byte
 		return nil, err
 	}
 	conns, err := h.opts.Store.ConnectionsByInstallation(ctx, app.id, installationID)
-	if err != nil || !app.hostScoped {
-		return conns, err
+	if err != nil {
+		return nil, err
 	}
-	// Two GHES hosts can both have an App 1 with an installation 1.
-	return slices.DeleteFunc(conns, func(c store.Connection) bool { return c.HostID != app.hostID }), nil
+	// github.com and two GHES hosts can each have an App 1 with an
+	// installation 1: a delivery belongs only to its App's host.
+	return slices.DeleteFunc(conns, func(c store.Connection) bool { return !app.serves(c) }), nil
+}
+
+// serves reports whether conn is of the App's host.
+func (a githubApp) serves(conn store.Connection) bool {
+	if a.hostID == "" {
+		return conn.ProviderType == store.ProviderGitHub && conn.HostID == ""
+	}
+	return conn.ProviderType == store.ProviderGitHubEnterpriseServer && conn.HostID == a.hostID
 }
 
 // appOutcome sums up per-connection outcomes: duplicate only if every

@@ -5,15 +5,12 @@
 package ingress
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -33,9 +30,10 @@ type Store interface {
 	ConnectionsByInstallation(ctx context.Context, appID, installationID int64) ([]store.Connection, error)
 }
 
-// Opener opens sealed secrets (see relay/keyring).
-type Opener interface {
+// Keyring opens sealed secrets and tags webhook paths (relay/keyring).
+type Keyring interface {
 	Open(sealed, associated []byte) ([]byte, error)
+	Tagger
 }
 
 // Provider verifies and parses one provider's deliveries (providers/github,
@@ -71,7 +69,7 @@ type Lifecycle interface {
 // Options configure a Handler.
 type Options struct {
 	Store     Store
-	Keyring   Opener
+	Keyring   Keyring
 	Providers map[string]Provider // by connection provider type
 	Lifecycle Lifecycle           // optional
 	// GitHubApps maps a GitHub App id to its webhook secret; AppProvider
@@ -81,7 +79,19 @@ type Options struct {
 	Log         *zap.Logger
 	Metrics     *Metrics // optional
 	MaxBody     int64    // DefaultMaxBody if zero
-	Now         func() time.Time
+	// MaxInFlightBytes bounds the body bytes all requests hold at once
+	// (DefaultMaxInFlightBytes if zero); MaxInFlightPerConnection one
+	// connection's (or App's) share of it (a quarter if zero, never less
+	// than MaxBody). Past either: 503 with Retry-After.
+	MaxInFlightBytes         int64
+	MaxInFlightPerConnection int64
+	// MaxConcurrentPerSource bounds the requests in flight from one remote
+	// address (DefaultMaxConcurrentPerSource if zero): 503 past it.
+	MaxConcurrentPerSource int
+	// BodyReadTimeout bounds the time from a request's headers to its last
+	// body byte (DefaultBodyReadTimeout if zero): 408 past it.
+	BodyReadTimeout time.Duration
+	Now             func() time.Time
 	// ConnectionARN renders a connection id as an ARN for log lines.
 	ConnectionARN func(id string) string
 	// Route decides the deliveries of an event of an AVAILABLE connection;
@@ -99,8 +109,10 @@ type Options struct {
 
 // Handler serves POST /webhooks/{connection}.
 type Handler struct {
-	opts  Options
-	cache targetCache
+	opts    Options
+	cache   targetCache
+	budget  *budget
+	sources sources
 }
 
 // New returns a webhook handler.
@@ -111,7 +123,12 @@ func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Handler{opts: opts}
+	defaultLimits(&opts)
+	return &Handler{
+		opts:    opts,
+		budget:  newBudget(opts.MaxInFlightBytes, opts.MaxInFlightPerConnection, opts.Metrics),
+		sources: sources{max: opts.MaxConcurrentPerSource, n: map[string]int{}},
+	}
 }
 
 // Outcomes, as counted by the metrics.
@@ -123,8 +140,15 @@ const (
 	outcomeUnknownConnection = "unknown_connection"
 	outcomeTooLarge          = "too_large"
 	outcomeMalformed         = "malformed"
+	outcomeShed              = "shed"
+	outcomeTimeout           = "timeout"
 	outcomeError             = "error"
 )
+
+// unverified stands for the connection in metrics of deliveries whose
+// signature was not verified: anyone can name any id, and refusals of
+// strangers must not grow the label set.
+const unverified = "unverified"
 
 // refusal is a request refused with a status; reason goes to the log and,
 // being free of secrets and body bytes, to the client too.
@@ -132,6 +156,7 @@ type refusal struct {
 	status  int
 	outcome string
 	reason  string
+	shed    string // why the request was shed, if it was
 }
 
 func (r *refusal) Error() string { return r.reason }
@@ -147,14 +172,31 @@ type delivery struct {
 	provider   Provider
 	deliveryID string
 	body       []byte
+	verified   bool // the signature was checked
 }
 
+// ServeHTTP serves POST /webhooks/{connection}/{token...}, and answers
+// POST /webhooks/{connection} (the form before tokens) as an unknown
+// connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.opts.Now()
-	d, outcome, eventID, err := h.receive(r)
-	providerLabel, connLabel := "unknown", "unknown"
+	done, err := h.admit(w, r)
+	defer done()
+	var (
+		d                delivery
+		outcome, eventID string
+	)
+	if err == nil {
+		d, outcome, eventID, err = h.receive(w, r)
+	} else {
+		outcome = outcomeOf(err)
+	}
+	providerLabel, connLabel := "unknown", unverified
 	if d.conn.ID != "" {
-		providerLabel, connLabel = d.conn.ProviderType, d.conn.ID
+		providerLabel = d.conn.ProviderType
+	}
+	if d.verified {
+		connLabel = d.conn.ID
 	}
 	h.opts.Metrics.observe(providerLabel, connLabel, outcome, h.opts.Now().Sub(start))
 	if err != nil {
@@ -168,24 +210,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": outcome, "eventId": eventID})
 }
 
-// receive runs the checks in order of cost: connection, size, content type,
-// signature, then parsing and the durable write.
-func (h *Handler) receive(r *http.Request) (d delivery, outcome, eventID string, err error) {
+// receive runs the checks in order of cost: path token, connection, size,
+// content type, body within the budget, signature, then parsing and the
+// durable write.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (d delivery, outcome, eventID string, err error) {
 	ctx := r.Context()
-	t, err := h.connection(ctx, r.PathValue("connection"))
+	t, err := h.connection(ctx, r.PathValue("connection"), r.PathValue("token"))
 	if err != nil {
 		return d, outcomeOf(err), "", err
 	}
 	d.conn, d.secrets = t.conn, t.validAt(h.opts.Now())
 	d.provider = h.opts.Providers[d.conn.ProviderType]
 	d.deliveryID = d.provider.DeliveryID(r.Header)
-	if d.body, err = h.readBody(r); err != nil {
+	res := &reservation{b: h.budget, key: d.conn.ID}
+	defer res.release()
+	if d.body, err = h.readBody(w, r, res); err != nil {
 		return d, outcomeOf(err), "", err
 	}
 	if err := d.provider.Verify(r.Header, d.body, d.secrets); err != nil {
 		err = refuse(http.StatusUnauthorized, outcomeBadSignature, "%v", err)
 		return d, outcomeBadSignature, "", err
 	}
+	d.verified = true
 	ev, err := d.provider.Parse(r.Header, d.body)
 	if err != nil {
 		err = refuse(http.StatusBadRequest, outcomeMalformed, "%v", err)
@@ -207,14 +253,16 @@ func outcomeOf(err error) string {
 }
 
 // connection returns the live connection id with its opened secrets, from
-// the cache when it is fresh.
-func (h *Handler) connection(ctx context.Context, id string) (*target, error) {
+// the cache when it is fresh. The path's token is checked first, before
+// anything is looked up: a wrong or missing one answers exactly as an
+// unknown connection does.
+func (h *Handler) connection(ctx context.Context, id, token string) (*target, error) {
+	if _, err := uuid.Parse(id); err != nil || !validToken(h.opts.Keyring, id, token) {
+		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
+	}
 	now := h.opts.Now()
 	if t := h.cache.get(id, now); t != nil {
 		return t, nil
-	}
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, refuse(http.StatusNotFound, outcomeUnknownConnection, "no such connection")
 	}
 	conn, err := h.opts.Store.GetConnection(ctx, id)
 	switch {
@@ -235,36 +283,6 @@ func (h *Handler) connection(ctx context.Context, id string) (*target, error) {
 	}
 	h.cache.put(t)
 	return t, nil
-}
-
-// readBody refuses an oversized body without reading it whole, and anything
-// but JSON.
-func (h *Handler) readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > h.opts.MaxBody {
-		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body of %d bytes exceeds the %d-byte limit", r.ContentLength, h.opts.MaxBody)
-	}
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "application/json" {
-		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "content type %q: want application/json (set the webhook's content type to JSON)", r.Header.Get("Content-Type"))
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation for a body of announced size
-	}
-	_, err = buf.ReadFrom(http.MaxBytesReader(nil, r.Body, h.opts.MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body exceeds the %d-byte limit", h.opts.MaxBody)
-	case err != nil:
-		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "read body: %v", err)
-	}
-	// JSON is UTF-8 (RFC 8259); refusing anything else also keeps every
-	// stored body representable, byte for byte, in API answers.
-	if !utf8.Valid(buf.Bytes()) {
-		return nil, refuse(http.StatusBadRequest, outcomeMalformed, "body is not valid UTF-8 JSON")
-	}
-	return buf.Bytes(), nil
 }
 
 // record commits the event; only then is the delivery acknowledged. A
@@ -327,6 +345,15 @@ func (h *Handler) answerError(w http.ResponseWriter, d delivery, err error) {
 	var rf *refusal
 	if errors.As(err, &rf) {
 		h.opts.Log.Info("webhook refused", append(fields, zap.String("outcome", rf.outcome), zap.String("reason", rf.reason))...)
+		if rf.shed != "" {
+			h.opts.Metrics.shed(rf.shed)
+			// The rest of the body is not read: the connection cannot
+			// carry another request.
+			w.Header().Set("Connection", "close")
+		}
+		if rf.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		writeJSON(w, rf.status, map[string]string{"error": rf.reason})
 		return
 	}

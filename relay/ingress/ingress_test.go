@@ -71,6 +71,7 @@ func sign(secret, body []byte) []byte {
 }
 
 type fixture struct {
+	h      *Handler
 	srv    *httptest.Server
 	store  *sqlite.Store
 	kr     *keyring.Keyring
@@ -81,25 +82,45 @@ type fixture struct {
 
 func newFixture(t testing.TB, status string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, status, nil)
+}
+
+// newFixtureWith lets a test change the handler's options (limits, store).
+func newFixtureWith(t testing.TB, status string, change func(*Options)) *fixture {
+	t.Helper()
 	clk := clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	st := sqlitetest.Open(t, sqlite.WithClock(clk.Now))
 	kr, _ := keyring.New(bytes.Repeat([]byte{3}, keyring.KeySize))
 	f := &fixture{store: st, kr: kr, clock: clk, secret: []byte("s3cr3t")}
 	f.conn = f.createConnection(t, status)
-	h := New(Options{
+	opts := Options{
 		Store: st, Keyring: kr, Log: zap.NewNop(), Now: clk.Now, MaxBody: 4096,
-		Providers:     map[string]Provider{store.ProviderGitHub: fakeProvider{}},
-		GitHubApps:    map[int64][]byte{42: []byte("app-secret")},
-		AppProvider:   fakeProvider{},
-		ConnectionARN: func(id string) string { return "arn:test:" + id },
-	})
+		MaxConcurrentPerSource: 1000, // the tests' many concurrent deliveries come from one address
+		Providers:              map[string]Provider{store.ProviderGitHub: fakeProvider{}},
+		GitHubApps:             map[int64][]byte{42: []byte("app-secret")},
+		AppProvider:            fakeProvider{},
+		ConnectionARN:          func(id string) string { return "arn:test:" + id },
+	}
+	if change != nil {
+		change(&opts)
+	}
+	f.h = New(opts)
+	f.serve(t, f.h)
+	return f
+}
+
+// serve routes h as the daemon does (cmd/forgelink/serve.go).
+func (f *fixture) serve(t testing.TB, h *Handler) {
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/{connection}", h)
+	mux.Handle("POST /webhooks/{connection}/{token...}", h)
 	mux.HandleFunc("POST /webhooks/github-app/{app}", h.ServeGitHubApp)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
-	return f
 }
+
+// url is the webhook URL of connection id.
+func (f *fixture) url(id string) string { return f.srv.URL + WebhookPath(f.kr, id) }
 
 func (f *fixture) createConnection(t testing.TB, status string) store.Connection {
 	t.Helper()
@@ -125,7 +146,7 @@ func (f *fixture) send(t testing.TB, d testDelivery) (int, map[string]string) {
 	if d.contentType == "" {
 		d.contentType = "application/json"
 	}
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/"+d.conn, bytes.NewReader(d.body))
+	req, _ := http.NewRequest(http.MethodPost, f.url(d.conn), bytes.NewReader(d.body))
 	req.Header.Set("Content-Type", d.contentType)
 	req.Header.Set("X-Test-Delivery", d.id)
 	if d.secret != nil {
@@ -197,7 +218,7 @@ func TestTooLargeChunked(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/"+f.conn.ID, pr)
+	req, _ := http.NewRequest(http.MethodPost, f.url(f.conn.ID), pr)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/google/uuid"
@@ -62,10 +61,7 @@ func TestGitHubAppDeliveriesOfRegisteredApps(t *testing.T) {
 		GitHubApps: map[int64][]byte{42: []byte("app-secret")}, RegisteredApps: registered,
 		ConnectionARN: func(id string) string { return "arn:test:" + id },
 	})
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /webhooks/github-app/{app}", h.ServeGitHubApp)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
+	f.serve(t, h)
 
 	body := []byte(`{"repo":"acme/app","installation":{"id":1}}`)
 	if status, _ := f.sendApp(t, "ghes-a-00000001", "d1", body, []byte("secret-b")); status != http.StatusUnauthorized {
