@@ -15,12 +15,19 @@ import (
 //	accessKeys:
 //	  - id: AKIAFORGELINKCI0001
 //	    secretFile: ci.secret        # the secret access key; never in this file
-//	    description: build hosts clone through git-credential
+//	    description: build hosts clone acme/app, read-only
 //	    policy:
 //	      statements:
 //	        - effect: Allow
 //	          actions: [codeconnections:UseConnection, codeconnections:GetConnectionToken]
 //	          resources: [arn:aws:codeconnections:us-east-1:123456789012:connection/*]
+//	          conditions:          # IAM's Condition: operator -> key -> value or list
+//	            StringEquals:
+//	              codeconnections:FullRepositoryId: acme/app
+//	              codeconnections:ProviderPermissionsRequired: read_only
+//	        - effect: Allow      # forgelink's own operations: the forgelink: namespace
+//	          actions: [forgelink:ListEvents, forgelink:GetEvent]
+//	          resources: ["*"]
 //
 // Keys sign requests like the root credentials (SigV4). They are read once,
 // at start: changing them takes a restart.
@@ -95,6 +102,20 @@ func (k *AccessKey) readSecret() error {
 	}
 	k.secret = string(secret)
 	return nil
+}
+
+// AccessKeyWarnings lists what the access keys' policies allow that is
+// valid but probably not meant (policy.Policy.Warnings), with file and
+// line, for the daemon and `config validate` to print; nil when none.
+func (c *Config) AccessKeyWarnings() []FieldError {
+	var warns []FieldError
+	for i, k := range c.AccessKeys {
+		for _, w := range k.Policy.Warnings() {
+			field := fmt.Sprintf("accessKeys[%d].policy.%s", i, w.Path)
+			warns = append(warns, FieldError{File: c.File, Line: c.lines[field], Field: field, Msg: w.Msg})
+		}
+	}
+	return warns
 }
 
 // SecretAccessKey returns the secret of the root access key or of a

@@ -62,11 +62,142 @@ func TestAccessKeys(t *testing.T) {
 		t.Fatalf("AccessPolicies = %+v", cfg.AccessPolicies())
 	}
 	conn := "arn:aws:codeconnections:us-east-1:123456789012:connection/c1"
-	if d := p.Evaluate("codeconnections:UseConnection", conn); d != policy.Allowed {
+	if d := p.Evaluate(policy.Request{Action: "codeconnections:UseConnection", Resource: conn}); d != policy.Allowed {
 		t.Errorf("UseConnection: %v", d)
 	}
-	if d := p.Evaluate("codeconnections:DeleteConnection", conn); d != policy.Denied {
+	if d := p.Evaluate(policy.Request{Action: "codeconnections:DeleteConnection", Resource: conn}); d != policy.Denied {
 		t.Errorf("DeleteConnection: %v", d)
+	}
+}
+
+// TestAccessKeyConditions: condition values may be a scalar or a list,
+// as in IAM's JSON, and decide as written.
+func TestAccessKeyConditions(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "k.secret")
+	os.WriteFile(secret, []byte("good-secret-0123456789"), 0o600)
+	path := writeFile(t, strings.Join([]string{
+		"accessKeys:",
+		"  - id: AKIAFORGELINKCI0001",
+		"    secretFile: " + secret,
+		"    policy:",
+		"      statements:",
+		"        - effect: Allow",
+		"          actions: [codeconnections:UseConnection]",
+		"          resources: ['arn:aws:codeconnections:us-east-1:123456789012:connection/*']",
+		"          conditions:",
+		"            StringEquals:",
+		"              codeconnections:FullRepositoryId: acme/app",
+		"              codeconnections:ProviderPermissionsRequired: [read_only]",
+		"            Null:",
+		"              codeconnections:ProviderAction: false",
+		"            'ForAllValues:StringLike':",
+		"              aws:TagKeys: [team, 'cost-*']",
+		"        - effect: Allow",
+		"          actions: ['forgelink:*']",
+		"          resources: ['*']",
+	}, "\n"))
+	cfg, err := Load(path, rootEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.AccessKeyWarnings(); w != nil {
+		t.Errorf("warnings: %v", w)
+	}
+	p := cfg.AccessPolicies()["AKIAFORGELINKCI0001"]
+	conn := "arn:aws:codeconnections:us-east-1:123456789012:connection/c1"
+	use := func(repo, perm string) policy.Request {
+		return policy.Request{Action: "codeconnections:UseConnection", Resource: conn, Context: policy.Context{
+			policy.KeyFullRepositoryID: {repo}, policy.KeyProviderPermissionsRequired: {perm}, policy.KeyProviderAction: {"GitPull"},
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		r    policy.Request
+		want policy.Decision
+	}{
+		{"the repository, read-only", use("acme/app", "read_only"), policy.Allowed},
+		{"write", use("acme/app", "read_write"), policy.NotAllowed},
+		{"another repository", use("acme/other", "read_only"), policy.NotAllowed},
+		{"forgelink's own operation", policy.Request{Action: "forgelink:ListEvents", Resource: "*"}, policy.Allowed},
+	} {
+		if got := p.Evaluate(tc.r); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestAccessKeyConditionsValidate: problems in conditions, and actions of
+// the previous release's spelling, are reported with file and line.
+func TestAccessKeyConditionsValidate(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "k.secret")
+	os.WriteFile(secret, []byte("good-secret-0123456789"), 0o600)
+	path := writeFile(t, strings.Join([]string{
+		"accessKeys:",
+		"  - id: AKIAFORGELINKCI0001", // 2
+		"    secretFile: " + secret,   // 3
+		"    policy:",                 // 4
+		"      statements:",           // 5
+		"        - effect: Allow",     // 6
+		"          actions: [codeconnections:UseConnection]", // 7
+		"          resources: ['*']",                         // 8
+		"          conditions:",                              // 9
+		"            StringEquals:",                          // 10
+		"              codeconnections:ProviderPermissionsRequired: [read_only, readonly]", // 11
+		"              aws:SourceIp: 10.0.0.1",                                             // 12
+		"            NullIfExists: {codeconnections:ProviderAction: true}",                 // 13
+		"            'ForAllValues:StringEquals':",                                         // 14
+		"              codeconnections:FullRepositoryId: acme/app",                         // 15
+		"        - effect: Allow",                                                          // 16
+		"          actions:",                                                               // 17
+		"            - codeconnections:ListEvents",                                         // 18
+		"          resources: ['*']",                                                       // 19
+	}, "\n"))
+	cfg, err := Load(path, rootEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verr ValidationError
+	if err := cfg.Validate(); !errors.As(err, &verr) {
+		t.Fatalf("Validate = %v, want ValidationError", err)
+	}
+	const s = "accessKeys[0].policy.statements"
+	want := map[string]int{
+		s + "[0].conditions.StringEquals.codeconnections:ProviderPermissionsRequired": 11,
+		s + "[0].conditions.StringEquals.aws:SourceIp":                                12,
+		s + "[0].conditions.NullIfExists":                                             13,
+		s + "[1].actions[0]":                                                          18,
+	}
+	got := map[string]int{}
+	for _, fe := range verr {
+		got[fe.Field] = fe.Line
+	}
+	for field, line := range want {
+		if l, ok := got[field]; !ok || l != line {
+			t.Errorf("%s: line %d (reported %v), want line %d", field, l, ok, line)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("problems:\n%v\nwant exactly %v", verr, want)
+	}
+	if msg := verr.Error(); !strings.Contains(msg, "forgelink.yaml:18: "+s+"[1].actions[0]: codeconnections:ListEvents is forgelink's own operation, not a CodeConnections action: write forgelink:ListEvents") {
+		t.Errorf("message does not name file, line and the new spelling:\n%s", msg)
+	}
+	warns := cfg.AccessKeyWarnings()
+	if len(warns) != 1 || warns[0].Line != 15 || !strings.Contains(warns[0].Error(), "forgelink.yaml:15: "+s+"[0].conditions.ForAllValues:StringEquals.codeconnections:FullRepositoryId: ForAllValues:StringEquals on the single-valued key") {
+		t.Errorf("warnings = %v", warns)
+	}
+}
+
+// TestAccessKeyConditionsDecode: malformed condition blocks fail the load
+// with the line.
+func TestAccessKeyConditionsDecode(t *testing.T) {
+	path := writeFile(t, "accessKeys:\n  - id: AKIAFORGELINKCI0001\n    policy:\n      statements:\n        - effect: Allow\n"+
+		"          conditions:\n            StringEquals:\n              codeconnections:OwnerId: {a: b}\n")
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "line 8: condition values are a string or a list of strings") {
+		t.Errorf("Load = %v, want the line of the mapping", err)
 	}
 }
 
