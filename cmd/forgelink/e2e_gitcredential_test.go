@@ -99,8 +99,9 @@ func TestE2EGitCredentialClone(t *testing.T) {
 	gs.addRepository(t, "octo-org/widget", "hello from widget\n")
 	gh := fakeGitHub(t)
 	cfgPath := filepath.Join(t.TempDir(), "forgelink.yaml")
-	// The fake GitHub's web host is the git server's: 127.0.0.1.
-	writeFile(t, cfgPath, "providers:\n  githubAPIURL: "+gh.URL+"/\n  githubURL: "+gs.URL+"\n")
+	// The fake GitHub's web host is the git server's: 127.0.0.1, over plain
+	// http, which the operator must allow.
+	writeFile(t, cfgPath, "allowHTTPProviderEndpoints: true\nproviders:\n  githubAPIURL: "+gh.URL+"/\n  githubURL: "+gs.URL+"\n")
 	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
 	cli := cliFor(t, d)
 	conn := newHookConn(t, cli, "clone", store.ProviderGitHub)
@@ -108,7 +109,7 @@ func TestE2EGitCredentialClone(t *testing.T) {
 
 	home, dst := gs.clone(t, d, conn.arn, "octo-org/widget", "hello from widget\n")
 	env := append(clientEnv(t), "HOME="+home)
-	helper := "!" + forgelinkBin + " git-credential --connection " + conn.arn + " --endpoint-url " + d.url
+	helper := gitHelper(conn.arn, d)
 
 	// The token was vended, audited without itself, and never written down.
 	if !d.logged("issued a connection token") {
@@ -153,7 +154,7 @@ func (gs *gitServer) clone(t *testing.T, d *daemon, arn, repo, readme string) (h
 	t.Helper()
 	home, dst = t.TempDir(), filepath.Join(t.TempDir(), "clone")
 	env := append(clientEnv(t), "HOME="+home)
-	helper := "!" + forgelinkBin + " git-credential --connection " + arn + " --endpoint-url " + d.url
+	helper := gitHelper(arn, d)
 	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
 		"-c", "credential.useHttpPath=true", "clone", "-q", gs.URL+"/"+repo+".git", dst)
 	if res.code != 0 {
@@ -164,4 +165,12 @@ func (gs *gitServer) clone(t *testing.T, d *daemon, arn, repo, readme string) (h
 		t.Fatalf("cloned README.md = %q, %v; want %q", got, err, readme)
 	}
 	return home, dst
+}
+
+// gitHelper is the credential helper for connection arn of d. The
+// connections of these tests hold personal tokens, which cannot be
+// narrowed to read-only (--read-write), and the git server is plain http
+// (--allow-http).
+func gitHelper(arn string, d *daemon) string {
+	return "!" + forgelinkBin + " git-credential --read-write --allow-http --connection " + arn + " --endpoint-url " + d.url
 }

@@ -23,8 +23,11 @@ repository git asks about, and never writes it anywhere. Set up with
   git config --global credential.https://github.com.useHttpPath true
 
 for the connection's provider host (the daemon refuses a token for any
-other); useHttpPath makes git name the repository. "store" and "erase" do
-nothing.`
+other origin: another host, another port, or plain http); useHttpPath makes
+git name the repository. The token asked for is read-only unless
+--read-write is given; a provider whose token cannot be narrowed (GitLab,
+Bitbucket, personal tokens) gives one only to --read-write, which the
+key's policy must allow. "store" and "erase" do nothing.`
 
 // runGitCredential is `forgelink git-credential`. git talks to it on
 // standard input.
@@ -42,6 +45,8 @@ type connectionToken struct {
 
 func gitCredential(ctx context.Context, l *leaf, args []string, stdin io.Reader) error {
 	connection := l.String("connection", "", "the connection `ARN` whose token git uses (required)")
+	readWrite := l.Bool("read-write", false, "ask for a token that may push (read_write); read_only by default")
+	allowHTTP := l.Bool("allow-http", false, "also answer git over plain http (the daemon must allow the provider's http endpoint too)")
 	pos, err := l.parse(args, 1, 1)
 	if err != nil {
 		return err
@@ -65,14 +70,21 @@ func gitCredential(ctx context.Context, l *leaf, args []string, stdin io.Reader)
 	if err != nil {
 		return err
 	}
+	if req.Protocol != "https" && !(req.Protocol == "http" && *allowHTTP) {
+		return fmt.Errorf("refusing to give a token for protocol %q: only https (http with --allow-http)", req.Protocol)
+	}
 	client, err := l.extClient(ctx)
 	if err != nil {
 		return err
 	}
 	var tok connectionToken
-	// The daemon refuses a host that is not the connection's provider, so
-	// that a helper configured for every host hands the token to no other.
-	in := map[string]string{"ConnectionArn": *connection, "Repository": repo, "Host": req.Host}
+	// The daemon refuses an origin that is not the connection's provider,
+	// so that a helper configured for every host hands the token to no other.
+	in := map[string]string{"ConnectionArn": *connection, "Repository": repo, "Protocol": req.Protocol, "Host": req.Host,
+		"Permissions": "read_only"}
+	if *readWrite {
+		in["Permissions"] = "read_write"
+	}
 	if err := client.call(ctx, "GetConnectionToken", in, &tok); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 func TestGitCredential(t *testing.T) {
 	const (
 		request = "protocol=https\nhost=github.com\npath=octo-org/widget.git\ncapability[]=authtype\nwwwauth[]=Basic realm=\"GitHub\"\n\n"
-		wantReq = `GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"github.com","Repository":"octo-org/widget"}`
+		wantReq = `GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"github.com","Permissions":"read_only","Protocol":"https","Repository":"octo-org/widget"}`
 	)
 	tests := []struct {
 		name     string
@@ -29,11 +29,11 @@ func TestGitCredential(t *testing.T) {
 		wantReqs: []string{wantReq},
 		wantOut:  "username=x-access-token\npassword=ghs_t0ken\npassword_expiry_utc=1893553445\n",
 	}, {
-		name:     "get, no expiry, leading slash, no blank line",
-		args:     []string{"get", "--connection", connARN},
+		name:     "get read-write, no expiry, leading slash, no blank line",
+		args:     []string{"get", "--connection", connARN, "--read-write"},
 		stdin:    "protocol=https\nhost=gitlab.com\npath=/group/sub/project.git",
 		replies:  []string{`{"Username":"oauth2","Token":"glo_t0ken"}`},
-		wantReqs: []string{`GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"gitlab.com","Repository":"group/sub/project"}`},
+		wantReqs: []string{`GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"gitlab.com","Permissions":"read_write","Protocol":"https","Repository":"group/sub/project"}`},
 		wantOut:  "username=oauth2\npassword=glo_t0ken\n",
 	}, {
 		name:     "denied",
@@ -49,6 +49,23 @@ func TestGitCredential(t *testing.T) {
 		replies:  []string{`{"Username":"x","Token":"t\nusername=evil"}`},
 		wantReqs: []string{wantReq},
 		wantErr:  "newline or NUL",
+	}, {
+		name:    "plain http refused locally",
+		args:    []string{"--connection", connARN, "get"},
+		stdin:   "protocol=http\nhost=github.com\npath=octo-org/widget.git\n\n",
+		wantErr: `refusing to give a token for protocol "http"`,
+	}, {
+		name:    "ssh refused locally",
+		args:    []string{"--connection", connARN, "get", "--allow-http"},
+		stdin:   "protocol=ssh\nhost=github.com\npath=octo-org/widget.git\n\n",
+		wantErr: `protocol "ssh"`,
+	}, {
+		name:     "plain http allowed",
+		args:     []string{"--connection", connARN, "--allow-http", "get"},
+		stdin:    "protocol=http\nhost=git.example:8080\npath=octo-org/widget.git\n\n",
+		replies:  []string{`{"Username":"x","Token":"t"}`},
+		wantReqs: []string{`GetConnectionToken {"ConnectionArn":"` + connARN + `","Host":"git.example:8080","Permissions":"read_only","Protocol":"http","Repository":"octo-org/widget"}`},
+		wantOut:  "username=x\npassword=t\n",
 	}, {
 		name:    "no host",
 		args:    []string{"--connection", connARN, "get"},

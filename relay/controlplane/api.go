@@ -5,12 +5,15 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
@@ -46,6 +50,7 @@ type Store interface {
 	Redeliver(ctx context.Context, id string) error
 	Discard(ctx context.Context, id string) error
 	SetConnectionCredential(ctx context.Context, connID string, c store.Credential) error
+	GetConnectionCredential(ctx context.Context, connID string) (store.Credential, error)
 	CreateRepositoryLink(ctx context.Context, l store.RepositoryLink, tags []store.Tag, maxLinks int) error
 	GetRepositoryLink(ctx context.Context, id string) (store.RepositoryLink, error)
 	ListRepositoryLinks(ctx context.Context, f store.RepositoryLinkFilter, p store.Page) ([]store.RepositoryLink, error)
@@ -130,6 +135,10 @@ type Limits struct {
 	Hosts       int
 	// AllowHTTPEndpoints lets hosts use plain-HTTP provider endpoints.
 	AllowHTTPEndpoints bool
+	// AllowPrivateEndpoints lets hosts use provider endpoints in private
+	// address ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7);
+	// loopback, link-local, unspecified and multicast are never allowed.
+	AllowPrivateEndpoints bool
 	// RepositoryLinks caps the repository links; 0: no limit.
 	RepositoryLinks int
 }
@@ -147,7 +156,31 @@ type call struct {
 	body []byte
 }
 
+// operation is one operation of the table: decode its input, name what it
+// touches, authorise all of it, run (see op).
 type operation func(ctx context.Context, c call) (any, error)
+
+// op builds an operation from its input type, access (which validates the
+// decoded input, looks up what it must, and returns every action and
+// resource it reads or changes, with their condition keys) and run (which
+// performs it on the same decoded input). No operation runs without
+// having declared its access and all of it being allowed.
+func op[In any](a *API, access func(context.Context, call, *In) ([]policy.Request, error), run func(context.Context, call, *In) (any, error)) operation {
+	return func(ctx context.Context, c call) (any, error) {
+		in := new(In)
+		if err := decode(c.body, in); err != nil {
+			return nil, err
+		}
+		reqs, err := access(ctx, c, in)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.authorizeAll(ctx, reqs); err != nil {
+			return nil, err
+		}
+		return run(ctx, c, in)
+	}
+}
 
 // maxBody bounds a control-plane request; the largest legal one (200 tags at
 // their maximum lengths) is well under it.
@@ -169,45 +202,47 @@ func New(opts Options) *API {
 		opts.DeliveriesChanged = func() {}
 	}
 	a := &API{opts: opts}
+	cc := func(name string) string { return actionPrefix + name }
+	fl := func(name string) string { return extPrefix + name }
 	a.ops = map[string]operation{
-		"CreateConnection":     a.createConnection,
-		"GetConnection":        a.getConnection,
-		"ListConnections":      a.listConnections,
-		"DeleteConnection":     a.deleteConnection,
-		"CreateHost":           a.createHost,
-		"GetHost":              a.getHost,
-		"ListHosts":            a.listHosts,
-		"UpdateHost":           a.updateHost,
-		"DeleteHost":           a.deleteHost,
-		"TagResource":          a.tagResource,
-		"UntagResource":        a.untagResource,
-		"ListTagsForResource":  a.listTagsForResource,
-		"CreateRepositoryLink": a.createRepositoryLink,
-		"GetRepositoryLink":    a.getRepositoryLink,
-		"ListRepositoryLinks":  a.listRepositoryLinks,
-		"UpdateRepositoryLink": a.updateRepositoryLink,
-		"DeleteRepositoryLink": a.deleteRepositoryLink,
+		"CreateConnection":     op(a, a.createConnectionAccess, a.createConnection),
+		"GetConnection":        op(a, onConnection(connectionArnOf, cc("GetConnection")), a.getConnection),
+		"ListConnections":      op(a, a.listConnectionsAccess, a.listConnections),
+		"DeleteConnection":     op(a, onConnection(connectionArnOf, cc("DeleteConnection")), a.deleteConnection),
+		"CreateHost":           op(a, a.createHostAccess, a.createHost),
+		"GetHost":              op(a, onHost(cc("GetHost"), false), a.getHost),
+		"ListHosts":            op(a, listing(cc("ListHosts"), listOf), a.listHosts),
+		"UpdateHost":           op(a, a.updateHostAccess, a.updateHost),
+		"DeleteHost":           op(a, onHost(cc("DeleteHost"), false), a.deleteHost),
+		"TagResource":          op(a, a.tagResourceAccess, a.tagResource),
+		"UntagResource":        op(a, a.untagResourceAccess, a.untagResource),
+		"ListTagsForResource":  op(a, a.listTagsAccess, a.listTagsForResource),
+		"CreateRepositoryLink": op(a, a.createLinkAccess, a.createRepositoryLink),
+		"GetRepositoryLink":    op(a, a.onLink(cc("GetRepositoryLink")), a.getRepositoryLink),
+		"ListRepositoryLinks":  op(a, listing(cc("ListRepositoryLinks"), listOf), a.listRepositoryLinks),
+		"UpdateRepositoryLink": op(a, a.updateLinkAccess, a.updateRepositoryLink),
+		"DeleteRepositoryLink": op(a, a.onLink(cc("DeleteRepositoryLink")), a.deleteRepositoryLink),
 	}
-	addSyncOperations(a.ops)
+	a.addSyncOperations(a.ops)
 	a.ext = map[string]operation{
-		"GetConnectionWebhook":          a.getConnectionWebhook,
-		"RotateConnectionWebhookSecret": a.rotateConnectionWebhookSecret,
-		"ListEvents":                    a.listEvents,
-		"GetEvent":                      a.getEvent,
-		"ExplainEvent":                  a.explainEvent,
-		"ListDeliveries":                a.listDeliveries,
-		"GetDelivery":                   a.getDelivery,
-		"RedeliverDelivery":             a.redeliverDelivery,
-		"DiscardDelivery":               a.discardDelivery,
-		"ListPipelines":                 a.listPipelines,
-		"GetPipeline":                   a.getPipeline,
-		"CompleteConnection":            a.completeConnection,
-		"StartConnectionSetup":          a.startConnectionSetup,
-		"StartHostSetup":                a.startHostSetup,
-		"StartGitHubAppSetup":           a.startGitHubAppSetup,
-		"ConfigureHostApp":              a.configureHostApp,
-		"GetConnectionToken":            a.getConnectionToken,
-		"CreateConsoleLink":             a.createConsoleLink,
+		"GetConnectionWebhook":          op(a, onConnection(webhookArnOf, fl("GetConnectionWebhook")), a.getConnectionWebhook),
+		"RotateConnectionWebhookSecret": op(a, a.rotateSecretAccess, a.rotateConnectionWebhookSecret),
+		"ListEvents":                    op(a, a.listEventsAccess, a.listEvents),
+		"GetEvent":                      op(a, a.onEvent(fl("GetEvent")), a.getEvent),
+		"ExplainEvent":                  op(a, a.onEvent(fl("ExplainEvent")), a.explainEvent),
+		"ListDeliveries":                op(a, a.listDeliveriesAccess, a.listDeliveries),
+		"GetDelivery":                   op(a, a.onDelivery(fl("GetDelivery")), a.getDelivery),
+		"RedeliverDelivery":             op(a, a.onDelivery(fl("RedeliverDelivery")), a.redeliverDelivery),
+		"DiscardDelivery":               op(a, a.onDelivery(fl("DiscardDelivery")), a.discardDelivery),
+		"ListPipelines":                 op(a, listing(fl("ListPipelines"), listPipelinesOf), a.listPipelines),
+		"GetPipeline":                   op(a, a.getPipelineAccess, a.getPipeline),
+		"CompleteConnection":            op(a, completeAccess, a.completeConnection),
+		"StartConnectionSetup":          op(a, a.setupConnectionAccess, a.startConnectionSetup),
+		"StartHostSetup":                op(a, onHost(cc("StartAppRegistrationHandshake"), true), a.startHostSetup),
+		"StartGitHubAppSetup":           op(a, onNothing[gitHubAppSetupIn](fl("StartGitHubAppSetup")), a.startGitHubAppSetup),
+		"ConfigureHostApp":              op(a, a.configureHostAccess, a.configureHostApp),
+		"GetConnectionToken":            op(a, a.connectionTokenAccess, a.getConnectionToken),
+		"CreateConsoleLink":             op(a, onNothing[struct{}](fl("CreateConsoleLink")), a.createConsoleLink),
 	}
 	return a
 }
@@ -234,6 +269,9 @@ func (a *API) serve(r *http.Request) (opName string, out any, err error) {
 	if r.Method != http.MethodPost {
 		return opName, nil, newError(codeUnknownOperation, "the control plane accepts only POST, got %s", r.Method)
 	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return opName, nil, err
+	}
 	ns, name, err := a.resolveTarget(r.Header.Get("X-Amz-Target"))
 	if err != nil {
 		return opName, nil, err
@@ -243,7 +281,7 @@ func (a *API) serve(r *http.Request) (opName string, out any, err error) {
 	if err != nil {
 		return opName, nil, err
 	}
-	ctx, err := a.authenticate(r, name, ns, body)
+	ctx, err := a.authenticate(r, ns, body)
 	if err != nil {
 		return opName, nil, err
 	}
@@ -301,12 +339,42 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decode parses a JSON request body into in. An empty body is an empty input.
+// checkContentType admits the AWS JSON content types only. The SDKs and
+// the AWS CLI send application/x-amz-json-1.0 for this protocol; a browser
+// can send text/plain or form types cross-site without a preflight, so
+// those never reach an operation.
+func checkContentType(v string) error {
+	mt, _, err := mime.ParseMediaType(v)
+	if err == nil && (mt == "application/x-amz-json-1.0" || mt == "application/x-amz-json-1.1") {
+		return nil
+	}
+	return &apiError{code: codeUnsupportedMediaType, status: http.StatusUnsupportedMediaType,
+		msg: fmt.Sprintf("Content-Type %q is not accepted: send application/x-amz-json-1.0", v)}
+}
+
+// decode parses a JSON request body into in. An empty body is an empty
+// input. Member names are matched exactly, as the protocol spells them:
+// members in does not have (also those differing only in case, which
+// encoding/json would otherwise fold into a member) are ignored, as AWS
+// JSON servers ignore unknown members, so they influence nothing.
 func decode(body []byte, in any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(body, in); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil || dec.More() {
+		return newError(codeSerialization, "request body is not valid JSON")
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return newError(codeSerialization, "request body is not a JSON object")
+	}
+	known, err := json.Marshal(dropUnknown(raw, reflect.TypeOf(in)))
+	if err != nil {
+		return newError(codeSerialization, "request body is not valid JSON: %v", err)
+	}
+	if err := json.Unmarshal(known, in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			return newError(codeSerialization, "field %s: expected %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
@@ -338,4 +406,55 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// dropUnknown removes the object members that t (a struct, or a slice or
+// pointer of one) has no exactly named field for, recursively.
+func dropUnknown(v any, t reflect.Type) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		fields := memberTypes(t)
+		for k, e := range obj {
+			ft, ok := fields[k]
+			if !ok {
+				delete(obj, k)
+				continue
+			}
+			obj[k] = dropUnknown(e, ft)
+		}
+	case reflect.Slice:
+		if arr, ok := v.([]any); ok {
+			for i := range arr {
+				arr[i] = dropUnknown(arr[i], t.Elem())
+			}
+		}
+	}
+	return v
+}
+
+// memberTypes maps the JSON member names of a struct's exported fields to
+// their types.
+func memberTypes(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := f.Name
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
+			continue
+		} else if tag != "" {
+			name = tag
+		}
+		out[name] = f.Type
+	}
+	return out
 }

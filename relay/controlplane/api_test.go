@@ -443,7 +443,7 @@ func TestBadInput(t *testing.T) {
 		{"host endpoint plain http", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"http://gitlab.lan"}`, codeInvalidInput, 400},
 		{"host name over 64", cc + "CreateHost", `{"Name":"` + strings.Repeat("h", 65) + `","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan"}`, codeValidation, 400},
 		{"host bad VPC", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan","VpcConfiguration":{"VpcId":"vpc-1","SubnetIds":["subnet-12345678"],"SecurityGroupIds":["sg-12345678"]}}`, codeValidation, 400},
-		{"tag unknown resource type", cc + "TagResource", `{"ResourceArn":"arn:aws:codeconnections:us-east-1:123456789012:pipeline/x","Tags":[]}`, codeNotFound, 400},
+		{"tag unknown resource type", cc + "TagResource", `{"ResourceArn":"arn:aws:codeconnections:us-east-1:123456789012:pipeline/x","Tags":[]}`, codeValidation, 400},
 		{"tag without Tags", cc + "TagResource", `{"ResourceArn":"` + keepARN + `"}`, codeValidation, 400},
 		{"untag without keys", cc + "UntagResource", `{"ResourceArn":"` + keepARN + `"}`, codeValidation, 400},
 		{"untag empty key", cc + "UntagResource", `{"ResourceArn":"` + keepARN + `","TagKeys":[""]}`, codeValidation, 400},
@@ -513,6 +513,7 @@ func TestSignatureFailuresChangeNothing(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", bytes.NewBufferString(`{"ConnectionName":"x","ProviderType":"GitHub"}`))
 	req.Header.Set("X-Amz-Target", "CodeConnections_20231201.CreateConnection")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

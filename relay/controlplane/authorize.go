@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/forgelink/forgelink/relay/policy"
@@ -16,25 +18,43 @@ type Authorizer interface {
 	MayAllow(accessKeyID, action string) bool
 }
 
-// Every operation, in both CodeConnections namespaces and in forgelink's
-// own, is authorized as the action "codeconnections:<Operation>", so one
-// policy covers a resource whichever namespace a client calls it through.
-const actionPrefix = policy.Service + ":"
+// Action prefixes: the CodeConnections operations (both API namespaces)
+// are "codeconnections:<Operation>", forgelink's own "forgelink:<Operation>".
+const (
+	actionPrefix = policy.Service + ":"
+	extPrefix    = policy.ForgelinkService + ":"
+)
 
-// actionUseConnection is IAM's permission-only action for using a
-// connection's credential with the provider; GetConnectionToken requires it
-// on the connection besides codeconnections:GetConnectionToken itself.
-const actionUseConnection = actionPrefix + "UseConnection"
+// Permission-only actions of IAM's CodeConnections reference.
+const (
+	actionUseConnection      = actionPrefix + "UseConnection"
+	actionPassConnection     = actionPrefix + "PassConnection"
+	actionGetConnectionToken = actionPrefix + "GetConnectionToken"
+)
 
-// createsResource lists the operations whose resource has no ARN yet: they
-// are authorized on "*".
-var createsResource = map[string]bool{"CreateConnection": true, "CreateHost": true}
+// listActions are the listings: authorised on "*", they answer only the
+// records the action is allowed on (filterVisible).
+var listActions = map[string]bool{
+	actionPrefix + "ListConnections":     true,
+	actionPrefix + "ListHosts":           true,
+	actionPrefix + "ListRepositoryLinks": true,
+	extPrefix + "ListEvents":             true,
+	extPrefix + "ListDeliveries":         true,
+	extPrefix + "ListPipelines":          true,
+}
 
-// authenticate verifies the request's signature, then authorizes the
-// operation for the access key that signed it, before anything is decoded
-// or changed. The returned context carries the key id (callerOf).
-// Deployments without authentication (loopback only) allow everything.
-func (a *API) authenticate(r *http.Request, op string, ns namespace, body []byte) (context.Context, error) {
+// anyConnection stands for a connection that does not exist: a record
+// (event, delivery, pipeline) whose connection cannot be named is
+// authorised as if on every connection, so only a caller allowed on all
+// of them learns that it does not exist.
+func (a *API) anyConnection() string {
+	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, "*")
+}
+
+// authenticate verifies the request's signature. The returned context
+// carries the key id (policy.CallerOf). Deployments without
+// authentication (loopback only) authenticate nobody.
+func (a *API) authenticate(r *http.Request, ns namespace, body []byte) (context.Context, error) {
 	ctx := r.Context()
 	if a.opts.Auth == nil {
 		return ctx, nil
@@ -43,8 +63,7 @@ func (a *API) authenticate(r *http.Request, op string, ns namespace, body []byte
 	if err != nil {
 		return ctx, err
 	}
-	ctx = policy.WithCaller(ctx, keyID)
-	return ctx, a.authorize(ctx, actionPrefix+op, a.requestResource(op, body))
+	return policy.WithCaller(ctx, keyID), nil
 }
 
 // callerOf returns the access key id that signed the request, "" when the
@@ -54,59 +73,215 @@ func callerOf(ctx context.Context) string {
 	return id
 }
 
-// authorize checks that the caller may perform action on resource, and
-// answers AccessDeniedException otherwise. The message names the key id,
-// the action and the resource, as IAM's does; never a secret.
-func (a *API) authorize(ctx context.Context, action, resource string) error {
-	if a.opts.Auth == nil || a.opts.Authorizer == nil {
+// authorizing reports whether requests are authorised at all: a daemon
+// without authentication (loopback) or without an Authorizer allows all.
+func (a *API) authorizing() bool {
+	return a.opts.Auth != nil && a.opts.Authorizer != nil
+}
+
+// authorizeAll checks every request an operation declared; all must be
+// allowed. A listing on "*" passes unless explicitly denied or allowed on
+// nothing at all: its records are filtered one by one.
+func (a *API) authorizeAll(ctx context.Context, reqs []policy.Request) error {
+	if !a.authorizing() {
 		return nil
 	}
 	id := callerOf(ctx)
-	switch a.opts.Authorizer.Authorize(id, policy.Request{Action: action, Resource: resource}) {
-	case policy.Allowed:
-		return nil
-	case policy.Denied:
-		return newError(codeAccessDenied, "access key %s is not authorized to perform: %s on resource: %s with an explicit deny in its policy", id, action, resource)
-	}
-	return newError(codeAccessDenied, "access key %s is not authorized to perform: %s on resource: %s because no statement of its policy allows the %s action", id, action, resource, action)
-}
-
-// requestResource returns the resource an operation acts on: the first of
-// its ConnectionArn, HostArn, ResourceArn and RepositoryLinkId members, in
-// the codeconnections ARN form; "*" for an operation on no single resource
-// (listings, creations, events and deliveries by id). The body is decoded
-// as the operation will decode it, so the resource authorized is the one
-// acted on; a body that does not decode is authorized on "*" (the
-// operation then refuses it).
-func (a *API) requestResource(op string, body []byte) string {
-	if createsResource[op] {
-		return "*"
-	}
-	var in struct {
-		ConnectionArn, HostArn, ResourceArn, RepositoryLinkId *string
-	}
-	if decode(body, &in) != nil {
-		return "*"
-	}
-	for _, arn := range []*string{in.ConnectionArn, in.HostArn, in.ResourceArn} {
-		if arn != nil {
-			return canonicalARN(*arn)
+	tags := tagCache{}
+	for _, r := range reqs {
+		if r.Resource == "*" && listActions[r.Action] {
+			if err := a.authorizeListing(id, r); err != nil {
+				return err
+			}
+			continue
+		}
+		r, err := a.withResourceTags(ctx, r, tags)
+		if err != nil {
+			return err
+		}
+		if d := a.opts.Authorizer.Authorize(id, r); d != policy.Allowed {
+			return deniedError(id, r, d)
 		}
 	}
-	if in.RepositoryLinkId != nil {
-		return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindRepositoryLink, *in.RepositoryLinkId)
+	return nil
+}
+
+func (a *API) authorizeListing(id string, r policy.Request) error {
+	switch d := a.opts.Authorizer.Authorize(id, r); {
+	case d == policy.Denied:
+		return deniedError(id, r, d)
+	case d == policy.NotAllowed && !a.opts.Authorizer.MayAllow(id, r.Action):
+		return deniedError(id, r, d)
 	}
-	return "*"
+	return nil
+}
+
+// visible reports whether the listing list may show the record at arn:
+// the list action, with the listing's condition keys, on the record with
+// its tags.
+func (a *API) visible(ctx context.Context, list policy.Request, arn string, tags tagCache) (bool, error) {
+	if !a.authorizing() {
+		return true, nil
+	}
+	r, err := a.withResourceTags(ctx, policy.Request{Action: list.Action, Resource: arn, Context: list.Context}, tags)
+	if err != nil {
+		return false, err
+	}
+	return a.opts.Authorizer.Authorize(callerOf(ctx), r) == policy.Allowed, nil
+}
+
+// filterVisible keeps the records of a listing page the caller may see.
+func filterVisible[T any](ctx context.Context, a *API, list policy.Request, records []T, arn func(T) string) ([]T, error) {
+	if !a.authorizing() {
+		return records, nil
+	}
+	tags := tagCache{}
+	out := records[:0:0]
+	for _, rec := range records {
+		ok, err := a.visible(ctx, list, arn(rec), tags)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// tagCache holds the tags loaded for one request, by ARN.
+type tagCache map[string][]store.Tag
+
+// withResourceTags adds aws:ResourceTag/<key> for the stored tags of the
+// resource a request names. A resource that does not exist has none: its
+// absence changes the decision only as absent tags would, so a caller not
+// allowed on the ARN learns nothing about whether it exists.
+func (a *API) withResourceTags(ctx context.Context, r policy.Request, cache tagCache) (policy.Request, error) {
+	if r.Resource == "*" {
+		return r, nil
+	}
+	tags, ok := cache[r.Resource]
+	if !ok {
+		var err error
+		if tags, err = a.resourceTags(ctx, r.Resource); err != nil {
+			return r, err
+		}
+		cache[r.Resource] = tags
+	}
+	if len(tags) == 0 {
+		return r, nil
+	}
+	c := make(policy.Context, len(r.Context)+len(tags))
+	for k, v := range r.Context {
+		c[k] = v
+	}
+	for _, t := range tags {
+		c[policy.KeyResourceTagPrefix+t.Key] = []string{t.Value}
+	}
+	r.Context = c
+	return r, nil
+}
+
+// resourceTags loads the tags of the resource at arn; none for a resource
+// that does not exist here.
+func (a *API) resourceTags(ctx context.Context, arn string) ([]store.Tag, error) {
+	r, ok := parseARN(arn)
+	if !ok || r.account != a.opts.AccountID || r.partition != "aws" {
+		return nil, nil
+	}
+	ref := store.ResourceRef{Kind: r.kind}
+	var err error
+	switch r.kind {
+	case store.KindConnection:
+		var c store.Connection
+		c, err = a.lookupConnection(ctx, "ResourceArn", arn)
+		ref.ID = c.ID
+	case store.KindHost:
+		var h store.Host
+		h, err = a.lookupHost(ctx, "ResourceArn", arn)
+		ref.ID = h.ID
+	case store.KindRepositoryLink:
+		var l store.RepositoryLink
+		l, err = a.lookupLink(ctx, "ResourceArn", arn)
+		ref.ID = l.ID
+	default:
+		return nil, nil
+	}
+	if err == nil {
+		var tags []store.Tag
+		tags, err = a.opts.Store.ListTags(ctx, ref)
+		if err == nil {
+			return tags, nil
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("tags of %s: %w", arn, err)
+}
+
+// deniedError is AccessDeniedException naming the key id, the action and
+// the resource, as IAM's message does; never a secret.
+func deniedError(id string, r policy.Request, d policy.Decision) error {
+	if d == policy.Denied {
+		return newError(codeAccessDenied, "access key %s is not authorized to perform: %s on resource: %s with an explicit deny in its policy", id, r.Action, r.Resource)
+	}
+	return newError(codeAccessDenied, "access key %s is not authorized to perform: %s on resource: %s because no statement of its policy allows the %s action", id, r.Action, r.Resource, r.Action)
 }
 
 // canonicalARN renders a resource ARN in the codeconnections form, which
 // policies are matched against whichever form the caller sent. A string
-// that is no resource ARN stays as it is; only "*" matches it, and the
-// operation refuses it.
+// that is no resource ARN stays as it is.
 func canonicalARN(s string) string {
 	r, ok := parseARN(s)
 	if !ok {
 		return s
 	}
 	return "arn:" + r.partition + ":" + namespaces[0].service + ":" + r.region + ":" + r.account + ":" + string(r.kind) + "/" + r.id
+}
+
+// checkARN validates a required ARN member of the given kind (syntax and
+// kind only: whether it names a record is looked up after authorisation)
+// and returns it in the codeconnections form.
+func checkARN(field string, v *string, kind store.ResourceKind, max int) (string, error) {
+	if err := required(field, v); err != nil {
+		return "", err
+	}
+	if err := checkLength(field, *v, 1, max); err != nil {
+		return "", err
+	}
+	r, ok := parseARN(*v)
+	if !ok || r.kind != kind {
+		return "", validationError("Value '%s' at '%s' failed to satisfy constraint: Member must be a %s ARN", *v, field, kind)
+	}
+	return canonicalARN(*v), nil
+}
+
+// on is one request: action on resource with condition keys given as
+// key, value pairs.
+func on(action, resource string, kv ...string) policy.Request {
+	r := policy.Request{Action: action, Resource: resource}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if r.Context == nil {
+			r.Context = policy.Context{}
+		}
+		r.Context[kv[i]] = append(r.Context[kv[i]], kv[i+1])
+	}
+	return r
+}
+
+// withRequestTags adds aws:RequestTag/<key> and aws:TagKeys for the tags a
+// request sets.
+func withRequestTags(r policy.Request, tags []store.Tag) policy.Request {
+	if len(tags) == 0 {
+		return r
+	}
+	if r.Context == nil {
+		r.Context = policy.Context{}
+	}
+	for _, t := range tags {
+		r.Context[policy.KeyRequestTagPrefix+t.Key] = []string{t.Value}
+		r.Context[policy.KeyTagKeys] = append(r.Context[policy.KeyTagKeys], t.Key)
+	}
+	return r
 }

@@ -46,8 +46,9 @@ type authFixture struct {
 func newAuthFixture(t *testing.T) *authFixture {
 	t.Helper()
 	af := &authFixture{tokens: &fakeRepoTokens{}}
-	// Filled once the connections exist; the authorizer keeps the map.
+	// Filled once the connections exist.
 	policies := map[string]policy.Policy{}
+	authz := &lateAuthorizer{Authorizer: policy.NewAuthorizer(testKeyID, nil)}
 	af.fixture = newFixture(t, Limits{}, true, func(o *Options) {
 		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
 			if id == testKeyID {
@@ -56,7 +57,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 			_, ok := policies[id]
 			return secretOf(id), ok
 		}}
-		o.Authorizer = policy.NewAuthorizer(testKeyID, policies)
+		o.Authorizer = authz
 		o.RepositoryTokens = af.tokens
 	})
 	af.arnA, _ = af.available(t, "a")
@@ -85,11 +86,16 @@ func newAuthFixture(t *testing.T) *authFixture {
 		}
 		policies[id] = p
 	}
+	authz.Authorizer = policy.NewAuthorizer(testKeyID, policies)
 	return af
 }
 
-// available creates an AVAILABLE GitHub connection and returns its ARN
-// and id.
+// lateAuthorizer lets a fixture create its resources as root before the
+// policies naming them are compiled.
+type lateAuthorizer struct{ *policy.Authorizer }
+
+// available creates an AVAILABLE GitHub App connection and returns its
+// ARN and id.
 func (f *fixture) available(t *testing.T, name string) (string, string) {
 	t.Helper()
 	out, err := f.cc.CreateConnection(t.Context(), &codeconnections.CreateConnectionInput{
@@ -100,7 +106,7 @@ func (f *fixture) available(t *testing.T, name string) (string, string) {
 	}
 	arn := aws.ToString(out.ConnectionArn)
 	id := arn[strings.LastIndexByte(arn, '/')+1:]
-	if err := f.store.SetConnectionCredential(t.Context(), id, store.Credential{Kind: store.CredentialToken, Sealed: []byte("x"), Account: "octo"}); err != nil {
+	if err := f.store.SetConnectionCredential(t.Context(), id, store.Credential{Kind: store.CredentialGitHubApp, Sealed: []byte("x"), Account: "octo"}); err != nil {
 		t.Fatal(err)
 	}
 	return arn, id
@@ -147,8 +153,18 @@ func (f *fixture) clientsFor(keyID string) (*codeconnections.Client, *codestarco
 		})
 }
 
+// tokenBody asks a read-only token for repo through git at
+// https://github.example (fakeRepoTokens' origin).
 func tokenBody(arn, repo string) string {
-	return `{"ConnectionArn":"` + arn + `","Repository":"` + repo + `"}`
+	return tokenBodyFor(arn, repo, "https", "github.example", "")
+}
+
+func tokenBodyFor(arn, repo, protocol, host, permissions string) string {
+	body := `{"ConnectionArn":"` + arn + `","Repository":"` + repo + `","Protocol":"` + protocol + `","Host":"` + host + `"`
+	if permissions != "" {
+		body += `,"Permissions":"` + permissions + `"`
+	}
+	return body + "}"
 }
 
 func TestAuthorizeConnectionToken(t *testing.T) {
@@ -269,37 +285,84 @@ func TestAuthorizeOperations(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "codeconnections:GetHost on resource: "+hostARN+" with an explicit deny") {
 		t.Errorf("explicit deny: %v", err)
 	}
-	// Forgelink's own operations are actions like any other.
+	// Forgelink's own operations are actions of the forgelink namespace,
+	// which codeconnections:Get* does not reach.
 	if code, _, _ := f.signedCall(t, keyReader, "ListEvents", `{}`); code != codeAccessDenied {
 		t.Errorf("reader ListEvents: %q", code)
 	}
-	if code, msg, _ := f.signedCall(t, keyReader, "GetConnectionWebhook", `{"ConnectionArn":"`+f.arnA+`"}`); code != "" {
+	if code, msg, _ := f.signedCall(t, keyReader, "GetConnectionWebhook", `{"ConnectionArn":"`+f.arnA+`"}`); code != codeAccessDenied {
 		t.Errorf("reader GetConnectionWebhook: %s: %s", code, msg)
 	}
 }
 
-func TestRequestResource(t *testing.T) {
-	a := New(Options{Region: testRegion, AccountID: "123456789012"})
-	conn := "arn:aws:codeconnections:us-east-1:123456789012:connection/c1"
-	tests := []struct{ op, body, want string }{
-		{"GetConnection", `{"ConnectionArn":"` + conn + `"}`, conn},
-		{"GetConnection", `{"ConnectionArn":"arn:aws:codestar-connections:us-east-1:123456789012:connection/c1"}`, conn},
-		{"GetHost", `{"HostArn":"arn:aws:codeconnections:us-east-1:123456789012:host/h-1"}`, "arn:aws:codeconnections:us-east-1:123456789012:host/h-1"},
-		{"TagResource", `{"ResourceArn":"` + conn + `","Tags":[]}`, conn},
-		{"GetRepositoryLink", `{"RepositoryLinkId":"l1"}`, "arn:aws:codeconnections:us-east-1:123456789012:repository-link/l1"},
-		{"CreateConnection", `{"ConnectionName":"x","HostArn":"arn:aws:codeconnections:us-east-1:123456789012:host/h-1"}`, "*"},
-		{"ListConnections", `{}`, "*"},
-		{"GetEvent", `{"EventId":"e"}`, "*"},
-		{"GetConnection", `{"ConnectionArn":"not an arn"}`, "not an arn"},
-		{"GetConnection", `{"ConnectionArn":5}`, "*"},
-		{"GetConnection", `{"ConnectionArn":"` + conn + `","connectionarn":"other"}`, "other"},
-		{"GetConnection", ``, "*"},
+// TestDecodeExactMembers: members are matched as the protocol spells
+// them; others (also a case-folded twin of a real member) are ignored.
+func TestDecodeExactMembers(t *testing.T) {
+	type tag struct{ Key, Value *string }
+	type input struct {
+		ConnectionArn *string
+		Tags          []tag
+		resolved      string
+	}
+	tests := []struct {
+		body, arn string
+		tagKey    string
+		code      string
+	}{
+		{`{"ConnectionArn":"a"}`, "a", "", ""},
+		{`{"ConnectionArn":"a","connectionarn":"b"}`, "a", "", ""},
+		{`{"connectionArn":"b"}`, "", "", ""},
+		{`{"ConnectionArn":"a","HostArn":"h","resolved":"x"}`, "a", "", ""},
+		{`{"Tags":[{"Key":"k","key":"other","Value":"v"}]}`, "", "k", ""},
+		{`{"Tags":[{"key":"other","Value":"v"}]}`, "", "", ""},
+		{`{"ConnectionArn":"a","ConnectionArn":"b"}`, "b", "", ""},
+		{``, "", "", ""},
+		{`[]`, "", "", codeSerialization},
+		{`{"ConnectionArn":5}`, "", "", codeSerialization},
+		{`{"ConnectionArn":"a"} {}`, "", "", codeSerialization},
+		{`{`, "", "", codeSerialization},
 	}
 	for _, tc := range tests {
-		if got := a.requestResource(tc.op, []byte(tc.body)); got != tc.want {
-			t.Errorf("%s %s: %q, want %q", tc.op, tc.body, got, tc.want)
+		var in input
+		err := decode([]byte(tc.body), &in)
+		if e, _ := toWire(err); err != nil && e.code != tc.code || err == nil && tc.code != "" {
+			t.Errorf("%s: %v, want %s", tc.body, err, tc.code)
+			continue
+		}
+		if tc.code != "" {
+			continue
+		}
+		if got := deref(in.ConnectionArn); got != tc.arn || in.resolved != "" {
+			t.Errorf("%s: ConnectionArn %q (resolved %q), want %q", tc.body, got, in.resolved, tc.arn)
+		}
+		if len(in.Tags) > 0 && deref(in.Tags[0].Key) != tc.tagKey {
+			t.Errorf("%s: tag key %q, want %q", tc.body, deref(in.Tags[0].Key), tc.tagKey)
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"ConnectionArn":"a","Tags":[{"Key":"k","Value":"v"}],"MaxResults":3}`))
+	f.Add([]byte(`{"connectionarn":"a","tags":[{"key":1}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in struct {
+			ConnectionArn *string
+			Tags          []wireTag
+			MaxResults    *int
+		}
+		if err := decode(body, &in); err != nil {
+			if e, internal := toWire(err); internal || e.code != codeSerialization {
+				t.Fatalf("decode error %v is not a SerializationException", err)
+			}
+		}
+	})
 }
 
 // TestAuthorizerNeedsAuthentication: a loopback deployment without

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -31,24 +32,25 @@ type completeOut struct {
 	Account          string // the provider account the token belongs to
 }
 
+type completeIn struct {
+	ConnectionArn *string
+	Token         *string
+}
+
+// completeAccess: UpdateConnectionInstallation on the connection, the
+// action with which AWS binds a connection to its provider credential.
+func completeAccess(ctx context.Context, c call, in *completeIn) ([]policy.Request, error) {
+	if err := checkToken("Token", in.Token); err != nil {
+		return nil, err
+	}
+	return onConnection(func(in *completeIn) *string { return in.ConnectionArn }, actionPrefix+"UpdateConnectionInstallation")(ctx, c, in)
+}
+
 // completeConnection is the headless completion of a connection, for build
 // hosts with no browser: an access token (or Bitbucket app password) that
 // the provider accepts makes the connection AVAILABLE. The token is kept
 // sealed; a token the provider refuses changes nothing.
-func (a *API) completeConnection(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ConnectionArn *string
-		Token         *string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
-		return nil, err
-	}
-	if err := checkToken("Token", in.Token); err != nil {
-		return nil, err
-	}
+func (a *API) completeConnection(ctx context.Context, _ call, in *completeIn) (any, error) {
 	if a.opts.Tokens == nil {
 		return nil, newError(codeUnsupportedOp, "this forgelink daemon is not set up to check provider tokens")
 	}

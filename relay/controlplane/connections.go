@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -38,16 +39,20 @@ func (a *API) connectionOut(ns namespace, c store.Connection) wireConnection {
 	return out
 }
 
-func (a *API) createConnection(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ConnectionName *string
-		ProviderType   *string
-		HostArn        *string
-		Tags           []wireTag
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+type createConnectionIn struct {
+	ConnectionName *string
+	ProviderType   *string
+	HostArn        *string
+	Tags           []wireTag
+	tags           []store.Tag
+	conn           store.Connection
+}
+
+// createConnectionAccess: CreateConnection on "*" with the provider type
+// (the host's, for a connection on a host) and the request's tags. The
+// host is resolved only for a caller whose policy allows creating
+// connections at all.
+func (a *API) createConnectionAccess(ctx context.Context, c call, in *createConnectionIn) ([]policy.Request, error) {
 	if err := required("ConnectionName", in.ConnectionName); err != nil {
 		return nil, err
 	}
@@ -58,17 +63,26 @@ func (a *API) createConnection(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := store.Connection{Name: *in.ConnectionName, Region: a.opts.Region, Status: store.StatusPending}
-	if err := a.resolveProvider(ctx, c.ns, &conn, in.ProviderType, in.HostArn); err != nil {
+	in.tags = tags
+	action := actionPrefix + "CreateConnection"
+	if a.authorizing() && !a.opts.Authorizer.MayAllow(callerOf(ctx), action) {
+		return nil, deniedError(callerOf(ctx), on(action, "*"), policy.NotAllowed)
+	}
+	in.conn = store.Connection{Name: *in.ConnectionName, Region: a.opts.Region, Status: store.StatusPending}
+	if err := a.resolveProvider(ctx, c.ns, &in.conn, in.ProviderType, in.HostArn); err != nil {
 		return nil, err
 	}
-	if err := a.insertConnection(ctx, &conn, tags); err != nil {
+	return []policy.Request{withRequestTags(on(action, "*", policy.KeyProviderType, in.conn.ProviderType), tags)}, nil
+}
+
+func (a *API) createConnection(ctx context.Context, c call, in *createConnectionIn) (any, error) {
+	if err := a.insertConnection(ctx, &in.conn, in.tags); err != nil {
 		return nil, err
 	}
 	out := struct {
 		ConnectionArn string
 		Tags          []wireTag `json:",omitempty"`
-	}{ConnectionArn: formatARN(c.ns, conn.Region, a.opts.AccountID, store.KindConnection, conn.ID), Tags: in.Tags}
+	}{ConnectionArn: formatARN(c.ns, in.conn.Region, a.opts.AccountID, store.KindConnection, in.conn.ID), Tags: in.Tags}
 	return out, nil
 }
 
@@ -163,14 +177,28 @@ func (a *API) parseResourceARN(field, arn string, kind store.ResourceKind) (reso
 	return r, nil
 }
 
-func (a *API) getConnection(ctx context.Context, c call) (any, error) {
-	var in struct{ ConnectionArn *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
+// connectionIn is the input of the operations on one connection.
+type connectionIn struct{ ConnectionArn *string }
+
+// onConnection is the access of an operation on the connection its
+// ConnectionArn names.
+func onConnection[In any](arn func(*In) *string, actions ...string) func(context.Context, call, *In) ([]policy.Request, error) {
+	return func(_ context.Context, _ call, in *In) ([]policy.Request, error) {
+		r, err := checkARN("ConnectionArn", arn(in), store.KindConnection, maxConnectionARN)
+		if err != nil {
+			return nil, err
+		}
+		reqs := make([]policy.Request, len(actions))
+		for i, action := range actions {
+			reqs[i] = on(action, r)
+		}
+		return reqs, nil
 	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
-		return nil, err
-	}
+}
+
+func connectionArnOf(in *connectionIn) *string { return in.ConnectionArn }
+
+func (a *API) getConnection(ctx context.Context, c call, in *connectionIn) (any, error) {
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
 	if err != nil {
 		return nil, err
@@ -178,17 +206,33 @@ func (a *API) getConnection(ctx context.Context, c call) (any, error) {
 	return struct{ Connection wireConnection }{a.connectionOut(c.ns, conn)}, nil
 }
 
-func (a *API) listConnections(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ProviderTypeFilter *string
-		HostArnFilter      *string
-		MaxResults         *int
-		NextToken          *string
+type listConnectionsIn struct {
+	ProviderTypeFilter *string
+	HostArnFilter      *string
+	MaxResults         *int
+	NextToken          *string
+	list               policy.Request
+}
+
+func (a *API) listConnectionsAccess(_ context.Context, c call, in *listConnectionsIn) ([]policy.Request, error) {
+	r := on(actionPrefix+"ListConnections", "*")
+	if in.ProviderTypeFilter != nil {
+		if err := checkProviderType(c.ns, "ProviderTypeFilter", *in.ProviderTypeFilter); err != nil {
+			return nil, err
+		}
+		r = on(r.Action, "*", policy.KeyProviderTypeFilter, *in.ProviderTypeFilter)
 	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
+	if in.HostArnFilter != nil {
+		if err := checkLength("HostArnFilter", *in.HostArnFilter, 0, maxConnectionARN); err != nil {
+			return nil, err
+		}
 	}
-	filter, err := a.connectionFilter(ctx, c.ns, in.ProviderTypeFilter, in.HostArnFilter)
+	in.list = r
+	return []policy.Request{r}, nil
+}
+
+func (a *API) listConnections(ctx context.Context, c call, in *listConnectionsIn) (any, error) {
+	filter, err := a.connectionFilter(ctx, in.ProviderTypeFilter, in.HostArnFilter)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +242,12 @@ func (a *API) listConnections(ctx context.Context, c call) (any, error) {
 	}, func(c store.Connection) string { return c.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	conns, err = filterVisible(ctx, a, in.list, conns, func(conn store.Connection) string {
+		return formatARN(namespaces[0], conn.Region, a.opts.AccountID, store.KindConnection, conn.ID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := struct {
 		Connections []wireConnection
@@ -209,18 +259,12 @@ func (a *API) listConnections(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-func (a *API) connectionFilter(ctx context.Context, ns namespace, providerType, hostARN *string) (store.ConnectionFilter, error) {
+func (a *API) connectionFilter(ctx context.Context, providerType, hostARN *string) (store.ConnectionFilter, error) {
 	var f store.ConnectionFilter
 	if providerType != nil {
-		if err := checkProviderType(ns, "ProviderTypeFilter", *providerType); err != nil {
-			return f, err
-		}
 		f.ProviderType = *providerType
 	}
 	if hostARN != nil {
-		if err := checkLength("HostArnFilter", *hostARN, 0, maxConnectionARN); err != nil {
-			return f, err
-		}
 		host, err := a.lookupHost(ctx, "HostArnFilter", *hostARN)
 		if err != nil {
 			return f, err
@@ -230,14 +274,7 @@ func (a *API) connectionFilter(ctx context.Context, ns namespace, providerType, 
 	return f, nil
 }
 
-func (a *API) deleteConnection(ctx context.Context, c call) (any, error) {
-	var in struct{ ConnectionArn *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
-		return nil, err
-	}
+func (a *API) deleteConnection(ctx context.Context, c call, in *connectionIn) (any, error) {
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
 	if err != nil {
 		return nil, err

@@ -2,9 +2,19 @@ package controlplane
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/forgelink/forgelink/relay/policy"
 	"time"
 )
+
+// onNothing is the access of an operation on no single resource: action
+// on "*".
+func onNothing[In any](action string) func(context.Context, call, *In) ([]policy.Request, error) {
+	return func(context.Context, call, *In) ([]policy.Request, error) {
+		return []policy.Request{on(action, "*")}, nil
+	}
+}
 
 // ConsoleLinks mints one-time sign-in links to the web console
 // (relay/console).
@@ -18,12 +28,10 @@ type consoleLinkOut struct {
 }
 
 // createConsoleLink answers a single-use console sign-in link. The link is
-// a credential: only callers the control plane authenticated get one.
-func (a *API) createConsoleLink(ctx context.Context, c call) (any, error) {
-	var in struct{}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+// a credential: only callers the control plane authenticated get one, and
+// ctx carries the caller's key id (policy.CallerOf), to which LoginLink
+// binds the session.
+func (a *API) createConsoleLink(ctx context.Context, _ call, _ *struct{}) (any, error) {
 	if a.opts.ConsoleLinks == nil {
 		return nil, newError(codeUnsupportedOp, "this forgelink daemon serves no web console")
 	}

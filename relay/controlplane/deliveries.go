@@ -9,6 +9,7 @@ import (
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
@@ -86,32 +87,34 @@ func (a *API) deliveriesOut(ds []store.Delivery) []deliverySummary {
 	return out
 }
 
-func (a *API) listDeliveries(ctx context.Context, c call) (any, error) {
-	var in struct {
-		Pipeline   *string
-		State      *string
-		EventId    *string
-		MaxResults *int
-		NextToken  *string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	var f store.DeliveryFilter
-	if in.Pipeline != nil {
-		f.Pipeline = *in.Pipeline
-	}
-	if in.State != nil {
-		if !slices.Contains(deliveryStates, *in.State) {
-			return nil, validationError("Value '%s' at 'State' failed to satisfy constraint: Member must satisfy enum value set: %v", *in.State, deliveryStates)
-		}
-		f.State = *in.State
+type listDeliveriesIn struct {
+	Pipeline   *string
+	State      *string
+	EventId    *string
+	MaxResults *int
+	NextToken  *string
+	list       policy.Request
+}
+
+func (a *API) listDeliveriesAccess(_ context.Context, _ call, in *listDeliveriesIn) ([]policy.Request, error) {
+	if in.State != nil && !slices.Contains(deliveryStates, *in.State) {
+		return nil, validationError("Value '%s' at 'State' failed to satisfy constraint: Member must satisfy enum value set: %v", *in.State, deliveryStates)
 	}
 	if in.EventId != nil {
 		if err := checkUUID("EventId", in.EventId, "an event id"); err != nil {
 			return nil, err
 		}
-		f.EventID = *in.EventId
+	}
+	in.list = on(extPrefix+"ListDeliveries", "*")
+	return []policy.Request{in.list}, nil
+}
+
+func (a *API) listDeliveries(ctx context.Context, _ call, in *listDeliveriesIn) (any, error) {
+	var f store.DeliveryFilter
+	for _, m := range []struct{ to, from *string }{{&f.Pipeline, in.Pipeline}, {&f.State, in.State}, {&f.EventID, in.EventId}} {
+		if m.from != nil {
+			*m.to = *m.from
+		}
 	}
 	scope := "deliveries\x00" + f.Pipeline + "\x00" + f.State + "\x00" + f.EventID
 	ds, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Delivery, error) {
@@ -120,32 +123,45 @@ func (a *API) listDeliveries(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
+	ds, err = filterVisible(ctx, a, in.list, ds, func(d store.Delivery) string { return a.connectionARN(d.ConnectionID) })
+	if err != nil {
+		return nil, err
+	}
 	return struct {
 		Deliveries []deliverySummary
 		NextToken  *string `json:",omitempty"`
 	}{a.deliveriesOut(ds), next}, nil
 }
 
-func deliveryIDInput(c call) (string, error) {
-	var in struct{ DeliveryId *string }
-	if err := decode(c.body, &in); err != nil {
-		return "", err
-	}
-	if err := checkUUID("DeliveryId", in.DeliveryId, "a delivery id"); err != nil {
-		return "", err
-	}
-	return *in.DeliveryId, nil
+type deliveryIn struct {
+	DeliveryId *string
+	delivery   store.Delivery
+	attempts   []store.Attempt
+	err        error // the lookup's, answered by run after authorisation
 }
 
-func (a *API) getDelivery(ctx context.Context, c call) (any, error) {
-	id, err := deliveryIDInput(c)
-	if err != nil {
-		return nil, err
+// onDelivery loads the delivery first and authorises action on its
+// connection, as onEvent does for events.
+func (a *API) onDelivery(action string) func(context.Context, call, *deliveryIn) ([]policy.Request, error) {
+	return func(ctx context.Context, _ call, in *deliveryIn) ([]policy.Request, error) {
+		if err := checkUUID("DeliveryId", in.DeliveryId, "a delivery id"); err != nil {
+			return nil, err
+		}
+		in.delivery, in.attempts, in.err = a.opts.Store.GetDelivery(ctx, *in.DeliveryId)
+		resource, err := a.recordConnection(in.err, in.delivery.ConnectionID)
+		if err != nil {
+			return nil, fmt.Errorf("delivery %s: %w", *in.DeliveryId, err)
+		}
+		in.err = onResource("delivery "+*in.DeliveryId, in.err)
+		return []policy.Request{on(action, resource)}, nil
 	}
-	d, attempts, err := a.opts.Store.GetDelivery(ctx, id)
-	if err != nil {
-		return nil, onResource("delivery "+id, err)
+}
+
+func (a *API) getDelivery(_ context.Context, _ call, in *deliveryIn) (any, error) {
+	if in.err != nil {
+		return nil, in.err
 	}
+	d, attempts, id := in.delivery, in.attempts, *in.DeliveryId
 	// Invalid JSON would fail the response's encoding as a whole.
 	if !json.Valid(d.Message) {
 		return nil, fmt.Errorf("delivery %s: stored message is not JSON", id)
@@ -172,30 +188,30 @@ func (a *API) getDelivery(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-func (a *API) redeliverDelivery(ctx context.Context, c call) (any, error) {
-	if err := a.transition(ctx, c, a.opts.Store.Redeliver, "succeeded, dead, superseded, discarded or filtered", "redelivered"); err != nil {
+func (a *API) redeliverDelivery(ctx context.Context, _ call, in *deliveryIn) (any, error) {
+	if err := a.transition(ctx, in, a.opts.Store.Redeliver, "succeeded, dead, superseded, discarded or filtered", "redelivered"); err != nil {
 		return nil, err
 	}
 	a.opts.DeliveriesChanged()
 	return struct{}{}, nil
 }
 
-func (a *API) discardDelivery(ctx context.Context, c call) (any, error) {
-	if err := a.transition(ctx, c, a.opts.Store.Discard, "pending or dead", "discarded"); err != nil {
+func (a *API) discardDelivery(ctx context.Context, _ call, in *deliveryIn) (any, error) {
+	if err := a.transition(ctx, in, a.opts.Store.Discard, "pending or dead", "discarded"); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
 }
 
-// transition applies change to the delivery c names. The store reports a
+// transition applies change to the delivery. The store reports a
 // delivery in the wrong state as ErrUnavailable, which would go out as "is
 // not AVAILABLE"; the caller is told the state instead.
-func (a *API) transition(ctx context.Context, c call, change func(context.Context, string) error, allowed, done string) error {
-	id, err := deliveryIDInput(c)
-	if err != nil {
-		return err
+func (a *API) transition(ctx context.Context, in *deliveryIn, change func(context.Context, string) error, allowed, done string) error {
+	if in.err != nil {
+		return in.err
 	}
-	err = change(ctx, id)
+	id := *in.DeliveryId
+	err := change(ctx, id)
 	if !errors.Is(err, store.ErrUnavailable) {
 		return onResource("delivery "+id, err)
 	}
@@ -277,13 +293,17 @@ func pipelineToWire(p config.Pipeline) pipelineOut {
 	}
 }
 
+type listPipelinesIn struct{ list policy.Request }
+
+func listPipelinesOf(in *listPipelinesIn) *policy.Request { return &in.list }
+
 // listPipelines is not paginated: pipelines come from the configuration
 // file, not the store, and are few.
-func (a *API) listPipelines(ctx context.Context, c call) (any, error) {
-	if err := decode(c.body, &struct{}{}); err != nil {
+func (a *API) listPipelines(ctx context.Context, _ call, in *listPipelinesIn) (any, error) {
+	ps, err := filterVisible(ctx, a, in.list, a.opts.Pipelines.Pipelines(), func(p config.Pipeline) string { return canonicalARN(p.ConnectionArn) })
+	if err != nil {
 		return nil, err
 	}
-	ps := a.opts.Pipelines.Pipelines()
 	out := struct{ Pipelines []pipelineOut }{Pipelines: make([]pipelineOut, 0, len(ps))}
 	for _, p := range ps {
 		out.Pipelines = append(out.Pipelines, pipelineToWire(p))
@@ -291,30 +311,43 @@ func (a *API) listPipelines(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-func (a *API) getPipeline(ctx context.Context, c call) (any, error) {
-	var in struct{ Name *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+type pipelineIn struct {
+	Name     *string
+	pipeline *config.Pipeline
+}
+
+// getPipelineAccess: GetPipeline on the pipeline's connection (every
+// connection for a pipeline that does not exist, as onEvent).
+func (a *API) getPipelineAccess(_ context.Context, _ call, in *pipelineIn) ([]policy.Request, error) {
 	if err := required("Name", in.Name); err != nil {
 		return nil, err
 	}
+	resource := a.anyConnection()
 	for _, p := range a.opts.Pipelines.Pipelines() {
 		if p.Name == *in.Name {
-			return struct{ Pipeline pipelineOut }{pipelineToWire(p)}, nil
+			in.pipeline = &p
+			resource = canonicalARN(p.ConnectionArn)
+			break
 		}
 	}
-	return nil, onResource("pipeline "+*in.Name, store.ErrNotFound)
+	return []policy.Request{on(extPrefix+"GetPipeline", resource)}, nil
+}
+
+func (a *API) getPipeline(_ context.Context, _ call, in *pipelineIn) (any, error) {
+	if in.pipeline == nil {
+		return nil, onResource("pipeline "+*in.Name, store.ErrNotFound)
+	}
+	return struct{ Pipeline pipelineOut }{pipelineToWire(*in.pipeline)}, nil
 }
 
 // explainEvent evaluates the event against the pipelines configured now,
 // which may differ from those that routed it: the event's deliveries show
 // what was actually decided.
-func (a *API) explainEvent(ctx context.Context, c call) (any, error) {
-	e, err := a.eventInput(ctx, c)
-	if err != nil {
-		return nil, err
+func (a *API) explainEvent(ctx context.Context, _ call, in *eventIn) (any, error) {
+	if in.err != nil {
+		return nil, in.err
 	}
+	e := in.event
 	var ev providers.Event
 	if err := json.Unmarshal(e.Normalized, &ev); err != nil {
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)

@@ -26,6 +26,9 @@ const (
 	codeUnsupportedProvider = "UnsupportedProviderTypeException"
 	codeInternal            = "InternalServerException"
 	codeAccessDenied        = "AccessDeniedException"
+	// codeUnsupportedMediaType is what Smithy's servers answer (HTTP 415)
+	// for a Content-Type the protocol does not use.
+	codeUnsupportedMediaType = "UnsupportedMediaTypeException"
 )
 
 // maxMessage is the model's ErrorMessage limit.

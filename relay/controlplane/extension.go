@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -28,42 +30,39 @@ type webhookOut struct {
 	PreviousSecretValidUntil *float64 `json:",omitempty"`
 }
 
-func (a *API) webhookInput(ctx context.Context, c call) (store.Connection, string, *int64, error) {
-	var in struct {
-		ConnectionArn  *string
-		OverlapSeconds *int64
-	}
-	if err := decode(c.body, &in); err != nil {
-		return store.Connection{}, "", nil, err
-	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
-		return store.Connection{}, "", nil, err
-	}
-	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
-	return conn, *in.ConnectionArn, in.OverlapSeconds, err
+type webhookIn struct {
+	ConnectionArn  *string
+	OverlapSeconds *int64
 }
+
+func webhookArnOf(in *webhookIn) *string { return in.ConnectionArn }
 
 // getConnectionWebhook returns the connection's webhook URL and current
 // secret: the one read path for a secret, behind authentication.
-func (a *API) getConnectionWebhook(ctx context.Context, c call) (any, error) {
-	conn, arn, _, err := a.webhookInput(ctx, c)
+func (a *API) getConnectionWebhook(ctx context.Context, _ call, in *webhookIn) (any, error) {
+	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
 	if err != nil {
 		return nil, err
 	}
-	return a.webhookOut(ctx, conn, arn)
+	return a.webhookOut(ctx, conn, *in.ConnectionArn)
 }
 
-func (a *API) rotateConnectionWebhookSecret(ctx context.Context, c call) (any, error) {
-	conn, arn, overlapSeconds, err := a.webhookInput(ctx, c)
+func (a *API) rotateSecretAccess(ctx context.Context, c call, in *webhookIn) ([]policy.Request, error) {
+	if s := in.OverlapSeconds; s != nil && (*s < 0 || *s > 30*24*3600) {
+		return nil, validationError("Value '%d' at 'OverlapSeconds' failed to satisfy constraint: Member must be between 0 and 2592000", *s)
+	}
+	return onConnection(webhookArnOf, extPrefix+"RotateConnectionWebhookSecret")(ctx, c, in)
+}
+
+func (a *API) rotateConnectionWebhookSecret(ctx context.Context, _ call, in *webhookIn) (any, error) {
+	arn := *in.ConnectionArn
+	conn, err := a.lookupConnection(ctx, "ConnectionArn", arn)
 	if err != nil {
 		return nil, err
 	}
 	overlap := a.opts.SecretOverlap
-	if overlapSeconds != nil {
-		if *overlapSeconds < 0 || *overlapSeconds > 30*24*3600 {
-			return nil, validationError("Value '%d' at 'OverlapSeconds' failed to satisfy constraint: Member must be between 0 and 2592000", *overlapSeconds)
-		}
-		overlap = time.Duration(*overlapSeconds) * time.Second
+	if in.OverlapSeconds != nil {
+		overlap = time.Duration(*in.OverlapSeconds) * time.Second
 	}
 	sealed := a.opts.Keyring.Seal(newWebhookSecret(), []byte(conn.ID))
 	if err := a.opts.Store.RotateWebhookSecret(ctx, conn.ID, sealed, a.opts.Now().Add(overlap)); err != nil {
@@ -137,18 +136,32 @@ func (a *API) connectionARN(id string) string {
 	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, id)
 }
 
-func (a *API) listEvents(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ConnectionArn *string
-		Repository    *string
-		Kind          *string
-		Since, Until  *float64
-		MaxResults    *int
-		NextToken     *string
+type listEventsIn struct {
+	ConnectionArn *string
+	Repository    *string
+	Kind          *string
+	Since, Until  *float64
+	MaxResults    *int
+	NextToken     *string
+	list          policy.Request
+}
+
+// listEventsAccess: ListEvents on "*" (records filtered by their
+// connection), and on the connection the filter names.
+func (a *API) listEventsAccess(_ context.Context, _ call, in *listEventsIn) ([]policy.Request, error) {
+	in.list = on(extPrefix+"ListEvents", "*")
+	reqs := []policy.Request{in.list}
+	if in.ConnectionArn != nil {
+		arn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, on(in.list.Action, arn))
 	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+	return reqs, nil
+}
+
+func (a *API) listEvents(ctx context.Context, _ call, in *listEventsIn) (any, error) {
 	f, err := a.eventFilter(ctx, in.ConnectionArn, in.Repository, in.Kind, in.Since, in.Until)
 	if err != nil {
 		return nil, err
@@ -159,6 +172,10 @@ func (a *API) listEvents(ctx context.Context, c call) (any, error) {
 	}, func(e store.Event) string { return e.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
+	}
+	events, err = filterVisible(ctx, a, in.list, events, func(e store.Event) string { return a.connectionARN(e.ConnectionID) })
+	if err != nil {
+		return nil, err
 	}
 	out := struct {
 		Events    []eventSummary
@@ -198,24 +215,47 @@ func fromEpoch(s float64) time.Time {
 	return time.UnixMilli(int64(s * 1000)).UTC()
 }
 
-// eventInput loads the event an {EventId} input names.
-func (a *API) eventInput(ctx context.Context, c call) (store.Event, error) {
-	var in struct{ EventId *string }
-	if err := decode(c.body, &in); err != nil {
-		return store.Event{}, err
-	}
-	if err := checkUUID("EventId", in.EventId, "an event id"); err != nil {
-		return store.Event{}, err
-	}
-	e, err := a.opts.Store.GetEvent(ctx, *in.EventId)
-	return e, onResource("event "+*in.EventId, err)
+type eventIn struct {
+	EventId *string
+	event   store.Event
+	err     error // the lookup's, answered by run after authorisation
 }
 
-func (a *API) getEvent(ctx context.Context, c call) (any, error) {
-	e, err := a.eventInput(ctx, c)
-	if err != nil {
-		return nil, err
+// onEvent loads the event first and authorises action on its connection;
+// an event that does not exist is authorised on every connection, so
+// that only a caller allowed on all of them learns it does not exist.
+func (a *API) onEvent(action string) func(context.Context, call, *eventIn) ([]policy.Request, error) {
+	return func(ctx context.Context, _ call, in *eventIn) ([]policy.Request, error) {
+		if err := checkUUID("EventId", in.EventId, "an event id"); err != nil {
+			return nil, err
+		}
+		in.event, in.err = a.opts.Store.GetEvent(ctx, *in.EventId)
+		resource, err := a.recordConnection(in.err, in.event.ConnectionID)
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %w", *in.EventId, err)
+		}
+		in.err = onResource("event "+*in.EventId, in.err)
+		return []policy.Request{on(action, resource)}, nil
 	}
+}
+
+// recordConnection is the ARN a record by id is authorised on: its
+// connection's, or every connection's when the lookup found no record.
+func (a *API) recordConnection(lookup error, connID string) (string, error) {
+	switch {
+	case lookup == nil:
+		return a.connectionARN(connID), nil
+	case errors.Is(lookup, store.ErrNotFound):
+		return a.anyConnection(), nil
+	}
+	return "", lookup
+}
+
+func (a *API) getEvent(_ context.Context, _ call, in *eventIn) (any, error) {
+	if in.err != nil {
+		return nil, in.err
+	}
+	e := in.event
 	return struct{ Event eventDetail }{eventDetail{
 		eventSummary: a.eventOut(e),
 		Headers:      e.Headers,

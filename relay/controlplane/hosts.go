@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -50,17 +51,17 @@ func (a *API) lookupHost(ctx context.Context, field, arn string) (store.Host, er
 	return h, nil
 }
 
-func (a *API) createHost(ctx context.Context, c call) (any, error) {
-	var in struct {
-		Name             *string
-		ProviderType     *string
-		ProviderEndpoint *string
-		VpcConfiguration *wireVPC
-		Tags             []wireTag
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+type createHostIn struct {
+	Name             *string
+	ProviderType     *string
+	ProviderEndpoint *string
+	VpcConfiguration *wireVPC
+	Tags             []wireTag
+	host             store.Host
+	tags             []store.Tag
+}
+
+func (a *API) createHostAccess(_ context.Context, c call, in *createHostIn) ([]policy.Request, error) {
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -79,18 +80,17 @@ func (a *API) createHost(ctx context.Context, c call) (any, error) {
 		return nil, newError(codeInvalidInput, "hosts are for installed providers (%s, %s); %s needs no host",
 			store.ProviderGitHubEnterpriseServer, store.ProviderGitLabSelfManaged, *in.ProviderType)
 	}
-	if err := checkEndpoint("ProviderEndpoint", *in.ProviderEndpoint, a.opts.Limits.AllowHTTPEndpoints); err != nil {
+	if err := a.checkEndpoint("ProviderEndpoint", *in.ProviderEndpoint); err != nil {
 		return nil, err
 	}
 	vpc, err := checkVPC("VpcConfiguration", in.VpcConfiguration)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := checkTags("Tags", in.Tags)
-	if err != nil {
+	if in.tags, err = checkTags("Tags", in.Tags); err != nil {
 		return nil, err
 	}
-	h := store.Host{
+	in.host = store.Host{
 		ID:               hostID(*in.Name),
 		Name:             *in.Name,
 		ProviderType:     *in.ProviderType,
@@ -99,7 +99,25 @@ func (a *API) createHost(ctx context.Context, c call) (any, error) {
 		Status:           store.StatusPending,
 		VPC:              vpc,
 	}
-	switch err := a.opts.Store.CreateHost(ctx, h, tags, a.opts.Limits.Hosts); {
+	r := withRequestTags(on(actionPrefix+"CreateHost", "*", policy.KeyProviderType, *in.ProviderType), in.tags)
+	return []policy.Request{withVPC(r, vpc)}, nil
+}
+
+// withVPC adds codeconnections:VpcId when the request names a VPC.
+func withVPC(r policy.Request, vpc *store.VPCConfiguration) policy.Request {
+	if vpc == nil {
+		return r
+	}
+	if r.Context == nil {
+		r.Context = policy.Context{}
+	}
+	r.Context[policy.KeyVpcID] = []string{vpc.VPCID}
+	return r
+}
+
+func (a *API) createHost(ctx context.Context, c call, in *createHostIn) (any, error) {
+	h := in.host
+	switch err := a.opts.Store.CreateHost(ctx, h, in.tags, a.opts.Limits.Hosts); {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return nil, newError(codeLimitExceeded, "the account already has the maximum of %d hosts", a.opts.Limits.Hosts)
 	case errors.Is(err, store.ErrAlreadyExists):
@@ -130,23 +148,26 @@ func hostID(name string) string {
 	return b.String() + "-" + hex.EncodeToString(suffix[:])
 }
 
-func (a *API) hostARNInput(c call) (string, error) {
-	var in struct{ HostArn *string }
-	if err := decode(c.body, &in); err != nil {
-		return "", err
+// hostIn is the input of the operations on one host.
+type hostIn struct{ HostArn *string }
+
+// onHost is the access of an operation on the host its HostArn names;
+// the set-up actions also carry codeconnections:HostArn.
+func onHost(action string, withKey bool) func(context.Context, call, *hostIn) ([]policy.Request, error) {
+	return func(_ context.Context, _ call, in *hostIn) ([]policy.Request, error) {
+		arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
+		if err != nil {
+			return nil, err
+		}
+		if withKey {
+			return []policy.Request{on(action, arn, policy.KeyHostArn, arn)}, nil
+		}
+		return []policy.Request{on(action, arn)}, nil
 	}
-	if err := required("HostArn", in.HostArn); err != nil {
-		return "", err
-	}
-	return *in.HostArn, checkLength("HostArn", *in.HostArn, 0, maxConnectionARN)
 }
 
-func (a *API) getHost(ctx context.Context, c call) (any, error) {
-	arn, err := a.hostARNInput(c)
-	if err != nil {
-		return nil, err
-	}
-	h, err := a.lookupHost(ctx, "HostArn", arn)
+func (a *API) getHost(ctx context.Context, _ call, in *hostIn) (any, error) {
+	h, err := a.lookupHost(ctx, "HostArn", *in.HostArn)
 	if err != nil {
 		return nil, err
 	}
@@ -160,19 +181,35 @@ func (a *API) getHost(ctx context.Context, c call) (any, error) {
 	}{h.Name, h.Status, h.ProviderType, h.ProviderEndpoint, toWireVPC(h.VPC)}, nil
 }
 
-func (a *API) listHosts(ctx context.Context, c call) (any, error) {
-	var in struct {
-		MaxResults *int
-		NextToken  *string
+// listIn is the input of a paginated listing without filters.
+type listIn struct {
+	MaxResults *int
+	NextToken  *string
+	list       policy.Request
+}
+
+// listing is the access of a listing: action on "*".
+func listing[In any](action string, list func(*In) *policy.Request) func(context.Context, call, *In) ([]policy.Request, error) {
+	return func(_ context.Context, _ call, in *In) ([]policy.Request, error) {
+		*list(in) = on(action, "*")
+		return []policy.Request{*list(in)}, nil
 	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+}
+
+func listOf(in *listIn) *policy.Request { return &in.list }
+
+func (a *API) listHosts(ctx context.Context, c call, in *listIn) (any, error) {
 	hosts, next, err := listPage(in.MaxResults, in.NextToken, "hosts\x00"+a.opts.Region, func(p store.Page) ([]store.Host, error) {
 		return a.opts.Store.ListHosts(ctx, store.HostFilter{Region: a.opts.Region}, p)
 	}, func(h store.Host) string { return h.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	hosts, err = filterVisible(ctx, a, in.list, hosts, func(h store.Host) string {
+		return formatARN(namespaces[0], h.Region, a.opts.AccountID, store.KindHost, h.ID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := struct {
 		Hosts     []wireHost
@@ -184,52 +221,49 @@ func (a *API) listHosts(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-func (a *API) updateHost(ctx context.Context, c call) (any, error) {
-	var in struct {
-		HostArn          *string
-		ProviderEndpoint *string
-		VpcConfiguration *wireVPC
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("HostArn", in.HostArn); err != nil {
-		return nil, err
-	}
-	var u store.HostUpdate
-	if in.ProviderEndpoint != nil {
-		if err := checkEndpoint("ProviderEndpoint", *in.ProviderEndpoint, a.opts.Limits.AllowHTTPEndpoints); err != nil {
-			return nil, err
-		}
-		endpoint := strings.TrimRight(*in.ProviderEndpoint, "/")
-		u.ProviderEndpoint = &endpoint
-	}
-	vpc, err := checkVPC("VpcConfiguration", in.VpcConfiguration)
+type updateHostIn struct {
+	HostArn          *string
+	ProviderEndpoint *string
+	VpcConfiguration *wireVPC
+	update           store.HostUpdate
+}
+
+func (a *API) updateHostAccess(_ context.Context, _ call, in *updateHostIn) ([]policy.Request, error) {
+	arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
 	if err != nil {
 		return nil, err
 	}
-	u.VPC = vpc
+	if in.ProviderEndpoint != nil {
+		if err := a.checkEndpoint("ProviderEndpoint", *in.ProviderEndpoint); err != nil {
+			return nil, err
+		}
+		endpoint := strings.TrimRight(*in.ProviderEndpoint, "/")
+		in.update.ProviderEndpoint = &endpoint
+	}
+	if in.update.VPC, err = checkVPC("VpcConfiguration", in.VpcConfiguration); err != nil {
+		return nil, err
+	}
+	return []policy.Request{withVPC(on(actionPrefix+"UpdateHost", arn), in.update.VPC)}, nil
+}
+
+func (a *API) updateHost(ctx context.Context, _ call, in *updateHostIn) (any, error) {
 	h, err := a.lookupHost(ctx, "HostArn", *in.HostArn)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.opts.Store.UpdateHost(ctx, h.ID, u); err != nil {
+	if _, err := a.opts.Store.UpdateHost(ctx, h.ID, in.update); err != nil {
 		return nil, onResource("host "+*in.HostArn, err)
 	}
 	return struct{}{}, nil
 }
 
-func (a *API) deleteHost(ctx context.Context, c call) (any, error) {
-	arn, err := a.hostARNInput(c)
-	if err != nil {
-		return nil, err
-	}
-	h, err := a.lookupHost(ctx, "HostArn", arn)
+func (a *API) deleteHost(ctx context.Context, _ call, in *hostIn) (any, error) {
+	h, err := a.lookupHost(ctx, "HostArn", *in.HostArn)
 	if err != nil {
 		return nil, err
 	}
 	if err := a.opts.Store.DeleteHost(ctx, h.ID); err != nil {
-		return nil, onResource("host "+arn, err)
+		return nil, onResource("host "+*in.HostArn, err)
 	}
 	return struct{}{}, nil
 }

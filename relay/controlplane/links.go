@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -64,32 +65,61 @@ func (a *API) linkOut(ns namespace, l store.RepositoryLink) struct{ RepositoryLi
 	return struct{ RepositoryLinkInfo wireLink }{out}
 }
 
-// createRepositoryLink accepts a connection in any status: its hook is
-// registered once the connection is AVAILABLE. EncryptionKeyArn is kept and
-// echoed only; forgelink seals its secrets with its own keyring.
-func (a *API) createRepositoryLink(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ConnectionArn, OwnerId, RepositoryName, EncryptionKeyArn *string
-		Tags                                                     []wireTag
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+type createLinkIn struct {
+	ConnectionArn, OwnerId, RepositoryName, EncryptionKeyArn *string
+	Tags                                                     []wireTag
+	tags                                                     []store.Tag
+	id                                                       string
+}
+
+// createLinkAccess: CreateRepositoryLink, PassConnection and UseConnection
+// (with the repository's keys) on the connection, as IAM's reference has
+// it, and TagResource on the new link when tags are given.
+func (a *API) createLinkAccess(_ context.Context, _ call, in *createLinkIn) ([]policy.Request, error) {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{"ConnectionArn", in.ConnectionArn}, {"OwnerId", in.OwnerId}, {"RepositoryName", in.RepositoryName}} {
+	}{{"OwnerId", in.OwnerId}, {"RepositoryName", in.RepositoryName}} {
 		if err := required(f.name, f.v); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkEncryptionKey(in.EncryptionKeyArn); err != nil {
-		return nil, err
-	}
-	tags, err := checkTags("Tags", in.Tags)
+	conn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEncryptionKey(in.EncryptionKeyArn); err != nil {
+		return nil, err
+	}
+	if in.tags, err = checkTags("Tags", in.Tags); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("new repository link id: %w", err)
+	}
+	in.id = id.String()
+	owner, name := *in.OwnerId, *in.RepositoryName
+	reqs := []policy.Request{
+		withRequestTags(on(actionPrefix+"CreateRepositoryLink", conn), in.tags),
+		on(actionPassConnection, conn),
+		on(actionUseConnection, conn, policy.KeyFullRepositoryID, owner+"/"+name, policy.KeyOwnerID, owner, policy.KeyRepositoryName, name),
+	}
+	if len(in.tags) > 0 {
+		reqs = append(reqs, withRequestTags(on(actionPrefix+"TagResource", a.linkARN(in.id)), in.tags))
+	}
+	return reqs, nil
+}
+
+// linkARN names a repository link in the codeconnections form.
+func (a *API) linkARN(id string) string {
+	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindRepositoryLink, id)
+}
+
+// createRepositoryLink accepts a connection in any status: its hook is
+// registered once the connection is AVAILABLE. EncryptionKeyArn is kept and
+// echoed only; forgelink seals its secrets with its own keyring.
+func (a *API) createRepositoryLink(ctx context.Context, c call, in *createLinkIn) (any, error) {
 	conn, err := a.linkConnection(ctx, *in.ConnectionArn)
 	if err != nil {
 		return nil, err
@@ -97,16 +127,12 @@ func (a *API) createRepositoryLink(ctx context.Context, c call) (any, error) {
 	if err := checkRepository(conn.ProviderType, *in.OwnerId, *in.RepositoryName); err != nil {
 		return nil, err
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, fmt.Errorf("new repository link id: %w", err)
-	}
-	l := store.RepositoryLink{ID: id.String(), ConnectionID: conn.ID, ProviderType: conn.ProviderType,
+	l := store.RepositoryLink{ID: in.id, ConnectionID: conn.ID, ProviderType: conn.ProviderType,
 		OwnerID: *in.OwnerId, RepositoryName: *in.RepositoryName, Region: conn.Region}
 	if in.EncryptionKeyArn != nil {
 		l.EncryptionKeyARN = *in.EncryptionKeyArn
 	}
-	err = a.opts.Store.CreateRepositoryLink(ctx, l, tags, a.opts.Limits.RepositoryLinks)
+	err = a.opts.Store.CreateRepositoryLink(ctx, l, in.tags, a.opts.Limits.RepositoryLinks)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		return nil, newError(codeAlreadyExists, "repository %s is already linked to connection %s", l.Repository(), *in.ConnectionArn)
@@ -178,19 +204,21 @@ func validSegment(s string) bool {
 	return pathSegment.MatchString(s) && s != "." && s != ".."
 }
 
-// linkInput validates the RepositoryLinkId of an input.
-func linkInput(id *string) error {
-	return checkUUID("RepositoryLinkId", id, "a repository link id")
+// linkIn is the input of the operations on one repository link.
+type linkIn struct{ RepositoryLinkId *string }
+
+// onLink is the access of an operation on the link its RepositoryLinkId
+// names (as a repository-link ARN).
+func (a *API) onLink(action string) func(context.Context, call, *linkIn) ([]policy.Request, error) {
+	return func(_ context.Context, _ call, in *linkIn) ([]policy.Request, error) {
+		if err := checkUUID("RepositoryLinkId", in.RepositoryLinkId, "a repository link id"); err != nil {
+			return nil, err
+		}
+		return []policy.Request{on(action, a.linkARN(*in.RepositoryLinkId))}, nil
+	}
 }
 
-func (a *API) getRepositoryLink(ctx context.Context, c call) (any, error) {
-	var in struct{ RepositoryLinkId *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := linkInput(in.RepositoryLinkId); err != nil {
-		return nil, err
-	}
+func (a *API) getRepositoryLink(ctx context.Context, c call, in *linkIn) (any, error) {
 	l, err := a.opts.Store.GetRepositoryLink(ctx, *in.RepositoryLinkId)
 	if err != nil {
 		return nil, onResource("repository link "+*in.RepositoryLinkId, err)
@@ -198,19 +226,18 @@ func (a *API) getRepositoryLink(ctx context.Context, c call) (any, error) {
 	return a.linkOut(c.ns, l), nil
 }
 
-func (a *API) listRepositoryLinks(ctx context.Context, c call) (any, error) {
-	var in struct {
-		MaxResults *int
-		NextToken  *string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+func (a *API) listRepositoryLinks(ctx context.Context, c call, in *listIn) (any, error) {
 	links, next, err := listPage(in.MaxResults, in.NextToken, "repository-links", func(p store.Page) ([]store.RepositoryLink, error) {
 		return a.opts.Store.ListRepositoryLinks(ctx, store.RepositoryLinkFilter{}, p)
 	}, func(l store.RepositoryLink) string { return l.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list repository links: %w", err)
+	}
+	links, err = filterVisible(ctx, a, in.list, links, func(l store.RepositoryLink) string {
+		return formatARN(namespaces[0], l.Region, a.opts.AccountID, store.KindRepositoryLink, l.ID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := struct {
 		RepositoryLinks []wireLink
@@ -222,19 +249,32 @@ func (a *API) listRepositoryLinks(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-// updateRepositoryLink may move a link to another connection of the same
-// provider type and region, and change its EncryptionKeyArn.
-func (a *API) updateRepositoryLink(ctx context.Context, c call) (any, error) {
-	var in struct{ RepositoryLinkId, ConnectionArn, EncryptionKeyArn *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := linkInput(in.RepositoryLinkId); err != nil {
+type updateLinkIn struct{ RepositoryLinkId, ConnectionArn, EncryptionKeyArn *string }
+
+// updateLinkAccess: the link, and when it moves, the destination
+// connection (UpdateRepositoryLink and PassConnection on it).
+func (a *API) updateLinkAccess(_ context.Context, _ call, in *updateLinkIn) ([]policy.Request, error) {
+	if err := checkUUID("RepositoryLinkId", in.RepositoryLinkId, "a repository link id"); err != nil {
 		return nil, err
 	}
 	if err := checkEncryptionKey(in.EncryptionKeyArn); err != nil {
 		return nil, err
 	}
+	action := actionPrefix + "UpdateRepositoryLink"
+	reqs := []policy.Request{on(action, a.linkARN(*in.RepositoryLinkId))}
+	if in.ConnectionArn != nil {
+		conn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, on(action, conn), on(actionPassConnection, conn))
+	}
+	return reqs, nil
+}
+
+// updateRepositoryLink may move a link to another connection of the same
+// provider type and region, and change its EncryptionKeyArn.
+func (a *API) updateRepositoryLink(ctx context.Context, c call, in *updateLinkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	old, err := a.opts.Store.GetRepositoryLink(ctx, id)
 	if err != nil {
@@ -279,14 +319,7 @@ func checkMove(l store.RepositoryLink, conn store.Connection, arn string) error 
 // deleteRepositoryLink removes the link; the reconciler then removes its
 // repository's hook unless a pipeline or another link still wants it.
 // forgelink has no sync configurations, so none can be in the way.
-func (a *API) deleteRepositoryLink(ctx context.Context, c call) (any, error) {
-	var in struct{ RepositoryLinkId *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := linkInput(in.RepositoryLinkId); err != nil {
-		return nil, err
-	}
+func (a *API) deleteRepositoryLink(ctx context.Context, _ call, in *linkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	l, err := a.opts.Store.GetRepositoryLink(ctx, id)
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -32,26 +33,47 @@ type setupLinkOut struct {
 	ExpiresAt float64 // epoch seconds
 }
 
-// startConnectionSetup answers a set-up link for a connection: followed in
-// a browser, it installs the GitHub App or authorizes the OAuth
-// application, and the connection becomes AVAILABLE.
-func (a *API) startConnectionSetup(ctx context.Context, c call) (any, error) {
-	var in struct{ ConnectionArn *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
+type setupConnectionIn struct {
+	ConnectionArn *string
+	conn          store.Connection
+	err           error // the lookup's, answered by run after authorisation
+}
+
+// setupConnectionAccess: AWS's console handshake actions on the
+// connection, with its provider type: GetInstallationUrl for GitHub and
+// GHES, StartOAuthHandshake for GitLab and Bitbucket. The action depends
+// on the record, so it is looked up first; one that does not exist needs
+// both, so that a caller allowed only one of them learns nothing.
+func (a *API) setupConnectionAccess(ctx context.Context, _ call, in *setupConnectionIn) ([]policy.Request, error) {
+	arn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+	if err != nil {
 		return nil, err
 	}
 	if err := a.setupOffered(); err != nil {
 		return nil, err
 	}
-	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
-	if err != nil {
-		return nil, err
+	install, oauth := on(actionPrefix+"GetInstallationUrl", arn), on(actionPrefix+"StartOAuthHandshake", arn)
+	in.conn, in.err = a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
+	switch {
+	case errors.Is(in.err, store.ErrNotFound):
+		return []policy.Request{install, oauth}, nil
+	case in.err != nil:
+		return nil, in.err
+	case in.conn.ProviderType == store.ProviderGitHub || in.conn.ProviderType == store.ProviderGitHubEnterpriseServer:
+		return []policy.Request{on(install.Action, arn, policy.KeyProviderType, in.conn.ProviderType)}, nil
+	}
+	return []policy.Request{on(oauth.Action, arn, policy.KeyProviderType, in.conn.ProviderType)}, nil
+}
+
+// startConnectionSetup answers a set-up link for a connection: followed in
+// a browser, it installs the GitHub App or authorizes the OAuth
+// application, and the connection becomes AVAILABLE.
+func (a *API) startConnectionSetup(ctx context.Context, _ call, in *setupConnectionIn) (any, error) {
+	if in.err != nil {
+		return nil, in.err
 	}
 	expires := a.opts.Now().Add(setupLinkTTL)
-	link, err := a.opts.Setup.ConnectionSetupURL(ctx, conn.ID)
+	link, err := a.opts.Setup.ConnectionSetupURL(ctx, in.conn.ID)
 	if err != nil {
 		return nil, setupError("connection "+*in.ConnectionArn, err)
 	}
@@ -61,33 +83,27 @@ func (a *API) startConnectionSetup(ctx context.Context, c call) (any, error) {
 // startHostSetup answers a set-up link for a host: a GitHub Enterprise
 // Server host registers forgelink's GitHub App, a GitLab self-managed host
 // is given its OAuth application.
-func (a *API) startHostSetup(ctx context.Context, c call) (any, error) {
-	arn, err := a.hostARNInput(c)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) startHostSetup(ctx context.Context, _ call, in *hostIn) (any, error) {
 	if err := a.setupOffered(); err != nil {
 		return nil, err
 	}
-	host, err := a.lookupHost(ctx, "HostArn", arn)
+	host, err := a.lookupHost(ctx, "HostArn", *in.HostArn)
 	if err != nil {
 		return nil, err
 	}
 	expires := a.opts.Now().Add(setupLinkTTL)
 	link, err := a.opts.Setup.HostSetupURL(ctx, host.ID)
 	if err != nil {
-		return nil, setupError("host "+arn, err)
+		return nil, setupError("host "+*in.HostArn, err)
 	}
 	return setupLinkOut{SetupURL: link, ExpiresAt: epochSeconds(expires)}, nil
 }
 
+type gitHubAppSetupIn struct{ Organization *string }
+
 // startGitHubAppSetup answers a link that registers forgelink's own
 // GitHub App on github.com, for a user or an organization.
-func (a *API) startGitHubAppSetup(ctx context.Context, c call) (any, error) {
-	var in struct{ Organization *string }
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+func (a *API) startGitHubAppSetup(ctx context.Context, _ call, in *gitHubAppSetupIn) (any, error) {
 	if err := a.setupOffered(); err != nil {
 		return nil, err
 	}
@@ -108,26 +124,28 @@ type configureHostOut struct {
 	HostStatus string
 }
 
-// configureHostApp is the headless set-up of a GitLab self-managed host:
-// an OAuth application's id and secret, or an admin token with which
-// forgelink creates one. Credentials the host refuses change nothing.
-func (a *API) configureHostApp(ctx context.Context, c call) (any, error) {
-	var in struct {
-		HostArn      *string
-		ClientId     *string
-		ClientSecret *string
-		AdminToken   *string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("HostArn", in.HostArn); err != nil {
-		return nil, err
-	}
-	clientID, secret, admin, err := appCredentials(in.ClientId, in.ClientSecret, in.AdminToken)
+type configureHostIn struct {
+	HostArn                            *string
+	ClientId, ClientSecret, AdminToken *string
+	clientID, secret, admin            string
+}
+
+// configureHostAccess: RegisterAppCode on the host, with its HostArn.
+func (a *API) configureHostAccess(ctx context.Context, c call, in *configureHostIn) ([]policy.Request, error) {
+	arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
 	if err != nil {
 		return nil, err
 	}
+	if in.clientID, in.secret, in.admin, err = appCredentials(in.ClientId, in.ClientSecret, in.AdminToken); err != nil {
+		return nil, err
+	}
+	return []policy.Request{on(actionPrefix+"RegisterAppCode", arn, policy.KeyHostArn, arn)}, nil
+}
+
+// configureHostApp is the headless set-up of a GitLab self-managed host:
+// an OAuth application's id and secret, or an admin token with which
+// forgelink creates one. Credentials the host refuses change nothing.
+func (a *API) configureHostApp(ctx context.Context, _ call, in *configureHostIn) (any, error) {
 	if err := a.setupOffered(); err != nil {
 		return nil, err
 	}
@@ -138,7 +156,7 @@ func (a *API) configureHostApp(ctx context.Context, c call) (any, error) {
 	if err := checkEndpoint("ProviderEndpoint", host.ProviderEndpoint, a.opts.Limits.AllowHTTPEndpoints); err != nil {
 		return nil, err
 	}
-	if err := a.opts.Setup.ConfigureHostApp(ctx, host.ID, clientID, secret, admin); err != nil {
+	if err := a.opts.Setup.ConfigureHostApp(ctx, host.ID, in.clientID, in.secret, in.admin); err != nil {
 		return nil, setupError("host "+*in.HostArn, err)
 	}
 	return configureHostOut{HostArn: *in.HostArn, HostStatus: "AVAILABLE"}, nil

@@ -21,12 +21,13 @@ var syncOperations = []string{
 	"UpdateSyncBlocker",
 }
 
-// addSyncOperations registers the refusals in ops.
-func addSyncOperations(ops map[string]operation) {
+// addSyncOperations registers the refusals in ops; like any operation,
+// each is authorised first (its action on "*").
+func (a *API) addSyncOperations(ops map[string]operation) {
 	for _, name := range syncOperations {
-		ops[name] = func(context.Context, call) (any, error) {
+		ops[name] = op(a, onNothing[struct{}](actionPrefix+name), func(context.Context, call, *struct{}) (any, error) {
 			return nil, newError(codeUnsupportedOp, "forgelink does not implement Git sync (CloudFormation stack sync): "+
 				"%s is not supported. Repository links are; to act on repository events, configure forgelink pipelines", name)
-		}
+		})
 	}
 }

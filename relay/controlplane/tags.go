@@ -5,44 +5,51 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
-// taggable resolves a tagging ARN to a resource reference, checking that
-// the resource exists in this account and region.
-func (a *API) taggable(ctx context.Context, arn *string) (store.ResourceRef, error) {
+// taggableARN validates a tagging ARN (syntax and kind) and returns it in
+// the codeconnections form.
+func taggableARN(arn *string) (string, error) {
 	if err := required("ResourceArn", arn); err != nil {
-		return store.ResourceRef{}, err
+		return "", err
 	}
 	if err := checkLength("ResourceArn", *arn, 1, maxResourceARN); err != nil {
-		return store.ResourceRef{}, err
+		return "", err
 	}
 	r, ok := parseARN(*arn)
-	if !ok {
-		return store.ResourceRef{}, validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection, host or repository link ARN", *arn)
+	if !ok || (r.kind != store.KindConnection && r.kind != store.KindHost && r.kind != store.KindRepositoryLink) {
+		return "", validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection, host or repository link ARN", *arn)
 	}
-	switch r.kind {
-	case store.KindConnection:
-		c, err := a.lookupConnection(ctx, "ResourceArn", *arn)
-		return store.ResourceRef{Kind: store.KindConnection, ID: c.ID}, err
-	case store.KindHost:
-		h, err := a.lookupHost(ctx, "ResourceArn", *arn)
-		return store.ResourceRef{Kind: store.KindHost, ID: h.ID}, err
-	case store.KindRepositoryLink:
-		l, err := a.lookupLink(ctx, "ResourceArn", *arn)
-		return store.ResourceRef{Kind: store.KindRepositoryLink, ID: l.ID}, err
-	}
-	return store.ResourceRef{}, onResource("resource "+*arn, store.ErrNotFound)
+	return canonicalARN(*arn), nil
 }
 
-func (a *API) tagResource(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ResourceArn *string
-		Tags        []wireTag
+// taggable resolves a tagging ARN to a resource reference, checking that
+// the resource exists in this account and region.
+func (a *API) taggable(ctx context.Context, arn string) (store.ResourceRef, error) {
+	r, _ := parseARN(arn)
+	switch r.kind {
+	case store.KindConnection:
+		c, err := a.lookupConnection(ctx, "ResourceArn", arn)
+		return store.ResourceRef{Kind: store.KindConnection, ID: c.ID}, err
+	case store.KindHost:
+		h, err := a.lookupHost(ctx, "ResourceArn", arn)
+		return store.ResourceRef{Kind: store.KindHost, ID: h.ID}, err
+	case store.KindRepositoryLink:
+		l, err := a.lookupLink(ctx, "ResourceArn", arn)
+		return store.ResourceRef{Kind: store.KindRepositoryLink, ID: l.ID}, err
 	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+	return store.ResourceRef{}, onResource("resource "+arn, store.ErrNotFound)
+}
+
+type tagResourceIn struct {
+	ResourceArn *string
+	Tags        []wireTag
+	tags        []store.Tag
+}
+
+func (a *API) tagResourceAccess(_ context.Context, _ call, in *tagResourceIn) ([]policy.Request, error) {
 	if in.Tags == nil {
 		return nil, validationError("Value null at 'Tags' failed to satisfy constraint: Member must not be null")
 	}
@@ -50,11 +57,20 @@ func (a *API) tagResource(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref, err := a.taggable(ctx, in.ResourceArn)
+	in.tags = tags
+	arn, err := taggableARN(in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
-	switch err := a.opts.Store.TagResource(ctx, ref, tags, maxTags); {
+	return []policy.Request{withRequestTags(on(actionPrefix+"TagResource", arn), tags)}, nil
+}
+
+func (a *API) tagResource(ctx context.Context, _ call, in *tagResourceIn) (any, error) {
+	ref, err := a.taggable(ctx, *in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	switch err := a.opts.Store.TagResource(ctx, ref, in.tags, maxTags); {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return nil, newError(codeLimitExceeded, "resource %s would have more than %d tags", *in.ResourceArn, maxTags)
 	case err != nil:
@@ -63,14 +79,12 @@ func (a *API) tagResource(ctx context.Context, c call) (any, error) {
 	return struct{}{}, nil
 }
 
-func (a *API) untagResource(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ResourceArn *string
-		TagKeys     []string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
+type untagResourceIn struct {
+	ResourceArn *string
+	TagKeys     []string
+}
+
+func (a *API) untagResourceAccess(_ context.Context, _ call, in *untagResourceIn) ([]policy.Request, error) {
 	if in.TagKeys == nil {
 		return nil, validationError("Value null at 'TagKeys' failed to satisfy constraint: Member must not be null")
 	}
@@ -82,7 +96,19 @@ func (a *API) untagResource(ctx context.Context, c call) (any, error) {
 			return nil, err
 		}
 	}
-	ref, err := a.taggable(ctx, in.ResourceArn)
+	arn, err := taggableARN(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	r := on(actionPrefix+"UntagResource", arn)
+	if len(in.TagKeys) > 0 {
+		r.Context = policy.Context{policy.KeyTagKeys: in.TagKeys}
+	}
+	return []policy.Request{r}, nil
+}
+
+func (a *API) untagResource(ctx context.Context, _ call, in *untagResourceIn) (any, error) {
+	ref, err := a.taggable(ctx, *in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +118,18 @@ func (a *API) untagResource(ctx context.Context, c call) (any, error) {
 	return struct{}{}, nil
 }
 
-func (a *API) listTagsForResource(ctx context.Context, c call) (any, error) {
-	var in struct{ ResourceArn *string }
-	if err := decode(c.body, &in); err != nil {
+type resourceIn struct{ ResourceArn *string }
+
+func (a *API) listTagsAccess(_ context.Context, _ call, in *resourceIn) ([]policy.Request, error) {
+	arn, err := taggableARN(in.ResourceArn)
+	if err != nil {
 		return nil, err
 	}
-	ref, err := a.taggable(ctx, in.ResourceArn)
+	return []policy.Request{on(actionPrefix+"ListTagsForResource", arn)}, nil
+}
+
+func (a *API) listTagsForResource(ctx context.Context, _ call, in *resourceIn) (any, error) {
+	ref, err := a.taggable(ctx, *in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -25,9 +26,9 @@ import (
 // provider could not be asked); they never contain a token.
 type RepositoryTokens interface {
 	RepositoryToken(ctx context.Context, conn store.Connection, repository string) (providers.AccessToken, error)
-	// GitHost is the host name git reaches the connection's
-	// repositories at (github.com, a GitLab host's name, ...).
-	GitHost(ctx context.Context, conn store.Connection) (string, error)
+	// GitOrigin is where git reaches the connection's repositories: the
+	// scheme and "host[:port]" of the provider's web endpoint.
+	GitOrigin(ctx context.Context, conn store.Connection) (scheme, hostport string, err error)
 }
 
 type connectionTokenOut struct {
@@ -44,42 +45,85 @@ var repositoryPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$
 
 const maxRepository = 1024
 
-// getConnectionToken vends a token for git to read one repository of an
-// AVAILABLE connection (`forgelink git-credential`). Besides
-// codeconnections:GetConnectionToken (checked for every operation), the
-// caller needs codeconnections:UseConnection on the connection. Every
-// token issued is audit-logged, without the token.
-func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
-	var in struct {
-		ConnectionArn *string
-		Repository    *string
-		// Host is the host git asks a credential for ("host[:port]");
-		// when given, it must be the connection's provider.
-		Host *string
-	}
-	if err := decode(c.body, &in); err != nil {
-		return nil, err
-	}
-	if err := required("ConnectionArn", in.ConnectionArn); err != nil {
+// The values of GetConnectionToken's Permissions, as IAM's
+// codeconnections:ProviderPermissionsRequired has them.
+const (
+	readOnly  = "read_only"
+	readWrite = "read_write"
+)
+
+type connectionTokenIn struct {
+	ConnectionArn *string
+	Repository    *string
+	// Protocol and Host are what git asks a credential for: "https" and
+	// "host[:port]". The token goes only to the provider's own origin.
+	Protocol *string
+	Host     *string
+	// Permissions is read_only (the default) or read_write.
+	Permissions *string
+	permissions string
+}
+
+// connectionTokenAccess: GetConnectionToken and UseConnection on the
+// connection, the latter with the repository, the permissions and the git
+// action (GitPull for read_only, GitPush for read_write).
+func (a *API) connectionTokenAccess(_ context.Context, _ call, in *connectionTokenIn) ([]policy.Request, error) {
+	arn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkRepositoryPath("Repository", in.Repository); err != nil {
 		return nil, err
 	}
-	if in.Host != nil {
-		if err := checkLength("Host", *in.Host, 1, 255); err != nil {
-			return nil, err
-		}
+	if err := checkGitRequest(in); err != nil {
+		return nil, err
 	}
 	if a.opts.RepositoryTokens == nil {
 		return nil, newError(codeUnsupportedOp, "this forgelink daemon is not set up to vend repository tokens")
 	}
-	arn, repo := *in.ConnectionArn, *in.Repository
-	// Authorized before the lookup, so that a caller without the right
-	// cannot learn which connections exist.
-	if err := a.authorize(ctx, actionUseConnection, canonicalARN(arn)); err != nil {
-		return nil, err
+	repo := *in.Repository
+	i := strings.LastIndexByte(repo, '/')
+	gitAction := "GitPull"
+	if in.permissions == readWrite {
+		gitAction = "GitPush"
 	}
+	return []policy.Request{
+		on(actionGetConnectionToken, arn),
+		on(actionUseConnection, arn, policy.KeyFullRepositoryID, repo, policy.KeyOwnerID, repo[:i], policy.KeyRepositoryName, repo[i+1:],
+			policy.KeyProviderPermissionsRequired, in.permissions, policy.KeyProviderAction, gitAction),
+	}, nil
+}
+
+// checkGitRequest validates Protocol, Host and Permissions.
+func checkGitRequest(in *connectionTokenIn) error {
+	if err := required("Protocol", in.Protocol); err != nil {
+		return err
+	}
+	if p := *in.Protocol; p != "https" && p != "http" {
+		return newError(codeInvalidInput, "a connection token is only given for https (or an http endpoint the operator allowed), not for protocol %q", p)
+	}
+	if err := required("Host", in.Host); err != nil {
+		return err
+	}
+	if err := checkLength("Host", *in.Host, 1, 255); err != nil {
+		return err
+	}
+	in.permissions = readOnly
+	if in.Permissions != nil {
+		in.permissions = *in.Permissions
+	}
+	if in.permissions != readOnly && in.permissions != readWrite {
+		return validationError("Value '%s' at 'Permissions' failed to satisfy constraint: Member must satisfy enum value set: [%s, %s]", in.permissions, readOnly, readWrite)
+	}
+	return nil
+}
+
+// getConnectionToken vends a token for git to read one repository of an
+// AVAILABLE connection (`forgelink git-credential`), only for the
+// provider's own origin. Every token issued is audit-logged, without the
+// token.
+func (a *API) getConnectionToken(ctx context.Context, _ call, in *connectionTokenIn) (any, error) {
+	arn, repo := *in.ConnectionArn, *in.Repository
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", arn)
 	if err != nil {
 		return nil, err
@@ -91,10 +135,11 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 		}
 		return nil, newError(codeUnavailable, "connection %s is %s%s: it vends tokens once AVAILABLE", arn, conn.Status, reason)
 	}
-	if in.Host != nil {
-		if err := a.checkGitHost(ctx, conn, arn, *in.Host); err != nil {
-			return nil, err
-		}
+	if err := a.checkGitOrigin(ctx, conn, arn, *in.Protocol, *in.Host); err != nil {
+		return nil, err
+	}
+	if err := a.checkNarrowable(ctx, conn, arn, in.permissions); err != nil {
+		return nil, err
 	}
 	tok, err := a.opts.RepositoryTokens.RepositoryToken(ctx, conn, repo)
 	if err != nil {
@@ -103,7 +148,7 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 	if tok.Token == "" {
 		return nil, fmt.Errorf("repository token of connection %s for %s: the provider gave an empty token", conn.ID, repo)
 	}
-	a.auditToken(ctx, arn, repo, conn, tok)
+	a.auditToken(ctx, arn, repo, in.permissions, conn, tok)
 	out := connectionTokenOut{Username: tok.Username, Token: tok.Token}
 	if !tok.ExpiresAt.IsZero() {
 		at := epochSeconds(tok.ExpiresAt)
@@ -112,21 +157,52 @@ func (a *API) getConnectionToken(ctx context.Context, c call) (any, error) {
 	return out, nil
 }
 
-// checkGitHost refuses a token for a host other than the connection's
-// provider: a credential helper configured for every host would otherwise
-// hand the connection's token to whichever server git was pointed at.
-// Ports are not compared (the same machine either way).
-func (a *API) checkGitHost(ctx context.Context, conn store.Connection, arn, asked string) error {
-	want, err := a.opts.RepositoryTokens.GitHost(ctx, conn)
+// checkGitOrigin refuses a token for any origin but the provider's own:
+// the same scheme (http only when the operator allowed plain-HTTP
+// endpoints), host and port (443 or 80 when absent). A credential helper
+// configured for every host would otherwise hand the connection's token to
+// whichever server git was pointed at, or send it in clear text.
+func (a *API) checkGitOrigin(ctx context.Context, conn store.Connection, arn, protocol, asked string) error {
+	scheme, want, err := a.opts.RepositoryTokens.GitOrigin(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("git host of connection %s: %w", conn.ID, err)
+		return fmt.Errorf("git origin of connection %s: %w", conn.ID, err)
 	}
-	host := asked
-	if h, _, err := net.SplitHostPort(asked); err == nil {
-		host = h
+	if protocol != scheme || (scheme == "http" && !a.opts.Limits.AllowHTTPEndpoints) {
+		return newError(codeInvalidInput, "connection %s reaches its repositories over %s; refusing to give its token for protocol %s", arn, scheme, protocol)
 	}
-	if !strings.EqualFold(strings.Trim(host, "[]"), want) {
-		return validationError("connection %s reaches its repositories at %s; refusing to give its token for %s", arn, want, asked)
+	if !strings.EqualFold(withPort(scheme, want), withPort(scheme, asked)) {
+		return newError(codeInvalidInput, "connection %s reaches its repositories at %s; refusing to give its token for %s", arn, want, asked)
+	}
+	return nil
+}
+
+// withPort spells host[:port] with the scheme's default port filled in.
+func withPort(scheme, hostport string) string {
+	if _, _, err := net.SplitHostPort(hostport); err == nil {
+		return hostport
+	}
+	port := "443"
+	if scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
+}
+
+// checkNarrowable refuses read_only where the token handed out could do
+// more: only a GitHub App installation token is narrowed (to the one
+// repository, contents: read). OAuth access tokens (GitLab, Bitbucket)
+// and stored personal tokens carry whatever the provider granted them.
+func (a *API) checkNarrowable(ctx context.Context, conn store.Connection, arn, permissions string) error {
+	if permissions != readOnly {
+		return nil
+	}
+	cred, err := a.opts.Store.GetConnectionCredential(ctx, conn.ID)
+	if err != nil {
+		return onResource("credential of connection "+arn, err)
+	}
+	if cred.Kind != store.CredentialGitHubApp {
+		return newError(codeInvalidInput, "connection %s cannot hand out a read-only token: its %s credential cannot be narrowed; "+
+			"ask for read_write (git-credential --read-write), which the key's policy must allow", arn, conn.ProviderType)
 	}
 	return nil
 }
@@ -153,7 +229,7 @@ func (a *API) repositoryTokenError(arn, repo string, err error) error {
 // auditToken records who was given a token for what, and until when, on
 // the logger "audit" (under the API's own name: "api.audit" in the
 // daemon). Never the token.
-func (a *API) auditToken(ctx context.Context, arn, repo string, conn store.Connection, tok providers.AccessToken) {
+func (a *API) auditToken(ctx context.Context, arn, repo, permissions string, conn store.Connection, tok providers.AccessToken) {
 	caller := callerOf(ctx)
 	if caller == "" {
 		caller = "(unauthenticated)"
@@ -163,6 +239,7 @@ func (a *API) auditToken(ctx context.Context, arn, repo string, conn store.Conne
 		zap.String("connection_arn", canonicalARN(arn)),
 		zap.String("provider_type", conn.ProviderType),
 		zap.String("repository", repo),
+		zap.String("permissions", permissions),
 	}
 	if !tok.ExpiresAt.IsZero() {
 		fields = append(fields, zap.Time("expires_at", tok.ExpiresAt.UTC()))

@@ -26,6 +26,9 @@ var fakeExpiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 type fakeRepoTokens struct {
 	mu    sync.Mutex
 	calls []string // "connection-id repository"
+	// scheme and hostport are the providers' origin: https://github.example
+	// when empty.
+	scheme, hostport string
 }
 
 func (f *fakeRepoTokens) RepositoryToken(_ context.Context, conn store.Connection, repository string) (providers.AccessToken, error) {
@@ -47,9 +50,12 @@ func (f *fakeRepoTokens) RepositoryToken(_ context.Context, conn store.Connectio
 	return providers.AccessToken{}, fmt.Errorf("installation token: something odd")
 }
 
-// GitHost: every fake connection's provider is at github.example.
-func (f *fakeRepoTokens) GitHost(context.Context, store.Connection) (string, error) {
-	return "github.example", nil
+// GitOrigin: every fake connection's provider is at the same origin.
+func (f *fakeRepoTokens) GitOrigin(context.Context, store.Connection) (string, string, error) {
+	if f.scheme == "" {
+		return "https", "github.example", nil
+	}
+	return f.scheme, f.hostport, nil
 }
 
 func (f *fakeRepoTokens) count() int {
@@ -69,6 +75,10 @@ func TestGetConnectionToken(t *testing.T) {
 	arn, id := f.available(t, "gh")
 	pending, _ := (&completeFixture{fixture: f}).connection(t, "pending", "GitLab", nil)
 	broken, brokenID := f.available(t, "broken")
+	oauth, oauthID := f.available(t, "oauth")
+	if err := f.store.SetConnectionCredential(ctx, oauthID, store.Credential{Kind: store.CredentialOAuth, Sealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.store.SetConnectionStatus(ctx, brokenID, store.StatusError, "the installation was deleted"); err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +94,8 @@ func TestGetConnectionToken(t *testing.T) {
 		t.Errorf("without expiry: %s", got)
 	}
 	f.mustCall(t, "GetConnectionToken", tokenBody(arn, "group/sub/project"))
-	for _, host := range []string{"github.example", "GitHub.example:443", "github.example:8080"} {
-		withHost := `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"` + host + `"}`
-		if code, msg := f.call(t, "GetConnectionToken", withHost, nil); code != "" {
+	for _, host := range []string{"github.example", "GitHub.example:443"} {
+		if code, msg := f.call(t, "GetConnectionToken", tokenBodyFor(arn, "octo/app", "https", host, ""), nil); code != "" {
 			t.Errorf("for the provider's own host %s: %s: %s", host, code, msg)
 		}
 	}
@@ -96,27 +105,52 @@ func TestGetConnectionToken(t *testing.T) {
 	}
 	tokens.mu.Unlock()
 
+	calls := tokens.count()
 	refusals := []struct {
 		name, body, code, msg string
 	}{
 		{"pending", tokenBody(pending, "octo/app"), codeUnavailable, "connection " + pending + " is PENDING"},
 		{"error", tokenBody(broken, "octo/app"), codeUnavailable, "connection " + broken + " is ERROR (the installation was deleted)"},
+		{"unknown connection", tokenBody(arn[:strings.LastIndexByte(arn, '/')+1]+"00000000-0000-0000-0000-000000000000", "octo/app"), codeNotFound, "does not exist"},
+		{"another host", tokenBodyFor(arn, "octo/app", "https", "evil.example", ""), codeInvalidInput,
+			"reaches its repositories at github.example; refusing to give its token for evil.example"},
+		{"another host, the provider's port", tokenBodyFor(arn, "octo/app", "https", "evil.example:443", ""), codeInvalidInput, "refusing"},
+		{"the provider's host on another port", tokenBodyFor(arn, "octo/app", "https", "github.example:8443", ""), codeInvalidInput,
+			"refusing to give its token for github.example:8443"},
+		{"plain http", tokenBodyFor(arn, "octo/app", "http", "github.example", ""), codeInvalidInput, "refusing to give its token for protocol http"},
+		{"ssh", tokenBodyFor(arn, "octo/app", "ssh", "github.example", ""), codeInvalidInput, "not for protocol \"ssh\""},
+		{"no protocol", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"github.example"}`, codeValidation, "Protocol"},
+		{"no host", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Protocol":"https"}`, codeValidation, "Host"},
+		{"empty host", tokenBodyFor(arn, "octo/app", "https", "", ""), codeValidation, "Host"},
+		{"bad permissions", tokenBodyFor(arn, "octo/app", "https", "github.example", "admin"), codeValidation, "Permissions"},
+		{"read_only of an unnarrowable credential", tokenBody(oauth, "octo/app"), codeInvalidInput, "cannot hand out a read-only token"},
+		{"no repository", `{"ConnectionArn":"` + arn + `","Protocol":"https","Host":"github.example"}`, codeValidation, "Repository"},
+		{"no owner", tokenBody(arn, "app"), codeValidation, "owner/name"},
+		{"dot segment", tokenBody(arn, "octo/.."), codeValidation, "owner/name"},
+		{"no arn", `{"Repository":"octo/app","Protocol":"https","Host":"github.example"}`, codeValidation, "ConnectionArn"},
+		{"not an arn", tokenBody("connection/x", "octo/app"), codeValidation, "ConnectionArn"},
+	}
+	for _, r := range refusals {
+		if code, msg := f.call(t, "GetConnectionToken", r.body, nil); code != r.code || !strings.Contains(msg, r.msg) {
+			t.Errorf("%s: %s: %s; want %s: ...%s...", r.name, code, msg, r.code, r.msg)
+		}
+	}
+	if tokens.count() != calls {
+		t.Error("a refused request reached the provider")
+	}
+	// read_write of the same connection is given.
+	if code, msg := f.call(t, "GetConnectionToken", tokenBodyFor(oauth, "octo/app", "https", "github.example", "read_write"), nil); code != "" {
+		t.Errorf("read_write of an OAuth connection: %s: %s", code, msg)
+	}
+	provider := []struct {
+		name, body, code, msg string
+	}{
 		{"not found", tokenBody(arn, "octo/missing"), codeNotFound, "repository octo/missing is not found through connection " + arn},
 		{"rejected", tokenBody(arn, "octo/rejected"), codeUnavailable, "the provider rejected the credential of connection " + arn},
 		{"provider down", tokenBody(arn, "octo/down"), codeInternal, "could not get a token for octo/down from the provider of connection " + arn},
 		{"internal", tokenBody(arn, "octo/broken"), codeInternal, "internal error"},
-		{"unknown connection", tokenBody(arn[:strings.LastIndexByte(arn, '/')+1]+"00000000-0000-0000-0000-000000000000", "octo/app"), codeNotFound, "does not exist"},
-		{"another host", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"evil.example"}`, codeValidation,
-			"reaches its repositories at github.example; refusing to give its token for evil.example"},
-		{"another host, the provider's port", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":"evil.example:443"}`, codeValidation, "refusing"},
-		{"empty host", `{"ConnectionArn":"` + arn + `","Repository":"octo/app","Host":""}`, codeValidation, "Host"},
-		{"no repository", `{"ConnectionArn":"` + arn + `"}`, codeValidation, "Repository"},
-		{"no owner", tokenBody(arn, "app"), codeValidation, "owner/name"},
-		{"dot segment", tokenBody(arn, "octo/.."), codeValidation, "owner/name"},
-		{"no arn", `{"Repository":"octo/app"}`, codeValidation, "ConnectionArn"},
-		{"not an arn", tokenBody("connection/x", "octo/app"), codeValidation, "ConnectionArn"},
 	}
-	for _, r := range refusals {
+	for _, r := range provider {
 		if code, msg := f.call(t, "GetConnectionToken", r.body, nil); code != r.code || !strings.Contains(msg, r.msg) {
 			t.Errorf("%s: %s: %s; want %s: ...%s...", r.name, code, msg, r.code, r.msg)
 		}
@@ -135,6 +169,7 @@ func TestGetConnectionToken(t *testing.T) {
 		"repository":     "octo/app",
 		"provider_type":  "GitHub",
 		"expires_at":     fakeExpiry,
+		"permissions":    "read_only",
 	}
 	for k, v := range want {
 		if got, ok := fields[k]; !ok || fmt.Sprint(got) != fmt.Sprint(v) {
@@ -177,5 +212,46 @@ func TestGetConnectionTokenAudit(t *testing.T) {
 	audits := logs.FilterLoggerName("audit").All()
 	if len(audits) != 1 || audits[0].ContextMap()["access_key_id"] != testKeyID {
 		t.Errorf("audit entries %v", audits)
+	}
+}
+
+// TestGetConnectionTokenPlainHTTP: http only for a provider whose own
+// origin is http, and only when the operator allowed plain-HTTP endpoints.
+func TestGetConnectionTokenPlainHTTP(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		f := newFixture(t, Limits{AllowHTTPEndpoints: allow}, false, func(o *Options) {
+			o.RepositoryTokens = &fakeRepoTokens{scheme: "http", hostport: "git.example:8080"}
+		})
+		arn, _ := f.available(t, "gh")
+		tests := []struct {
+			protocol, host string
+			ok             bool
+		}{
+			{"http", "git.example:8080", allow},
+			{"https", "git.example:8080", false},
+			{"http", "git.example", false},
+			{"http", "git.example:80", false},
+		}
+		for _, tc := range tests {
+			code, msg := f.call(t, "GetConnectionToken", tokenBodyFor(arn, "octo/app", tc.protocol, tc.host, ""), nil)
+			if (code == "") != tc.ok || (code != "" && code != codeInvalidInput) {
+				t.Errorf("allow=%v %s://%s: %s: %s; want ok=%v", allow, tc.protocol, tc.host, code, msg, tc.ok)
+			}
+		}
+	}
+}
+
+func TestWithPort(t *testing.T) {
+	tests := []struct{ scheme, in, want string }{
+		{"https", "github.com", "github.com:443"},
+		{"http", "github.com", "github.com:80"},
+		{"https", "github.com:8443", "github.com:8443"},
+		{"https", "[::1]", "[::1]:443"},
+		{"https", "[::1]:444", "[::1]:444"},
+	}
+	for _, tc := range tests {
+		if got := withPort(tc.scheme, tc.in); got != tc.want {
+			t.Errorf("withPort(%s, %s) = %s, want %s", tc.scheme, tc.in, got, tc.want)
+		}
 	}
 }

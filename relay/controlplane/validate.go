@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -135,6 +136,63 @@ func toWireTags(tags []store.Tag) []wireTag {
 		out[i] = wireTag{Key: &tags[i].Key, Value: &tags[i].Value}
 	}
 	return out
+}
+
+// checkEndpoint validates a host's ProviderEndpoint under the API's limits.
+func (a *API) checkEndpoint(field, v string) error {
+	if err := checkEndpoint(field, v, a.opts.Limits.AllowHTTPEndpoints); err != nil {
+		return err
+	}
+	u, _ := url.Parse(v)
+	return checkEndpointHost(u.Hostname(), a.opts.Limits.AllowPrivateEndpoints)
+}
+
+// Private ranges a provider endpoint may use only when the operator allowed
+// it: RFC 1918, carrier-grade NAT (RFC 6598) and unique local IPv6.
+var privatePrefixes = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// checkEndpointHost refuses endpoints that would point forgelink's
+// requests (which carry provider credentials) at the daemon's own machine
+// or its cloud metadata service: loopback, link-local (169.254.169.254),
+// unspecified and multicast addresses and localhost; private ranges unless
+// allowed. A numeric last label is refused too: no DNS name ends in one,
+// and a resolver may read "2130706433" or "0x7f.1" as an address.
+// Names are checked as written; what they resolve to is not (see README).
+func checkEndpointHost(host string, allowPrivate bool) error {
+	refuse := func(why string) error {
+		return newError(codeInvalidInput, "provider endpoint host %s refused: %s", host, why)
+	}
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return refuse("it is this machine")
+	}
+	addr, err := netip.ParseAddr(name)
+	if err != nil {
+		last := name[strings.LastIndexByte(name, '.')+1:]
+		if last != "" && strings.Trim(last, "0123456789abcdefx") == "" && strings.ContainsAny(last[:1], "0123456789") {
+			return refuse("a numeric name is not a DNS name; give the address or a name")
+		}
+		return nil
+	}
+	addr = addr.Unmap().WithZone("")
+	switch {
+	case addr.IsLoopback(), addr.IsUnspecified():
+		return refuse("it is this machine")
+	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast(), addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
+		return refuse("link-local and multicast addresses (such as the cloud metadata service) are never provider endpoints")
+	}
+	for _, p := range privatePrefixes {
+		if p.Contains(addr) && !allowPrivate {
+			return refuse("a private address; set allowPrivateProviderEndpoints in the forgelink config to allow it")
+		}
+	}
+	return nil
 }
 
 // checkEndpoint validates a host's ProviderEndpoint: an absolute https URL,
