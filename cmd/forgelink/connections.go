@@ -18,7 +18,7 @@ func runConnections(ctx context.Context, args []string, stdout, stderr io.Writer
 		{"list", "[flags]", "list connections", connectionsList},
 		{"delete", "[flags] ARN", "delete a connection", connectionsDelete},
 		{"webhook", "[flags] ARN", "show the connection's webhook URL and secret", connectionsWebhook},
-		{"rotate-secret", "[--overlap DURATION] [flags] ARN", "issue a new webhook secret", connectionsRotateSecret},
+		{"rotate-secret", "[--overlap DURATION | --revoke-now] [flags] ARN", "issue a new webhook secret", connectionsRotateSecret},
 		{"complete", "--token-file FILE [flags] ARN", "make a connection AVAILABLE with an access token (no browser)", connectionsComplete},
 		{"setup", "[flags] ARN", "print a link that sets the connection up in a browser (valid 10 minutes)", connectionsSetup},
 	}, args, stdout, stderr)

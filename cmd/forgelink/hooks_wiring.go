@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
@@ -15,6 +16,7 @@ import (
 	"github.com/forgelink/forgelink/providers/github"
 	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/hookreg"
+	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/setup"
 	"github.com/forgelink/forgelink/store"
@@ -25,7 +27,7 @@ const hookTimeout = 30 * time.Second
 
 // newHookRegistry builds the reconciler of the webhooks forgelink
 // registers on the repositories that links and pipelines name.
-func newHookRegistry(cfg *config.Config, st daemonStore, kr *keyring.Keyring, svc *setup.Service, pl *pipelines, log *zap.Logger) *hookreg.Reconciler {
+func newHookRegistry(cfg *config.Config, st daemonStore, kr *keyring.Keyring, svc *setup.Service, pl *pipelines, reg prometheus.Registerer, log *zap.Logger) *hookreg.Reconciler {
 	client := &http.Client{
 		Timeout: hookTimeout,
 		// A redirect could carry the token to another host.
@@ -37,10 +39,15 @@ func newHookRegistry(cfg *config.Config, st daemonStore, kr *keyring.Keyring, sv
 			return providerHooks(ctx, client, st, svc, conn)
 		},
 		Secret:       hookreg.CurrentSecret(st, kr, time.Now),
-		WebhookURL:   func(id string) string { return cfg.PublicURL + "/webhooks/" + id },
+		WebhookURL:   func(id string) string { return cfg.PublicURL + ingress.WebhookPath(kr, id) },
+		FormerURLs:   func(id string) []string { return []string{cfg.PublicURL + ingress.LegacyWebhookPath(id)} },
 		Repositories: pl.repositories,
 		MarkError:    svc.Rejected,
 		Log:          log,
+		// The previous secret is held for hooks not yet updated, but
+		// never past the configured overlap from the rotation.
+		SecretOverlap: cfg.Webhooks.SecretOverlap,
+		Registerer:    reg,
 	})
 }
 

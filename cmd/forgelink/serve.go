@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	if err := pl.apply(ctx, cfg); err != nil {
 		return err
 	}
-	reconciler := newHookRegistry(cfg, st, kr, ds.svc, pl, log.Named("hooks"))
+	reconciler := newHookRegistry(cfg, st, kr, ds.svc, pl, reg, log.Named("hooks"))
 	mux, err := newMux(cfg, log, reg, st, kr, apps, pl, ds, reconciler)
 	if err != nil {
 		return err

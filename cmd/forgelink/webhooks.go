@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,12 +27,18 @@ func connectionsWebhook(ctx context.Context, l *leaf, args []string) error {
 
 func connectionsRotateSecret(ctx context.Context, l *leaf, args []string) error {
 	overlap := l.Duration("overlap", 0, "keep accepting the old secret for `duration` (default: the daemon's webhooks.secretOverlap, 24h)")
+	revokeNow := l.Bool("revoke-now", false, "refuse the old secret at once, even from hooks not yet updated (a leaked secret); same as --overlap 0")
 	pos, err := l.parse(args, 1, 1)
 	if err != nil {
 		return err
 	}
 	in := map[string]any{"ConnectionArn": pos[0]}
-	if set(l, "overlap") {
+	switch {
+	case *revokeNow && set(l, "overlap"):
+		return errors.New("--revoke-now and --overlap exclude each other")
+	case *revokeNow:
+		in["OverlapSeconds"] = int64(0)
+	case set(l, "overlap"):
 		in["OverlapSeconds"] = int64(overlap.Seconds())
 	}
 	return webhookCall(ctx, l, "RotateConnectionWebhookSecret", in)
