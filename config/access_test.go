@@ -16,6 +16,38 @@ func rootEnv() []string {
 	return []string{"FORGELINK_ROOT_ACCESS_KEY_ID=" + rootEnvID, "FORGELINK_ROOT_SECRET_ACCESS_KEY=root-secret-root-secret"}
 }
 
+// loadInvalid loads the file at path, which must fail Validate.
+func loadInvalid(t *testing.T, path string) (*Config, ValidationError) {
+	t.Helper()
+	cfg, err := Load(path, rootEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verr ValidationError
+	if err := cfg.Validate(); !errors.As(err, &verr) {
+		t.Fatalf("Validate = %v, want ValidationError", err)
+	}
+	return cfg, verr
+}
+
+// checkLines checks that verr has exactly the fields of want, each at its
+// line (0: no line).
+func checkLines(t *testing.T, verr ValidationError, want map[string]int) {
+	t.Helper()
+	got := map[string]int{}
+	for _, fe := range verr {
+		got[fe.Field] = fe.Line
+	}
+	for field, line := range want {
+		if l, ok := got[field]; !ok || l != line {
+			t.Errorf("%s: line %d (reported %v), want line %d", field, l, ok, line)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("problems:\n%v\nwant exactly %v", verr, want)
+	}
+}
+
 func TestAccessKeys(t *testing.T) {
 	path := writeFile(t, strings.Join([]string{
 		"accessKeys:",
@@ -155,14 +187,7 @@ func TestAccessKeyConditionsValidate(t *testing.T) {
 		"            - codeconnections:ListEvents",                                         // 18
 		"          resources: ['*']",                                                       // 19
 	}, "\n"))
-	cfg, err := Load(path, rootEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var verr ValidationError
-	if err := cfg.Validate(); !errors.As(err, &verr) {
-		t.Fatalf("Validate = %v, want ValidationError", err)
-	}
+	cfg, verr := loadInvalid(t, path)
 	const s = "accessKeys[0].policy.statements"
 	want := map[string]int{
 		s + "[0].conditions.StringEquals.codeconnections:ProviderPermissionsRequired": 11,
@@ -170,18 +195,7 @@ func TestAccessKeyConditionsValidate(t *testing.T) {
 		s + "[0].conditions.NullIfExists":                                             13,
 		s + "[1].actions[0]":                                                          18,
 	}
-	got := map[string]int{}
-	for _, fe := range verr {
-		got[fe.Field] = fe.Line
-	}
-	for field, line := range want {
-		if l, ok := got[field]; !ok || l != line {
-			t.Errorf("%s: line %d (reported %v), want line %d", field, l, ok, line)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("problems:\n%v\nwant exactly %v", verr, want)
-	}
+	checkLines(t, verr, want)
 	if msg := verr.Error(); !strings.Contains(msg, "forgelink.yaml:18: "+s+"[1].actions[0]: codeconnections:ListEvents is forgelink's own operation, not a CodeConnections action: write forgelink:ListEvents") {
 		t.Errorf("message does not name file, line and the new spelling:\n%s", msg)
 	}
@@ -232,17 +246,8 @@ func TestAccessKeysValidate(t *testing.T) {
 		"            - 'codeconnections:Get Host'", // 22
 		"          resources: ['*']",               // 23
 	}, "\n"))
-	cfg, err := Load(path, rootEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var verr ValidationError
-	if err := cfg.Validate(); !errors.As(err, &verr) {
-		t.Fatalf("Validate = %v, want ValidationError", err)
-	}
-	got := map[string]int{}
+	_, verr := loadInvalid(t, path)
 	for _, fe := range verr {
-		got[fe.Field] = fe.Line
 		if strings.Contains(fe.Msg, "tiny-s3cret") {
 			t.Errorf("%s quotes the secret: %s", fe.Field, fe.Msg)
 		}
@@ -259,14 +264,7 @@ func TestAccessKeysValidate(t *testing.T) {
 		"accessKeys[3].secretFile":                        0, // absent: no line
 		"accessKeys[3].policy.statements[0].actions[1]":   22,
 	}
-	for field, line := range want {
-		if l, ok := got[field]; !ok || l != line {
-			t.Errorf("%s: line %d (reported %v), want line %d", field, l, ok, line)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("problems:\n%v\nwant exactly %v", verr, want)
-	}
+	checkLines(t, verr, want)
 	if msg := verr.Error(); !strings.Contains(msg, "forgelink.yaml:2: accessKeys[0].id: want 16-128 letters") {
 		t.Errorf("message does not name file and line:\n%s", msg)
 	}
