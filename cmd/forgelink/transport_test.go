@@ -1,0 +1,53 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/relay/tlstest"
+)
+
+// TestListenWarnsInClearText: listening beyond loopback without TLS is
+// warned about; loopback, or TLS, is not.
+func TestListenWarnsInClearText(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	tlstest.WritePair(t, certFile, keyFile, 1)
+	tests := []struct {
+		listen     string
+		tls        bool
+		wantWarn   bool
+		wantScheme string
+	}{
+		{"0.0.0.0:0", false, true, "http"},
+		{"[::]:0", false, true, "http"},
+		{"0.0.0.0:0", true, false, "https"},
+		{"127.0.0.1:0", false, false, "http"},
+		{"localhost:0", false, false, "http"},
+	}
+	for _, tt := range tests {
+		cfg := config.Default()
+		cfg.Listen = tt.listen
+		if tt.tls {
+			cfg.TLS = config.ListenerTLS{CertFile: certFile, KeyFile: keyFile}
+		}
+		core, logs := observer.New(zap.WarnLevel)
+		ln, err := listen(cfg, zap.New(core))
+		if err != nil {
+			t.Fatalf("listen %s: %v", tt.listen, err)
+		}
+		ln.Close()
+		warned := false
+		for _, e := range logs.All() {
+			warned = warned || strings.Contains(e.Message, "clear text")
+		}
+		if warned != tt.wantWarn || ln.scheme() != tt.wantScheme {
+			t.Errorf("listen %s (tls %v): warned %v, scheme %s; want %v, %s", tt.listen, tt.tls, warned, ln.scheme(), tt.wantWarn, tt.wantScheme)
+		}
+	}
+}
