@@ -10,7 +10,9 @@ type Authorizer struct {
 
 // NewAuthorizer returns the Authorizer for the root access key id (empty
 // when there is none) and the policies of the other keys, by access key id.
-// Each policy is prepared for evaluation once, here.
+// Each policy is prepared for evaluation once, here; the prepared form
+// shares condition values with policies, which the caller must not change
+// afterwards.
 func NewAuthorizer(root string, policies map[string]Policy) *Authorizer {
 	a := &Authorizer{root: root, policies: make(map[string]*compiled, len(policies))}
 	for id, p := range policies {

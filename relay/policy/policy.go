@@ -101,7 +101,12 @@ type Request struct {
 }
 
 // Context maps condition keys to their values. Single-valued keys have one
-// value; aws:TagKeys may have several.
+// value; aws:TagKeys may have several (no values is the same as absent).
+// Keys may be spelled in any case and with either service prefix (the Key
+// constants are AWS's spelling); values are compared as given, and a key
+// with several values is matched as IAM matches a multi-valued key
+// without ForAnyValue:/ForAllValues: (one matching value suffices; for a
+// negated operator none may match).
 type Context map[string][]string
 
 // Evaluate decides whether the policy allows the request. Statements are
