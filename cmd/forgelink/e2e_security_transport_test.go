@@ -7,7 +7,6 @@ package main_test
 // master key and file modes, /metrics, TLS.
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -184,20 +183,14 @@ func TestE2EMasterKeyAndFiles(t *testing.T) {
 		return runCommand(t, environ(append(append(rootEnv(), "FORGELINK_LOG_FORMAT=json"), env...)...),
 			forgelinkBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	}
-	otherKey := filepath.Join(t.TempDir(), "other.key")
-	key := make([]byte, 32)
-	rand.Read(key)
-	writeFile(t, otherKey, base64.StdEncoding.EncodeToString(key)+"\n")
-	res := serve("FORGELINK_MASTER_KEY_FILE=" + otherKey)
-	if want := "master key " + otherKey + " does not open this store's data: wrong key file?"; res.code == 0 || !strings.Contains(res.stderr, want) {
-		t.Errorf("serve with another master key: exit %d, stderr:\n%s\nwant a failure saying %q", res.code, res.stderr, want)
-	}
+	otherKey := newKeyFile(t)
+	wantWrongKey(t, serve("FORGELINK_MASTER_KEY_FILE="+otherKey), otherKey)
 
 	keyFile := filepath.Join(dataDir, "master.key")
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res = serve()
+	res := serve()
 	if res.code == 0 || !strings.Contains(res.stderr, keyFile) || !strings.Contains(res.stderr, "chmod 600") {
 		t.Errorf("serve with a 0644 key file: exit %d, stderr:\n%s\nwant a failure naming %s and chmod 600", res.code, res.stderr, keyFile)
 	}
@@ -206,6 +199,38 @@ func TestE2EMasterKeyAndFiles(t *testing.T) {
 		t.Error("an allowed 0644 key file was not warned about")
 	}
 	d.stop(t)
+}
+
+// TestE2EWrongKeyOnPostgres: the key check is kept with the data in the
+// shared store too; a replica started with another key refuses to start.
+func TestE2EWrongKeyOnPostgres(t *testing.T) {
+	e2e(t)
+	dsn := postgresSchema(t)
+	env := []string{"FORGELINK_STORE_DRIVER=postgres", "FORGELINK_STORE_DSN=" + dsn}
+	d := startDaemon(t, daemonOptions{env: append(env, "FORGELINK_MASTER_KEY_FILE="+newKeyFile(t))})
+	createConnection(t, d.cc(), "sealed", "GitHub")
+	d.stop(t)
+	otherKey := newKeyFile(t)
+	res := runCommand(t, environ(append(append(rootEnv(), env...), "FORGELINK_MASTER_KEY_FILE="+otherKey)...),
+		forgelinkBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	wantWrongKey(t, res, otherKey)
+}
+
+// newKeyFile writes a new random master key file, 0600.
+func newKeyFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master.key")
+	writeFile(t, path, base64.StdEncoding.EncodeToString(randomBytes(32))+"\n")
+	return path
+}
+
+// wantWrongKey fails the test unless serve refused to start because the
+// key file keyFile does not open the store's data.
+func wantWrongKey(t *testing.T, res result, keyFile string) {
+	t.Helper()
+	if want := "master key " + keyFile + " does not open this store's data: wrong key file?"; res.code == 0 || !strings.Contains(res.stderr, want) {
+		t.Errorf("serve with another master key: exit %d, stderr:\n%s\nwant a failure saying %q", res.code, res.stderr, want)
+	}
 }
 
 // TestE2EMetricsAccess: /metrics names connections, so with credentials it
