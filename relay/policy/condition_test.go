@@ -462,3 +462,22 @@ func TestMayAllow(t *testing.T) {
 		t.Error("Authorizer.MayAllow disagrees")
 	}
 }
+
+// BenchmarkAuthorize: a build host's key (one repository, read-only, a
+// Deny on writes) deciding a UseConnection with its context.
+func BenchmarkAuthorize(b *testing.B) {
+	a := NewAuthorizer("ROOT", map[string]Policy{"K": {Statements: []Statement{
+		when(Allow, list("forgelink:List*", "codeconnections:Get*"), list("*"), nil),
+		when(Allow, list(useConnection, "codeconnections:GetConnectionToken"), list("arn:aws:codeconnections:us-east-1:123456789012:connection/*"),
+			Conditions{"StringEquals": {KeyFullRepositoryID: {"acme/app", "acme/lib"}, KeyProviderPermissionsRequired: {"read_only"}}}),
+		when(Deny, list("*"), list("*"), Conditions{"StringEquals": {KeyProviderPermissionsRequired: {"read_write"}}}),
+	}}})
+	r := Request{Action: useConnection, Resource: arnA, Context: Context{
+		KeyFullRepositoryID: {"acme/app"}, KeyProviderPermissionsRequired: {"read_only"}, KeyOwnerID: {"acme"}, KeyRepositoryName: {"app"},
+	}}
+	for b.Loop() {
+		if a.Authorize("K", r) != Allowed {
+			b.Fatal("not allowed")
+		}
+	}
+}
