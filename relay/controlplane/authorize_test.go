@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 	af := &authFixture{tokens: &fakeRepoTokens{}}
 	// Filled once the connections exist.
 	policies := map[string]policy.Policy{}
-	authz := &lateAuthorizer{Authorizer: policy.NewAuthorizer(testKeyID, nil)}
+	authz := newLateAuthorizer()
 	af.fixture = newFixture(t, Limits{}, true, func(o *Options) {
 		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
 			if id == testKeyID {
@@ -86,13 +87,30 @@ func newAuthFixture(t *testing.T) *authFixture {
 		}
 		policies[id] = p
 	}
-	authz.Authorizer = policy.NewAuthorizer(testKeyID, policies)
+	authz.set(policy.NewAuthorizer(testKeyID, policies))
 	return af
 }
 
 // lateAuthorizer lets a fixture create its resources as root before the
-// policies naming them are compiled.
-type lateAuthorizer struct{ *policy.Authorizer }
+// policies naming them are compiled, and a test change them between
+// requests.
+type lateAuthorizer struct {
+	p atomic.Pointer[policy.Authorizer]
+}
+
+func newLateAuthorizer() *lateAuthorizer {
+	l := &lateAuthorizer{}
+	l.set(policy.NewAuthorizer(testKeyID, nil))
+	return l
+}
+
+func (l *lateAuthorizer) set(a *policy.Authorizer) { l.p.Store(a) }
+
+func (l *lateAuthorizer) Authorize(id string, r policy.Request) policy.Decision {
+	return l.p.Load().Authorize(id, r)
+}
+
+func (l *lateAuthorizer) MayAllow(id, action string) bool { return l.p.Load().MayAllow(id, action) }
 
 // available creates an AVAILABLE GitHub App connection and returns its
 // ARN and id.
@@ -116,16 +134,27 @@ func (f *fixture) available(t *testing.T, name string) (string, string) {
 // and returns the error code and message ("" on success) and the answer.
 func (f *fixture) signedCall(t *testing.T, keyID, op, body string) (code, msg string, out map[string]any) {
 	t.Helper()
+	return f.signedTarget(t, keyID, ext+op, body)
+}
+
+// signedTarget calls the X-Amz-Target target (of either namespace) signed
+// with an access key for the target's signing name.
+func (f *fixture) signedTarget(t *testing.T, keyID, target, body string) (code, msg string, out map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", bytes.NewBufferString(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", ext+op)
+	req.Header.Set("X-Amz-Target", target)
+	service := "forgelink"
+	if strings.HasPrefix(target, namespaces[0].prefix) {
+		service = namespaces[0].service
+	}
 	sum := sha256.Sum256([]byte(body))
 	secret := secretOf(keyID)
 	if keyID == testKeyID {
 		secret = testSecret
 	}
 	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), "forgelink", testRegion, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, testRegion, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -135,7 +164,7 @@ func (f *fixture) signedCall(t *testing.T, keyID, op, body string) (code, msg st
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s: answer %q is not JSON", op, raw)
+		t.Fatalf("%s: answer %q is not JSON", target, raw)
 	}
 	if resp.StatusCode != http.StatusOK {
 		code, _ = out["__type"].(string)
