@@ -115,14 +115,15 @@ func newHookConn(t *testing.T, cli forgelinkCLI, name, provider string) hookConn
 	id := arn[strings.LastIndexByte(arn, '/')+1:]
 	var w webhookInfo
 	cli.decode(t, &w, "connections", "webhook", arn)
-	if w.ConnectionArn != arn || w.URL != cli.url+"/webhooks/"+id || len(w.Secret) < 32 || w.PreviousSecretValidUntil != nil {
+	if w.ConnectionArn != arn || !strings.HasPrefix(w.URL, cli.url+"/webhooks/"+id) || len(w.Secret) < 32 || w.PreviousSecretValidUntil != nil {
 		t.Fatalf("connections webhook %s = %+v, want its URL under %s and a fresh secret", arn, w, cli.url)
 	}
 	return hookConn{arn: arn, id: id, provider: provider, secret: w.Secret}
 }
 
-// url is the connection's webhook URL on d (the port changes on restart).
-func (c hookConn) url(d *daemon) string { return d.url + "/webhooks/" + c.id }
+// url is the connection's webhook URL on d (the port changes on restart),
+// with the path token computed from d's master key.
+func (c hookConn) url(d *daemon) string { return d.url + webhookPath(d, c.id) }
 
 // delivery returns the provider's testdata payload file as a delivery of
 // event with id, signed with the connection's secret.
