@@ -13,11 +13,16 @@ import (
 
 // consoleAction is what a configured access key's policy must allow for the
 // key to sign in to the console: the right to mint a console link, which
-// signs in anyway. The root key always may.
-const consoleAction = "codeconnections:CreateConsoleLink"
+// signs in anyway. The root key always may. Signed in, the console shows
+// and does only what the key's policy allows.
+const consoleAction = "forgelink:CreateConsoleLink"
 
 // newConsole builds the web console. setup starts browser set-ups.
 func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup console.Setup, auth *policy.Authorizer, log *zap.Logger) (*console.Console, error) {
+	var sessions console.Authorizer
+	if !cfg.Authless() {
+		sessions = auth
+	}
 	con, err := console.New(console.Options{
 		Store:   st,
 		Keyring: kr,
@@ -29,9 +34,10 @@ func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup
 			}
 			return cfg.SecretAccessKey(id)
 		},
-		Open:      cfg.Authless(),
-		PublicURL: cfg.PublicURL,
-		AccountID: cfg.AccountID,
+		Authorizer: sessions,
+		Open:       cfg.Authless(),
+		PublicURL:  cfg.PublicURL,
+		AccountID:  cfg.AccountID,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

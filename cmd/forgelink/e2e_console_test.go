@@ -8,7 +8,6 @@ package main_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,26 +60,7 @@ func TestE2EConsoleSetUpAndClone(t *testing.T) {
 	gh := githubtest.New(t, githubtest.Options{InstallAccount: "octo-org"})
 	gh.AddRepo("octo-org/widget")
 	app := gh.AddApp(githubtest.App{ID: 4242, Name: "forgelink e2e"})
-
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app.pem"), string(app.PrivateKeyPEM()))
-	writeFile(t, filepath.Join(dir, "hook-secret"), app.WebhookSecret+"\n")
-	cfgPath := filepath.Join(dir, "forgelink.yaml")
-	writeFile(t, cfgPath, strings.Join([]string{
-		"providers:",
-		"  githubAPIURL: " + gh.APIURL,
-		"  githubURL: " + gh.URL,
-		"githubApps:",
-		"  - appId: 4242",
-		"    slug: " + app.Slug,
-		"    privateKeyFile: app.pem",
-		"    webhookSecretFile: hook-secret",
-		"",
-	}, "\n"))
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
-	// The App's Setup URL, as its owner sets it on GitHub, names the daemon.
-	app.SetupURL = d.url + "/setup/callback/github"
-	gh.AddApp(app)
+	d := startGitHubAppDaemon(t, gh, app)
 
 	created, err := d.cc().CreateConnection(ctx, &codeconnections.CreateConnectionInput{
 		ConnectionName: aws.String("widget"), ProviderType: cctypes.ProviderTypeGithub,
@@ -102,7 +82,10 @@ func TestE2EConsoleSetUpAndClone(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(row+" .status-PENDING")),
 		chromedp.Click(chromedp.CSS(row+" button")),
 		// To GitHub's installation page, back to the set-up callback's
-		// result, and from its link back to the console.
+		// confirmation of the account, its result, and from its link back
+		// to the console.
+		chromedp.WaitVisible(chromedp.Search(`//dd[contains(., "octo-org")]`)),
+		chromedp.Click(chromedp.CSS(`#confirm`)),
 		chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Connection AVAILABLE")]`)),
 		chromedp.Click(chromedp.CSS(`a[href$="/console/"]`)),
 		chromedp.WaitVisible(chromedp.CSS(row+" .status-AVAILABLE")),

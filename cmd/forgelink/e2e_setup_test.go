@@ -102,26 +102,18 @@ func TestE2EConnectionSetup(t *testing.T) {
 	if res.code != 0 || !strings.HasPrefix(link, d.url+"/setup/start?state=") || !strings.Contains(res.stderr, "10 minutes") {
 		t.Fatalf("connections setup: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
-	resp, err := http.Get(link) // the browser: to GitLab and back
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Connection AVAILABLE") {
-		t.Fatalf("set-up page: %d\n%s", resp.StatusCode, body)
+	// The browser: to GitLab and back to the account's confirmation.
+	browser := setupBrowser(t, true)
+	done := confirmSetup(t, browser, browse(t, browser, http.MethodGet, link, nil))
+	if done.status != http.StatusOK || !strings.Contains(done.body, "Connection AVAILABLE") {
+		t.Fatalf("set-up page: %d\n%s", done.status, done.body)
 	}
 	got, err := d.cc().GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &arn})
 	if err != nil || got.Connection.ConnectionStatus != cctypes.ConnectionStatusAvailable {
 		t.Fatalf("connection after set-up: %+v, %v", got.Connection, err)
 	}
 	// The link was single use.
-	resp, err = http.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("the link followed again: HTTP %d, want 400", resp.StatusCode)
+	if again := browse(t, browser, http.MethodGet, link, nil); again.status != http.StatusBadRequest {
+		t.Errorf("the link followed again: HTTP %d, want 400", again.status)
 	}
 }

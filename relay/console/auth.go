@@ -10,15 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
 const (
-	linkPurpose = "console-login"
+	linkPurpose = "console-login/" // followed by the access key id
 	linkTTL     = 10 * time.Minute
 	// linkTokenLen is the length of a link token: 32 random bytes in
 	// unpadded base64url.
@@ -26,18 +29,33 @@ const (
 )
 
 // LoginLink returns a single-use link that signs a browser in, valid for
-// ten minutes. The store keeps only the token's SHA-256, so a copy of the
-// database holds no usable link.
+// ten minutes, with the permissions of the access key that asks for it
+// (policy.CallerOf), never more. The store keeps only the token's
+// SHA-256, so a copy of the database holds no usable link; the key id
+// rides in the link and in the nonce's purpose, so that a link whose key
+// was changed names no nonce.
 func (c *Console) LoginLink(ctx context.Context) (string, time.Time, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
+	key, _ := policy.CallerOf(ctx)
+	if len(key) > maxKeyID {
+		return "", time.Time{}, fmt.Errorf("create console login link: access key id of %d bytes", len(key))
+	}
 	expires := c.opts.Now().Add(linkTTL)
-	if err := c.opts.Store.CreateNonce(ctx, nonceID(token), linkPurpose, expires); err != nil {
+	if err := c.opts.Store.CreateNonce(ctx, nonceID(token), linkPurpose+key, expires); err != nil {
 		return "", time.Time{}, fmt.Errorf("create console login link: %w", err)
 	}
-	return c.public + "/console/login/" + token, expires, nil
+	link := c.public + "/console/login/" + token
+	if key != "" {
+		link += "?key=" + url.QueryEscape(key)
+	}
+	return link, expires, nil
 }
+
+// maxKeyID bounds an access key id in a login link (AWS's are 16 to 128
+// characters).
+const maxKeyID = 128
 
 func nonceID(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -56,10 +74,10 @@ func validLinkToken(token string) bool {
 
 // loginWithLink uses a login link up and signs the browser in.
 func (c *Console) loginWithLink(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
+	token, key := r.PathValue("token"), r.URL.Query().Get("key")
 	err := store.ErrNotFound
-	if validLinkToken(token) {
-		err = c.opts.Store.ConsumeNonce(r.Context(), nonceID(token), linkPurpose, c.opts.Now())
+	if validLinkToken(token) && len(key) <= maxKeyID && c.keyLive(key) {
+		err = c.opts.Store.ConsumeNonce(r.Context(), nonceID(token), linkPurpose+key, c.opts.Now())
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -72,8 +90,8 @@ func (c *Console) loginWithLink(w http.ResponseWriter, r *http.Request) {
 		c.message(w, http.StatusInternalServerError, "Sign-in failed", "The login link could not be checked; see the daemon's log.", "login")
 		return
 	}
-	c.startSession(w, kindLink, "console-link")
-	c.opts.Log.Info("console sign-in", zap.String("with", "login link"))
+	c.startSession(w, kindLink, strings.TrimSpace("console-link "+key), key)
+	c.opts.Log.Info("console sign-in", zap.String("with", "login link"), zap.String("access_key_id", key))
 	c.redirect(w, r, "")
 }
 
@@ -109,7 +127,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	c.startSession(w, kindKey, keyID)
+	c.startSession(w, kindKey, keyID, keyID)
 	c.opts.Log.Info("console sign-in", zap.String("access_key_id", keyID))
 	c.redirect(w, r, "")
 }

@@ -33,6 +33,8 @@ type Store interface {
 	ListHosts(ctx context.Context, f store.HostFilter, p store.Page) ([]store.Host, error)
 	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
 	ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error)
+	GetConnection(ctx context.Context, id string) (store.Connection, error)
+	GetHost(ctx context.Context, id string) (store.Host, error)
 	CreateNonce(ctx context.Context, id, purpose string, expiresAt time.Time) error
 	// ConsumeNonce uses a nonce up; store.ErrNotFound when it is unknown,
 	// already used or expired.
@@ -63,6 +65,9 @@ type Options struct {
 	// Credentials returns the secret access key of an access key id allowed
 	// to sign in; nil: only login links sign in.
 	Credentials func(accessKeyID string) (secret string, ok bool)
+	// Authorizer decides what a signed-in session may see and do: the
+	// policy of its access key, as the API would. nil: everything.
+	Authorizer Authorizer
 	// Open serves the console without sign-in, as the control plane does
 	// when no credentials are configured (loopback-only daemons).
 	Open bool

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/forgelink/forgelink/relay/clocktest"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -320,6 +321,8 @@ func TestSetupOutcomes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.setup.err = tc.err
+			f.store.addConnection(store.Connection{ID: "x", Name: "x", ProviderType: store.ProviderGitHub, Region: "us-east-1"})
+			f.store.hosts = append(f.store.hosts, store.Host{ID: "ghes-1a2b3c4d", Region: "us-east-1"}, store.Host{ID: "h", Region: "us-east-1"})
 			ck := f.signIn(t)
 			_, csrf := f.overview(t, ck)
 			resp := f.do(http.MethodPost, tc.target, url.Values{"csrf": {csrf}}, nil, ck)
@@ -336,7 +339,7 @@ func TestSetupOutcomes(t *testing.T) {
 
 func TestLoginLink(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
+	ctx := policy.WithCaller(context.Background(), testKeyID)
 	link, expires, err := f.c.LoginLink(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +348,7 @@ func TestLoginLink(t *testing.T) {
 		t.Fatalf("link %q expires %v", link, expires)
 	}
 	path := strings.TrimPrefix(link, "https://forgelink.example")
-	token := strings.TrimPrefix(path, "/console/login/")
+	token, _, _ := strings.Cut(strings.TrimPrefix(path, "/console/login/"), "?")
 	for id := range f.store.nonces {
 		if strings.Contains(id, token) {
 			t.Error("the store keeps the token itself")
@@ -527,7 +530,7 @@ func FuzzOpenSession(f *testing.F) {
 		f.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	c.startSession(w, kindLink, "console-link")
+	c.startSession(w, kindLink, "AKIDLINK", "AKIDLINK")
 	f.Add(w.Result().Cookies()[0].Value)
 	f.Add("")
 	f.Add("AQ")

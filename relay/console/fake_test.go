@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forgelink/forgelink/relay/keyring"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -91,6 +92,28 @@ func (m *memStore) ConsumeNonce(_ context.Context, id, purpose string, now time.
 	return nil
 }
 
+func (m *memStore) GetConnection(_ context.Context, id string) (store.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.connections {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return store.Connection{}, store.ErrNotFound
+}
+
+func (m *memStore) GetHost(_ context.Context, id string) (store.Host, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range m.hosts {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	return store.Host{}, store.ErrNotFound
+}
+
 func (m *memStore) addConnection(c store.Connection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -109,24 +132,37 @@ func (m *memStore) setStatus(id, status string) {
 
 // fakeSetup answers set-up URLs under base, or err.
 type fakeSetup struct {
-	mu    sync.Mutex
-	base  string
-	err   error
-	calls []string
+	mu      sync.Mutex
+	base    string
+	err     error
+	calls   []string
+	callers []string // policy.CallerOf of each call
 }
 
-func (f *fakeSetup) ConnectionSetupURL(_ context.Context, id string) (string, error) {
-	return f.answer("connection/" + id)
+func (f *fakeSetup) ConnectionSetupURL(ctx context.Context, id string) (string, error) {
+	return f.answer(ctx, "connection/"+id)
 }
 
-func (f *fakeSetup) HostSetupURL(_ context.Context, id string) (string, error) {
-	return f.answer("host/" + id)
+func (f *fakeSetup) HostSetupURL(ctx context.Context, id string) (string, error) {
+	return f.answer(ctx, "host/"+id)
 }
 
-func (f *fakeSetup) answer(what string) (string, error) {
+// lastCaller is the access key the last set-up link was made for.
+func (f *fakeSetup) lastCaller() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.callers) == 0 {
+		return ""
+	}
+	return f.callers[len(f.callers)-1]
+}
+
+func (f *fakeSetup) answer(ctx context.Context, what string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, what)
+	caller, _ := policy.CallerOf(ctx)
+	f.callers = append(f.callers, caller)
 	if f.err != nil {
 		return "", f.err
 	}

@@ -46,7 +46,7 @@ type overviewView struct {
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
-	v, err := c.overviewData(r.Context())
+	v, err := c.overviewData(r.Context(), s)
 	if err != nil {
 		c.opts.Log.Error("console overview", zap.Error(err))
 		c.message(w, http.StatusInternalServerError, "Unavailable", "The records could not be read; see the daemon's log.", "")
@@ -56,7 +56,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 	c.render(w, http.StatusOK, "overview.html", v)
 }
 
-func (c *Console) overviewData(ctx context.Context) (overviewView, error) {
+// overviewData reads what the session's key may read: connections and
+// hosts it may Get, and the events and deliveries of connections it may
+// list them for.
+func (c *Console) overviewData(ctx context.Context, s session) (overviewView, error) {
 	v := overviewView{CanSetup: c.opts.Setup != nil}
 	conns, err := all(ctx, func(ctx context.Context, p store.Page) ([]store.Connection, error) {
 		return c.opts.Store.ListConnections(ctx, store.ConnectionFilter{}, p)
@@ -65,11 +68,20 @@ func (c *Console) overviewData(ctx context.Context) (overviewView, error) {
 		return v, fmt.Errorf("list connections: %w", err)
 	}
 	names := make(map[string]string, len(conns))
+	arns := make(map[string]string, len(conns))
 	for _, conn := range conns {
+		arn := c.arn(conn.Region, connectionResourceKind, conn.ID)
+		arns[conn.ID] = arn
+		if !c.allowed(s, actionGetConnection, arn) {
+			continue
+		}
 		names[conn.ID] = conn.Name
-		v.Connections = append(v.Connections, connectionRow{Connection: conn, ARN: c.arn(conn.Region, "connection", conn.ID),
-			SetupAction: c.setupAction(v.CanSetup, "connections", conn.ID, conn.Status)})
+		v.Connections = append(v.Connections, connectionRow{Connection: conn, ARN: arn,
+			SetupAction: c.setupAction(v.CanSetup && c.allowed(s, connectionSetupAction(conn.ProviderType), arn), "connections", conn.ID, conn.Status)})
 	}
+	// A deleted connection's records are named by an ARN no scoped
+	// policy matches: only a key allowed everywhere sees them.
+	arnOf := func(connID string) string { return cmp.Or(arns[connID], c.arn("", connectionResourceKind, connID)) }
 	hosts, err := all(ctx, func(ctx context.Context, p store.Page) ([]store.Host, error) {
 		return c.opts.Store.ListHosts(ctx, store.HostFilter{}, p)
 	}, func(h store.Host) string { return h.ID })
@@ -77,13 +89,19 @@ func (c *Console) overviewData(ctx context.Context) (overviewView, error) {
 		return v, fmt.Errorf("list hosts: %w", err)
 	}
 	for _, h := range hosts {
-		v.Hosts = append(v.Hosts, hostRow{Host: h, ARN: c.arn(h.Region, "host", h.ID),
-			SetupAction: c.setupAction(v.CanSetup, "hosts", h.ID, h.Status)})
+		arn := c.arn(h.Region, hostResourceKind, h.ID)
+		if !c.allowed(s, actionGetHost, arn) {
+			continue
+		}
+		v.Hosts = append(v.Hosts, hostRow{Host: h, ARN: arn,
+			SetupAction: c.setupAction(v.CanSetup && c.allowed(s, actionAppRegistration, arn), "hosts", h.ID, h.Status)})
 	}
 	now := c.opts.Now()
 	events, err := recent(ctx, now, func(ctx context.Context, after string, limit int) ([]store.Event, error) {
 		return c.opts.Store.ListEvents(ctx, store.EventFilter{}, store.Page{After: after, Limit: limit})
-	}, func(e store.Event) string { return e.ID })
+	}, func(e store.Event) string { return e.ID }, func(e store.Event) bool {
+		return c.allowed(s, actionListEvents, arnOf(e.ConnectionID))
+	})
 	if err != nil {
 		return v, fmt.Errorf("list events: %w", err)
 	}
@@ -92,7 +110,9 @@ func (c *Console) overviewData(ctx context.Context) (overviewView, error) {
 	}
 	v.Deliveries, err = recent(ctx, now, func(ctx context.Context, after string, limit int) ([]store.Delivery, error) {
 		return c.opts.Store.ListDeliveries(ctx, store.DeliveryFilter{}, store.Page{After: after, Limit: limit})
-	}, func(d store.Delivery) string { return d.ID })
+	}, func(d store.Delivery) string { return d.ID }, func(d store.Delivery) bool {
+		return c.allowed(s, actionListDeliveries, arnOf(d.ConnectionID))
+	})
 	if err != nil {
 		return v, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -129,32 +149,48 @@ func (c *Console) setupAction(offered bool, kind, id, status string) string {
 	return c.base + kind + "/" + url.PathEscape(id) + "/setup"
 }
 
-func (c *Console) setupConnection(w http.ResponseWriter, r *http.Request, _ session) {
-	c.startSetup(w, r, "connection", c.opts.Setup.ConnectionSetupURL)
+func (c *Console) setupConnection(w http.ResponseWriter, r *http.Request, s session) {
+	conn, err := c.opts.Store.GetConnection(r.Context(), r.PathValue("id"))
+	arn := c.arn(conn.Region, connectionResourceKind, conn.ID)
+	c.startSetup(w, r, s, "connection", err, connectionSetupAction(conn.ProviderType), arn, c.opts.Setup.ConnectionSetupURL)
 }
 
-func (c *Console) setupHost(w http.ResponseWriter, r *http.Request, _ session) {
-	c.startSetup(w, r, "host", c.opts.Setup.HostSetupURL)
+func (c *Console) setupHost(w http.ResponseWriter, r *http.Request, s session) {
+	host, err := c.opts.Store.GetHost(r.Context(), r.PathValue("id"))
+	arn := c.arn(host.Region, hostResourceKind, host.ID)
+	c.startSetup(w, r, s, "host", err, actionAppRegistration, arn, c.opts.Setup.HostSetupURL)
 }
 
 // startSetup sends the browser on to where the set-up of a connection or
-// host continues (a provider's page). Its routes exist only when
-// Options.Setup is set.
-func (c *Console) startSetup(w http.ResponseWriter, r *http.Request, kind string, setupURL func(context.Context, string) (string, error)) {
+// host continues (a provider's page), if the session's key may start it;
+// the link is made on the key's behalf, so the set-up holds it to that
+// key too. Its routes exist only when Options.Setup is set.
+func (c *Console) startSetup(w http.ResponseWriter, r *http.Request, s session, kind string, lookup error, action, arn string,
+	setupURL func(context.Context, string) (string, error)) {
 	id := r.PathValue("id")
-	to, err := setupURL(r.Context(), id)
+	err := lookup
+	switch {
+	case err == nil && !c.allowed(s, action, arn):
+		c.opts.Log.Info("console set-up refused", zap.String("kind", kind), zap.String("id", id), zap.String("access_key_id", s.Key),
+			zap.String("action", action))
+		c.message(w, http.StatusForbidden, "Not allowed", "Your access key may not "+action+" on "+arn+"; nothing was done.", "")
+		return
+	case err == nil:
+		var to string
+		to, err = setupURL(asCaller(r.Context(), s), id)
+		if err == nil {
+			c.opts.Log.Info("console set-up started", zap.String("kind", kind), zap.String("id", id))
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		c.message(w, http.StatusNotFound, "Not found", "There is no such "+kind+" (it may have been deleted).", "")
-		return
 	case errors.Is(err, store.ErrUnavailable):
 		c.message(w, http.StatusConflict, "Set-up not possible", err.Error(), "")
-		return
-	case err != nil:
+	default:
 		c.opts.Log.Error("console set-up", zap.String("kind", kind), zap.String("id", id), zap.Error(err))
 		c.message(w, http.StatusBadGateway, "Set-up failed", "The set-up of this "+kind+" could not start; see the daemon's log.", "")
-		return
 	}
-	c.opts.Log.Info("console set-up started", zap.String("kind", kind), zap.String("id", id))
-	http.Redirect(w, r, to, http.StatusSeeOther)
 }

@@ -23,20 +23,22 @@ var lookBack = []time.Duration{5 * time.Minute, time.Hour, 24 * time.Hour, 7 * 2
 // lister lists records whose id sorts after after, in id order.
 type lister[T any] func(ctx context.Context, after string, limit int) ([]T, error)
 
-// recent returns up to recentLimit of the newest records, newest first.
-func recent[T any](ctx context.Context, now time.Time, list lister[T], id func(T) string) ([]T, error) {
+// recent returns up to recentLimit of the newest records that keep
+// accepts, newest first.
+func recent[T any](ctx context.Context, now time.Time, list lister[T], id func(T) string, keep func(T) bool) ([]T, error) {
 	for _, d := range lookBack {
-		got, err := tail(ctx, uuidv7Floor(now.Add(-d)), list, id)
+		got, err := tail(ctx, uuidv7Floor(now.Add(-d)), list, id, keep)
 		if err != nil || len(got) >= recentLimit {
 			return got, err
 		}
 	}
-	return tail(ctx, "", list, id)
+	return tail(ctx, "", list, id, keep)
 }
 
-// tail reads every record after from and keeps the last recentLimit,
-// reversed.
-func tail[T any](ctx context.Context, from string, list lister[T], id func(T) string) ([]T, error) {
+// tail reads every record after from and keeps the last recentLimit that
+// keep accepts, reversed. Paging goes by the unfiltered page, so records
+// filtered out never end the scan early.
+func tail[T any](ctx context.Context, from string, list lister[T], id func(T) string, keep func(T) bool) ([]T, error) {
 	var kept []T
 	after := from
 	for {
@@ -44,7 +46,11 @@ func tail[T any](ctx context.Context, from string, list lister[T], id func(T) st
 		if err != nil {
 			return nil, err
 		}
-		kept = append(kept, page...)
+		for _, r := range page {
+			if keep(r) {
+				kept = append(kept, r)
+			}
+		}
 		if len(kept) > recentLimit {
 			kept = slices.Clone(kept[len(kept)-recentLimit:])
 		}

@@ -32,7 +32,7 @@ func TestRecentNewestFirst(t *testing.T) {
 			}
 			got, err := recent(context.Background(), now, func(ctx context.Context, after string, limit int) ([]store.Event, error) {
 				return st.ListEvents(ctx, store.EventFilter{}, store.Page{After: after, Limit: limit})
-			}, func(e store.Event) string { return e.ID })
+			}, func(e store.Event) string { return e.ID }, func(store.Event) bool { return true })
 			if err != nil {
 				t.Fatal(err)
 			}

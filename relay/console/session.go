@@ -35,6 +35,10 @@ type session struct {
 	ID      string `json:"id"`
 	Kind    string `json:"kind"`
 	Subject string `json:"sub"`
+	// Key is the access key whose permissions the session has: the one
+	// it signed in with, or the one that made its login link. Empty for
+	// an open console.
+	Key     string `json:"key,omitempty"`
 	Expires int64  `json:"exp"` // Unix seconds
 	CSRF    string `json:"csrf"`
 }
@@ -47,11 +51,12 @@ func randomHex(n int) string {
 
 // startSession signs the browser in: a fresh session (never one the
 // browser brought, against session fixation) in a new cookie.
-func (c *Console) startSession(w http.ResponseWriter, kind, subject string) session {
+func (c *Console) startSession(w http.ResponseWriter, kind, subject, key string) session {
 	s := session{
 		ID:      randomHex(16),
 		Kind:    kind,
 		Subject: subject,
+		Key:     key,
 		Expires: c.opts.Now().Add(sessionTTL).Unix(),
 		CSRF:    randomHex(32),
 	}
@@ -78,8 +83,9 @@ func (c *Console) cookie(value string, maxAge int) *http.Cookie {
 }
 
 // session returns the request's valid session. A session also ends when
-// what started it is gone: its access key was removed from the
-// configuration, or the console is no longer open.
+// what started it is gone: its access key (signed in with, or the maker
+// of its login link) was removed from the configuration or lost the right
+// to sign in, or the console is no longer open.
 func (c *Console) session(r *http.Request) (session, bool) {
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
@@ -90,18 +96,24 @@ func (c *Console) session(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	switch s.Kind {
-	case kindKey:
-		ok = c.opts.Credentials != nil
-		if ok {
-			_, ok = c.opts.Credentials(s.Subject)
-		}
+	case kindKey, kindLink:
+		ok = c.keyLive(s.Key)
 	case kindOpen:
 		ok = c.opts.Open
-	case kindLink:
 	default:
 		ok = false
 	}
 	return s, ok
+}
+
+// keyLive reports whether key may still sign in. An open console, or one
+// without Credentials (only login links sign in), has nothing to ask.
+func (c *Console) keyLive(key string) bool {
+	if c.opts.Open || c.opts.Credentials == nil {
+		return true
+	}
+	_, ok := c.opts.Credentials(key)
+	return ok
 }
 
 // openSession opens a cookie value: an unexpired session sealed by this
@@ -139,7 +151,7 @@ func (c *Console) page(h func(http.ResponseWriter, *http.Request, session)) http
 		switch {
 		case ok:
 		case c.opts.Open:
-			s = c.startSession(w, kindOpen, "")
+			s = c.startSession(w, kindOpen, "", "")
 		default:
 			c.redirect(w, r, "login")
 			return
