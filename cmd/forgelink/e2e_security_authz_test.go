@@ -67,7 +67,9 @@ func TestE2ESecurityAuthzScopedKey(t *testing.T) {
 	}
 
 	// Listings with the decoy: only team a's records.
-	var conns struct{ Connections []struct{ ConnectionArn string } }
+	var conns struct {
+		Connections []struct{ ConnectionArn string }
+	}
 	w.scopedJSON(t, "CodeConnections_20231201.ListConnections", `{`+decoy+`}`, &conns)
 	if len(conns.Connections) != 1 || conns.Connections[0].ConnectionArn != w.a.arn {
 		t.Errorf("ListConnections by the scoped key: %+v, want A only", conns)
@@ -83,7 +85,9 @@ func TestE2ESecurityAuthzScopedKey(t *testing.T) {
 		t.Errorf("ListHosts by the scoped key: %+v, want none", hosts)
 	}
 	// On A the key may act: the refusals above are about team b.
-	var conn struct{ Connection struct{ ConnectionArn string } }
+	var conn struct {
+		Connection struct{ ConnectionArn string }
+	}
 	w.scopedJSON(t, "CodeConnections_20231201.GetConnection", `{"ConnectionArn":"`+w.a.arn+`"}`, &conn)
 	if conn.Connection.ConnectionArn != w.a.arn {
 		t.Errorf("GetConnection of A by the scoped key: %+v", conn)
