@@ -240,6 +240,7 @@ func TestE2EMetricsAccess(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "reader.secret"), "reader-secret-0123456789")
+	writeFile(t, filepath.Join(dir, "scraper.secret"), "scraper-secret-0123456789")
 	cfg := filepath.Join(dir, "forgelink.yaml")
 	writeFile(t, cfg, `accessKeys:
   - id: AKIDFORGELINKREADER0
@@ -248,6 +249,13 @@ func TestE2EMetricsAccess(t *testing.T) {
       statements:
         - effect: Allow
           actions: [codeconnections:GetConnection]
+          resources: ["*"]
+  - id: AKIDFORGELINKSCRAPER
+    secretFile: scraper.secret
+    policy:
+      statements:
+        - effect: Allow
+          actions: [forgelink:GetMetrics]
           resources: ["*"]
 `)
 	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfg}})
@@ -270,8 +278,11 @@ func TestE2EMetricsAccess(t *testing.T) {
 	if got := do(t, http.DefaultClient, wrongService); got.code != "InvalidSignatureException" {
 		t.Errorf("GET /metrics signed for codeconnections: HTTP %d %s; want InvalidSignatureException", got.status, got.code)
 	}
-	if got := get(&rootCreds); got.status != http.StatusOK || !strings.Contains(got.body, "forgelink_") {
-		t.Errorf("GET /metrics signed by root: HTTP %d %s", got.status, got.code)
+	scraper := aws.Credentials{AccessKeyID: "AKIDFORGELINKSCRAPER", SecretAccessKey: "scraper-secret-0123456789"}
+	for name, creds := range map[string]*aws.Credentials{"root": &rootCreds, "a key allowed forgelink:GetMetrics": &scraper} {
+		if got := get(creds); got.status != http.StatusOK || !strings.Contains(got.body, "forgelink_") {
+			t.Errorf("GET /metrics signed by %s: HTTP %d %s", name, got.status, got.code)
+		}
 	}
 
 	// metrics.listen: its own listener, open; none on the main one.
