@@ -108,3 +108,19 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// FuzzIsLocal: a name under a domain the attacker controls is never local,
+// whatever comes before it, with or without a port.
+func FuzzIsLocal(f *testing.F) {
+	for _, s := range []string{"localhost", "127.0.0.1", "[::1]", "[::1]:", "localhost:", "127.0.0.1:80", "a:b", "[::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		IsLocal(s) // must not panic
+		for _, h := range []string{s + ".evil.example", s + ".evil.example:80"} {
+			if IsLocal(h) {
+				t.Errorf("IsLocal(%q) = true", h)
+			}
+		}
+	})
+}
