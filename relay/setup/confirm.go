@@ -142,15 +142,25 @@ func (s *Service) openPending(raw string) (pending, error) {
 	if err != nil {
 		return pending{}, errForged
 	}
-	var p pending
-	if json.Unmarshal(plain, &p) != nil || p.Nonce == "" || p.Binding == "" || p.CSRF == "" || p.Conn == "" ||
-		(p.GitHub == nil) == (p.OAuth == nil) {
+	p, ok := parsePending(plain)
+	if !ok {
 		return pending{}, errForged
 	}
 	if !s.opts.Now().Before(time.Unix(p.Expires, 0)) {
 		return pending{}, &errState{"this confirmation page has expired (10 minutes): start the set-up again"}
 	}
 	return p, nil
+}
+
+// parsePending decodes an opened pending set-up and checks its shape: a
+// bug or a key mix-up must not make a malformed one usable.
+func parsePending(plain []byte) (pending, bool) {
+	var p pending
+	if json.Unmarshal(plain, &p) != nil || p.Nonce == "" || p.Binding == "" || p.CSRF == "" || p.Conn == "" || p.Expires <= 0 ||
+		(p.GitHub == nil) == (p.OAuth == nil) || (p.GitHub != nil && p.GitHub.InstallationID <= 0) {
+		return pending{}, false
+	}
+	return p, true
 }
 
 // authorizeCreator checks that the access key that made the set-up link

@@ -108,3 +108,28 @@ func FuzzParseState(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePending: an opened confirmation is complete and of one kind,
+// or refused.
+func FuzzParsePending(f *testing.F) {
+	for _, seed := range []string{
+		`{"n":"N","b":"B","t":"T","r":"c","x":5,"a":"octo","g":{"appId":1,"installationId":2}}`,
+		`{"n":"N","b":"B","t":"T","r":"c","x":5,"a":"jdoe","o":{"s":{"access":"a"}}}`,
+		`{"n":"N","b":"B","t":"T","r":"c","x":5,"g":{"appId":1,"installationId":2},"o":{"s":{}}}`,
+		`{"n":"N","b":"B","t":"T","r":"c","x":5,"g":{"installationId":0}}`, `null`, `{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		p, ok := parsePending(plain)
+		if !ok {
+			return
+		}
+		if p.Nonce == "" || p.Binding == "" || p.CSRF == "" || p.Conn == "" || p.Expires <= 0 {
+			t.Errorf("parsed an incomplete confirmation %+v", p)
+		}
+		if (p.GitHub == nil) == (p.OAuth == nil) || (p.GitHub != nil && p.GitHub.InstallationID <= 0) {
+			t.Errorf("parsed a confirmation of no single kind %+v", p)
+		}
+	})
+}
