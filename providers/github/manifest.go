@@ -152,7 +152,8 @@ func NewAppURL(webBaseURL, org string) (string, error) {
 }
 
 // InstallURL returns the page that installs App slug, which sends the
-// operator to the App's setup URL with state afterwards:
+// operator to the App's callback URL (with a user authorization code, when
+// the App requests it on install) or setup URL with state afterwards:
 // https://github.com/apps/{slug}/installations/new on github.com (and on
 // GHE.com, *.ghe.com, which is github.com's software), and
 // https://HOST/github-apps/{slug}/installations/new on GitHub Enterprise

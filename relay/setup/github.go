@@ -157,7 +157,8 @@ func (s *Service) newAppClient(app ghApp) (*github.App, error) {
 }
 
 // installURL is the App's installation page; GitHub brings the browser
-// back to the App's Setup URL (/setup/callback/github) with the state.
+// back to the App's callback URL (/setup/callback/github) with the state
+// and a user authorization code.
 func (s *Service) installURL(ctx context.Context, conn store.Connection, rawState string) (string, error) {
 	app, err := s.installApp(ctx, conn)
 	if err != nil {

@@ -18,7 +18,7 @@ const maxForm = 64 << 10
 // Handler serves the set-up pages under /setup/:
 //
 //	GET  /setup/start               follow a set-up link: on to the provider, or a form
-//	GET  /setup/callback/github     GitHub App installed (the App's Setup URL)
+//	GET  /setup/callback/github     GitHub App installed and authorized (the App's callback URL)
 //	GET  /setup/callback/oauth      OAuth authorization granted (GitLab, Bitbucket)
 //	GET  /setup/callback/manifest   GitHub App registered (manifest flow)
 //	POST /setup/hosts/gitlab        a GitLab self-managed host's OAuth application

@@ -7,10 +7,16 @@
 // an App the same way when the configuration names none.
 //
 // Connections: GitHub and GHES connections are completed by installing the
-// App (the callback's installation is confirmed with the App's JWT); GitLab
-// and Bitbucket connections by the OAuth 2.0 authorization code flow (PKCE
-// where the provider takes it). Every browser round trip carries a sealed,
-// single-use state that expires after ten minutes.
+// App with user authorization on install (the user's code proves, through
+// GET /user/installations, that the person in the browser can access the
+// installation; the App's JWT then confirms it); GitLab and Bitbucket
+// connections by the OAuth 2.0 authorization code flow (PKCE where the
+// provider takes it). Every browser round trip carries a sealed,
+// single-use state that expires after ten minutes and names the access
+// key that made the link, which must be allowed to complete it; the
+// browser that follows a link is bound to it by a cookie, and the account
+// that comes back is shown for the operator to confirm before the
+// connection turns AVAILABLE.
 //
 // Credentials: Token and RepositoryToken give the callers a usable token for
 // a connection (OAuth tokens refreshed, GitHub installation tokens minted);
