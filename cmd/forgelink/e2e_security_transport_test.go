@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/forgelink/forgelink/relay/tlstest"
 )
@@ -185,6 +188,9 @@ func TestE2EMasterKeyAndFiles(t *testing.T) {
 	}
 	otherKey := newKeyFile(t)
 	wantWrongKey(t, serve("FORGELINK_MASTER_KEY_FILE="+otherKey), otherKey)
+	// A store from before the key check: the webhook secrets decide.
+	dropKeyCheck(t, filepath.Join(dataDir, "forgelink.db"))
+	wantWrongKey(t, serve("FORGELINK_MASTER_KEY_FILE="+otherKey), otherKey)
 
 	keyFile := filepath.Join(dataDir, "master.key")
 	if err := os.Chmod(keyFile, 0o644); err != nil {
@@ -199,6 +205,22 @@ func TestE2EMasterKeyAndFiles(t *testing.T) {
 		t.Error("an allowed 0644 key file was not warned about")
 	}
 	d.stop(t)
+}
+
+// dropKeyCheck makes the SQLite store at path look like one written before
+// the key check existed.
+func dropKeyCheck(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if res, err := db.ExecContext(t.Context(), "DELETE FROM key_check"); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("the store had %d key check values, want 1", n)
+	}
 }
 
 // TestE2EWrongKeyOnPostgres: the key check is kept with the data in the

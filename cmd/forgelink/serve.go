@@ -262,20 +262,29 @@ func checkKeyFileMode(cfg *config.Config, path string, log *zap.Logger) error {
 
 // keyChecker is what the key check needs from the store.
 type keyChecker interface {
-	EnsureKeyCheck(ctx context.Context, sealed []byte) ([]byte, error)
+	EnsureKeyCheck(ctx context.Context, sealed []byte, fits func(connID string, sealed []byte) error) ([]byte, error)
 }
 
 // checkKey refuses to start with a master key that did not seal the
 // store's data: every secret would fail to open later, one request at a
-// time. A store without a key check value (new, or from an older version)
-// gets this key's.
+// time. A store without a key check value gets this key's: a new one, or
+// one from an older version whose newest webhook secret this key opens.
 func checkKey(ctx context.Context, st keyChecker, kr *keyring.Keyring, path string) error {
-	stored, err := st.EnsureKeyCheck(ctx, kr.KeyCheck())
+	wrongKey := func() error {
+		return fmt.Errorf("master key %s does not open this store's data: wrong key file? (%w)", path, keyring.ErrWrongKey)
+	}
+	opensSecret := func(connID string, sealed []byte) error {
+		if _, err := kr.Open(sealed, []byte(connID)); err != nil {
+			return wrongKey()
+		}
+		return nil
+	}
+	stored, err := st.EnsureKeyCheck(ctx, kr.KeyCheck(), opensSecret)
 	if err != nil {
 		return err
 	}
-	if err := kr.VerifyKeyCheck(stored); err != nil {
-		return fmt.Errorf("master key %s does not open this store's data: wrong key file? (%w)", path, err)
+	if kr.VerifyKeyCheck(stored) != nil {
+		return wrongKey()
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ type daemonStore interface {
 	RouteEvent(ctx context.Context, eventID string, ds []store.Delivery) error
 	SetConnectionStatus(ctx context.Context, id, status, reason string) error
 	DeliveryStats(ctx context.Context) (store.DeliveryStats, error)
-	EnsureKeyCheck(ctx context.Context, sealed []byte) ([]byte, error)
+	keyChecker
 	Ping(ctx context.Context) error
 	Close() error
 }

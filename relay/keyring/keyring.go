@@ -77,7 +77,7 @@ const keyCheckConstant = "forgelink key check"
 
 // ErrWrongKey means the key check value stored with the data does not
 // open under this master key: the data were sealed under another one.
-var ErrWrongKey = errors.New("master key does not open the key check value")
+var ErrWrongKey = errors.New("the data were sealed under another master key")
 
 // KeyCheck returns a new key check value: a constant sealed under the
 // master key. Stored with the data, it tells a later start whether its key

@@ -79,7 +79,7 @@ type Store interface {
 	ListProviderApps(ctx context.Context) ([]store.ProviderApp, error)
 	RotateCredential(ctx context.Context, connID string, prev, sealed []byte, expiresAt time.Time) error
 	ExpiringCredentials(ctx context.Context, before time.Time) ([]store.Connection, error)
-	EnsureKeyCheck(ctx context.Context, sealed []byte) ([]byte, error)
+	EnsureKeyCheck(ctx context.Context, sealed []byte, fits func(connID string, sealed []byte) error) ([]byte, error)
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"Ping", testPing},
 		{"KeyCheck", testKeyCheck},
+		{"KeyCheckUpgrade", testKeyCheckUpgrade},
 		{"CreateGetConnection", testCreateGetConnection},
 		{"CreateConnectionChecks", testCreateConnectionChecks},
 		{"DeleteConnection", testDeleteConnection},
