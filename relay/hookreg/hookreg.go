@@ -3,8 +3,10 @@
 // pipelines name, carrying the connection's URL and current webhook
 // secret. It records each hook in the store (registered_hooks), repairs
 // drift on a schedule, pushes a rotated secret to every hook (holding the
-// previous secret valid until all carry the new one), removes hooks that
-// nothing wants any more, and all of them when a connection is deleted.
+// previous secret valid until all carry the new one, but never past the
+// rotation's overlap), moves hooks from former URL forms to the current
+// one, removes hooks that nothing wants any more, and all of them when a
+// connection is deleted.
 //
 // Daemons sharing one database coordinate through a lease per
 // (connection, repository) row: only the holder calls the provider.
