@@ -243,7 +243,7 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 		}},
 	} {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
-			resp, err := http.Get(d.url + tc.path)
+			resp, err := http.DefaultClient.Do(d.rootSignedGet(t, tc.path)) // /metrics needs a signature
 			if err != nil {
 				t.Fatal(err)
 			}

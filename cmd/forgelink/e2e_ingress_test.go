@@ -726,7 +726,7 @@ func setConnectionStatus(t *testing.T, dataDir, id, status string) {
 // scrape reads d's /metrics into a map from series to value.
 func scrape(t *testing.T, d *daemon) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(d.url + "/metrics")
+	resp, err := http.DefaultClient.Do(d.rootSignedGet(t, "/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}

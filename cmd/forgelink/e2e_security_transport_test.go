@@ -80,6 +80,15 @@ func signV4(t *testing.T, req *http.Request, body, service string, creds aws.Cre
 
 var rootCreds = aws.Credentials{AccessKeyID: rootKeyID, SecretAccessKey: rootSecret}
 
+// rootSignedGet is a GET of path signed by root for the signing name
+// forgelink, as /metrics requires of a daemon with credentials.
+func (d *daemon) rootSignedGet(t *testing.T, path string) *http.Request {
+	t.Helper()
+	req := newRequest(t, http.MethodGet, d.url+path, "", "")
+	signV4(t, req, "", "forgelink", rootCreds)
+	return req
+}
+
 // TestE2EUnsignedTargetRefused: finding 5. A request signed as GetConnection
 // over content-type;host;x-amz-date, resent with an X-Amz-Target of
 // DeleteConnection, is refused and deletes nothing.
@@ -313,7 +322,7 @@ func TestE2EMetricsAccess(t *testing.T) {
 	if got := do(t, http.DefaultClient, newRequest(t, http.MethodGet, "http://"+metricsAddr+"/metrics", "", "")); got.status != http.StatusOK || !strings.Contains(got.body, "forgelink_") {
 		t.Errorf("GET /metrics on metrics.listen: HTTP %d %s", got.status, got.body)
 	}
-	if got := get(&rootCreds); got.status != http.StatusNotFound {
+	if got := do(t, http.DefaultClient, d.rootSignedGet(t, "/metrics")); got.status != http.StatusNotFound {
 		t.Errorf("GET /metrics on the main listener with metrics.listen set: HTTP %d, want 404", got.status)
 	}
 }
