@@ -211,6 +211,19 @@ func TestGitHubConfirmation(t *testing.T) {
 			f.checkUnchanged(t, before, tc.name)
 		})
 	}
+	// A form another site posts (the browser says so) is refused before
+	// anything is read.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.action, strings.NewReader(c.form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if r := do(t, stepper, req); r.status != http.StatusForbidden {
+		t.Errorf("a cross-site confirmation: %d", r.status)
+	}
+	f.checkUnchanged(t, before, "a cross-site confirmation")
+
 	checkPage(t, postForm(t, stepper, c.action, c.form), http.StatusOK, "Connection AVAILABLE")
 	if got := f.conn(t, conn.ID); got.Status != store.StatusAvailable {
 		t.Errorf("connection %s after the confirmation", got.Status)

@@ -27,7 +27,12 @@ const maxForm = 64 << 10
 // Every step after /setup/start needs the binding cookie that it gave the
 // browser; the forms are refused when posted from another site.
 func (s *Service) Handler() http.Handler {
+	// The public origin is trusted as well, for a reverse proxy that
+	// rewrites Host.
 	cop := http.NewCrossOriginProtection()
+	if u, err := url.Parse(s.opts.PublicURL); err == nil && u.Host != "" {
+		_ = cop.AddTrustedOrigin(u.Scheme + "://" + u.Host) // a malformed origin only trusts nothing more
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /setup/confirm", cop.Handler(s.serve(s.confirm)))
 	mux.HandleFunc("GET /setup/start", s.serve(s.start))
