@@ -252,3 +252,71 @@ func TestE2ESecurityInstallationProof(t *testing.T) {
 		t.Errorf("second connection %s, want PENDING", s)
 	}
 }
+
+// TestE2ESecurityConsoleScopedKey: finding 1's console part. A key that
+// may mint console links and read connection A only signs in (by its
+// login link, or its key pair) to a console that shows A and not B, and
+// offers no set-up it may not start.
+func TestE2ESecurityConsoleScopedKey(t *testing.T) {
+	e2e(t)
+	const keyID, secret = "AKIDCONSOLESCOPED01", "console-scoped-secret"
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "forgelink.yaml")
+	writeFile(t, cfgPath, "{}\n")
+	opts := daemonOptions{dataDir: filepath.Join(dir, "data"), env: []string{"FORGELINK_CONFIG=" + cfgPath}}
+	d := startDaemon(t, opts)
+	var arns []string
+	for _, name := range []string{"team-a", "team-b"} {
+		out, err := d.cc().CreateConnection(t.Context(), &codeconnections.CreateConnectionInput{
+			ConnectionName: aws.String(name), ProviderType: cctypes.ProviderTypeGithub,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, aws.ToString(out.ConnectionArn))
+	}
+	d.stop(t)
+	// Keys are read at start.
+	writeFile(t, filepath.Join(dir, "console.secret"), secret)
+	writeFile(t, cfgPath, `accessKeys:
+  - id: `+keyID+`
+    secretFile: console.secret
+    policy:
+      statements:
+        - effect: Allow
+          actions: ["forgelink:CreateConsoleLink"]
+          resources: ["*"]
+        - effect: Allow
+          actions: ["codeconnections:GetConnection"]
+          resources: ["`+arns[0]+`"]
+`)
+	d = startDaemon(t, opts)
+
+	env := environ("AWS_ACCESS_KEY_ID="+keyID, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_DEFAULT_REGION="+region,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "HOME="+t.TempDir())
+	res := runCommand(t, env, forgelinkBin, "console-link", "--endpoint-url", d.url)
+	link := strings.TrimSpace(res.stdout)
+	if res.code != 0 || !strings.HasPrefix(link, d.url+"/console/login/") {
+		t.Fatalf("console-link as the scoped key: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	viaLink := setupBrowser(t, true)
+	byKey := setupBrowser(t, true)
+	signedIn := browse(t, byKey, http.MethodPost, d.url+"/console/login", url.Values{"access_key_id": {keyID}, "secret_access_key": {secret}})
+	for _, tc := range []struct {
+		name string
+		p    page
+	}{
+		{"login link", browse(t, viaLink, http.MethodGet, link, nil)},
+		{"key pair", signedIn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idA, idB := arns[0][strings.LastIndexByte(arns[0], '/')+1:], arns[1][strings.LastIndexByte(arns[1], '/')+1:]
+			if tc.p.status != http.StatusOK || !strings.Contains(tc.p.body, "connection-"+idA) {
+				t.Fatalf("overview: %d\n%s", tc.p.status, tc.p.body)
+			}
+			if strings.Contains(tc.p.body, idB) || strings.Contains(tc.p.body, ">Set up</button>") {
+				t.Errorf("the scoped key's console shows team b or a set-up it may not start:\n%s", tc.p.body)
+			}
+		})
+	}
+}
