@@ -266,6 +266,9 @@ func (s *Service) proveInstallation(ctx context.Context, app ghApp, code string,
 	}()
 	ok, err := github.UserCanAccessInstallation(ctx, s.opts.Client, app.apiURL, token, id)
 	switch {
+	case errors.Is(err, providers.ErrTokenRejected):
+		// A token GitHub has just issued: GitHub, not the operator, is amiss.
+		return fmt.Errorf("prove installation %d: %w: %w", id, providers.ErrProviderUnavailable, err)
 	case err != nil:
 		return err
 	case !ok:
