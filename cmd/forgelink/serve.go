@@ -188,7 +188,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 		}
 	})
 	defer stopReload()
-	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.String("data_dir", cfg.DataDir),
+	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.Bool("tls", ln.cert != nil), zap.String("data_dir", cfg.DataDir),
 		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
 		zap.String("account_id", cfg.AccountID), zap.String("version", version))
 	if err := sdNotify("READY=1"); err != nil {

@@ -2,7 +2,8 @@
 // that AWS SDKs and the AWS CLI can authenticate to forgelink.
 //
 // Only the Authorization header form of SigV4 is supported; presigned
-// (query string) requests are rejected.
+// (query string) requests are rejected. As AWS requires, host, x-amz-date
+// and every x-amz-* header present must be signed.
 package sigv4
 
 import (
