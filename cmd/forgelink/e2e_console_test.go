@@ -57,7 +57,21 @@ func chromium(t *testing.T) context.Context {
 func TestE2EConsoleSetUpAndClone(t *testing.T) {
 	e2e(t)
 	ctx := chromium(t)
-	gh := githubtest.New(t, githubtest.Options{InstallAccount: "octo-org"})
+	// The installation's token, narrowed to the repository and to reading
+	// it, is what clones, from the fake GitHub's own origin (the daemon
+	// gives the token to no other).
+	var gh *githubtest.Server
+	readOnly := func(password string) bool {
+		for _, tok := range gh.Tokens() {
+			if tok.Value == password && !tok.Revoked && slices.Equal(tok.Repositories, []string{"widget"}) &&
+				tok.Permissions["contents"] == "read" && len(tok.Permissions) == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	gs := newGitHandler(t, readOnly)
+	gh = githubtest.New(t, githubtest.Options{InstallAccount: "octo-org", Git: gs.handler})
 	gh.AddRepo("octo-org/widget")
 	app := gh.AddApp(githubtest.App{ID: 4242, Name: "forgelink e2e"})
 	d := startGitHubAppDaemon(t, gh, app)
@@ -97,18 +111,6 @@ func TestE2EConsoleSetUpAndClone(t *testing.T) {
 		t.Fatalf("connection after the browser set-up: %+v, %v", got.Connection, err)
 	}
 
-	// The installation's token, narrowed to the repository and to reading
-	// it, is what clones.
-	readOnly := func(password string) bool {
-		for _, tok := range gh.Tokens() {
-			if tok.Value == password && !tok.Revoked && slices.Equal(tok.Repositories, []string{"widget"}) &&
-				tok.Permissions["contents"] == "read" && len(tok.Permissions) == 1 {
-				return true
-			}
-		}
-		return false
-	}
-	gs := newGitServer(t, readOnly)
 	gs.addRepository(t, "octo-org/widget", "installed\n")
-	gs.clone(t, d, arn, "octo-org/widget", "installed\n")
+	cloneFrom(t, gh.URL, d, arn, "octo-org/widget", "installed\n", "--allow-http")
 }

@@ -24,10 +24,22 @@ const gitHTTPBackend = "/usr/lib/git-core/git-http-backend"
 // clients whose password accept takes.
 type gitServer struct {
 	*httptest.Server
-	root string
+	root    string
+	handler http.Handler
 }
 
 func newGitServer(t *testing.T, accept func(password string) bool) *gitServer {
+	t.Helper()
+	gs := newGitHandler(t, accept)
+	gs.Server = httptest.NewServer(gs.handler)
+	t.Cleanup(gs.Close)
+	return gs
+}
+
+// newGitHandler is newGitServer without a listener of its own: its
+// handler is served by another server (githubtest.Options.Git), whose
+// URL is then the one to clone from.
+func newGitHandler(t *testing.T, accept func(password string) bool) *gitServer {
 	t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
 		if os.Getenv("CI") != "" {
@@ -40,7 +52,7 @@ func newGitServer(t *testing.T, accept func(password string) bool) *gitServer {
 		Path: gitHTTPBackend,
 		Env:  []string{"GIT_PROJECT_ROOT=" + gs.root, "GIT_HTTP_EXPORT_ALL=1"},
 	}
-	gs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gs.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, password, ok := r.BasicAuth()
 		if !ok || user == "" || !accept(password) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -48,8 +60,7 @@ func newGitServer(t *testing.T, accept func(password string) bool) *gitServer {
 			return
 		}
 		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(gs.Close)
+	})
 	return gs
 }
 
@@ -109,7 +120,7 @@ func TestE2EGitCredentialClone(t *testing.T) {
 
 	home, dst := gs.clone(t, d, conn.arn, "octo-org/widget", "hello from widget\n")
 	env := append(clientEnv(t), "HOME="+home)
-	helper := gitHelper(conn.arn, d)
+	helper := gitHelper(conn.arn, d, patFlags)
 
 	// The token was vended, audited without itself, and never written down.
 	if !d.logged("issued a connection token") {
@@ -152,11 +163,18 @@ func TestE2EGitCredentialClone(t *testing.T) {
 // returns git's home and the clone's directory.
 func (gs *gitServer) clone(t *testing.T, d *daemon, arn, repo, readme string) (home, dst string) {
 	t.Helper()
+	return cloneFrom(t, gs.URL, d, arn, repo, readme, patFlags)
+}
+
+// cloneFrom is clone from the git server at base, with the helper's
+// flags.
+func cloneFrom(t *testing.T, base string, d *daemon, arn, repo, readme, flags string) (home, dst string) {
+	t.Helper()
 	home, dst = t.TempDir(), filepath.Join(t.TempDir(), "clone")
 	env := append(clientEnv(t), "HOME="+home)
-	helper := gitHelper(arn, d)
+	helper := gitHelper(arn, d, flags)
 	res := runGit(t, home, env, "-c", "credential.helper=", "-c", "credential.helper="+helper,
-		"-c", "credential.useHttpPath=true", "clone", "-q", gs.URL+"/"+repo+".git", dst)
+		"-c", "credential.useHttpPath=true", "clone", "-q", base+"/"+repo+".git", dst)
 	if res.code != 0 {
 		t.Fatalf("git clone through forgelink git-credential: exit %d\n%s", res.code, res.stderr)
 	}
@@ -167,10 +185,12 @@ func (gs *gitServer) clone(t *testing.T, d *daemon, arn, repo, readme string) (h
 	return home, dst
 }
 
-// gitHelper is the credential helper for connection arn of d. The
-// connections of these tests hold personal tokens, which cannot be
-// narrowed to read-only (--read-write), and the git server is plain http
-// (--allow-http).
-func gitHelper(arn string, d *daemon) string {
-	return "!" + forgelinkBin + " git-credential --read-write --allow-http --connection " + arn + " --endpoint-url " + d.url
+// patFlags are the helper's flags for the connections of these tests:
+// they hold personal tokens, which cannot be narrowed to read-only
+// (--read-write), and the git server is plain http (--allow-http).
+const patFlags = "--read-write --allow-http"
+
+// gitHelper is the credential helper for connection arn of d.
+func gitHelper(arn string, d *daemon, flags string) string {
+	return "!" + forgelinkBin + " git-credential " + flags + " --connection " + arn + " --endpoint-url " + d.url
 }

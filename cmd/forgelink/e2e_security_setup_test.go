@@ -99,6 +99,9 @@ func startGitHubAppDaemon(t *testing.T, gh *githubtest.Server, app githubtest.Ap
 	writeFile(t, filepath.Join(dir, "client-secret"), app.ClientSecret+"\n")
 	cfgPath := filepath.Join(dir, "forgelink.yaml")
 	writeFile(t, cfgPath, strings.Join([]string{
+		// The fake GitHub is plain http: git-credential gives a token
+		// for it only when that is allowed.
+		"allowHTTPProviderEndpoints: true",
 		"providers:",
 		"  githubAPIURL: " + gh.APIURL,
 		"  githubURL: " + gh.URL,

@@ -96,6 +96,9 @@ type Options struct {
 	InstallAccount, InstallAccountType string
 	// Now is the server's clock; default time.Now.
 	Now func() time.Time
+	// Git, when set, serves git's smart HTTP (paths under
+	// /{owner}/{repo}.git/) on the web origin, as github.com does.
+	Git http.Handler
 }
 
 // Request is one request the server received.
@@ -187,6 +190,10 @@ func (s *Server) routes() http.Handler {
 		s.mu.Lock()
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
 		s.mu.Unlock()
+		if s.opts.Git != nil && strings.Contains(r.URL.Path, ".git/") {
+			s.opts.Git.ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
