@@ -16,6 +16,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
 	cctypes "github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
+
+	"github.com/forgelink/forgelink/relay/policy"
 )
 
 // The benchmarks measure the daemon's HTTP path: a keep-alive client,
@@ -71,7 +73,17 @@ func benchClient() *http.Client {
 }
 
 func BenchmarkGetConnection(b *testing.B) {
-	f := newFixture(b, Limits{}, true)
+	benchmarkGetConnection(b)
+}
+
+// BenchmarkGetConnectionAuthorized: the same with an Authorizer, which
+// loads the connection's tags for aws:ResourceTag.
+func BenchmarkGetConnectionAuthorized(b *testing.B) {
+	benchmarkGetConnection(b, func(o *Options) { o.Authorizer = policy.NewAuthorizer(testKeyID, nil) })
+}
+
+func benchmarkGetConnection(b *testing.B, configure ...func(*Options)) {
+	f := newFixture(b, Limits{}, true, configure...)
 	out, err := f.cc.CreateConnection(context.Background(), &codeconnections.CreateConnectionInput{
 		ConnectionName: aws.String("bench"), ProviderType: cctypes.ProviderTypeGithub,
 	})
