@@ -46,6 +46,11 @@ type Config struct {
 	// endpoints (a lab GitLab, say). Off by default: tokens would cross the
 	// network in clear text.
 	AllowHTTPProviderEndpoints bool `yaml:"allowHTTPProviderEndpoints"`
+	// AllowPrivateProviderEndpoints lets hosts use endpoints in private
+	// address ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
+	// Loopback and link-local addresses (a cloud's metadata service) are
+	// refused regardless.
+	AllowPrivateProviderEndpoints bool `yaml:"allowPrivateProviderEndpoints"`
 	// PublicURL is how providers reach this daemon (webhook URLs are built
 	// from it); "http://<listen>" when empty.
 	PublicURL string `yaml:"publicURL"`
@@ -94,8 +99,18 @@ type Log struct {
 type Webhooks struct {
 	// MaxBodyBytes refuses larger deliveries (413) without reading them.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
-	// SecretOverlap is how long a rotated-out secret is still accepted.
+	// SecretOverlap is how long a rotated-out secret is still accepted,
+	// and the longest the hook registry holds it for hooks it could not
+	// yet update.
 	SecretOverlap time.Duration `yaml:"secretOverlap"`
+	// What unauthenticated senders can make the ingress hold before a
+	// signature is checked; zero takes relay/ingress's defaults (128 MiB
+	// in flight, a quarter of it per connection, 64 concurrent requests
+	// per remote address, 10 s to send a body).
+	MaxInFlightBytes         int64         `yaml:"maxInFlightBytes"`
+	MaxInFlightPerConnection int64         `yaml:"maxInFlightPerConnection"`
+	MaxConcurrentPerSource   int           `yaml:"maxConcurrentPerSource"`
+	BodyReadTimeout          time.Duration `yaml:"bodyReadTimeout"`
 }
 
 // GitHubApp is a GitHub App (github.com or GHES) that completes connections.
@@ -395,9 +410,12 @@ func (c *Config) validate(runtime bool) error {
 	if c.Webhooks.MaxBodyBytes < 1024 {
 		bad("webhooks.maxBodyBytes", "must be at least 1024, got %d", c.Webhooks.MaxBodyBytes)
 	}
-	if c.Webhooks.SecretOverlap < 0 || c.Webhooks.SecretOverlap > 30*24*time.Hour {
-		bad("webhooks.secretOverlap", "must be between 0 and 720h, got %s", c.Webhooks.SecretOverlap)
+	// Zero would leave the hook registry no bound to hold a previous
+	// secret by; `rotate-secret --revoke-now` is the way to end one at once.
+	if c.Webhooks.SecretOverlap < time.Minute || c.Webhooks.SecretOverlap > 30*24*time.Hour {
+		bad("webhooks.secretOverlap", "must be between 1m and 720h, got %s (to revoke a secret at once, rotate it with --revoke-now)", c.Webhooks.SecretOverlap)
 	}
+	c.validateIngressLimits(bad)
 	c.validateGitHubApps(bad)
 	c.validateProviders(bad)
 	c.validateApps(bad)
@@ -457,4 +475,20 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) validateIngressLimits(bad func(field, format string, args ...any)) {
+	w := c.Webhooks
+	if w.MaxInFlightBytes < 0 {
+		bad("webhooks.maxInFlightBytes", "must not be negative, got %d", w.MaxInFlightBytes)
+	}
+	if w.MaxInFlightPerConnection < 0 || (w.MaxInFlightBytes > 0 && w.MaxInFlightPerConnection > w.MaxInFlightBytes) {
+		bad("webhooks.maxInFlightPerConnection", "must be between 0 and webhooks.maxInFlightBytes, got %d", w.MaxInFlightPerConnection)
+	}
+	if w.MaxConcurrentPerSource < 0 {
+		bad("webhooks.maxConcurrentPerSource", "must not be negative, got %d", w.MaxConcurrentPerSource)
+	}
+	if w.BodyReadTimeout < 0 || w.BodyReadTimeout > 10*time.Minute {
+		bad("webhooks.bodyReadTimeout", "must be between 0 (the default, 10s) and 10m, got %s", w.BodyReadTimeout)
+	}
 }

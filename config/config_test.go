@@ -160,3 +160,44 @@ func TestExamplesValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateWebhookLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		wantField string // "" when valid
+	}{
+		{"defaults", "webhooks: {}", ""},
+		{"all set", "webhooks: {maxInFlightBytes: 67108864, maxInFlightPerConnection: 33554432, maxConcurrentPerSource: 16, bodyReadTimeout: 5s}", ""},
+		{"negative budget", "webhooks: {maxInFlightBytes: -1}", "webhooks.maxInFlightBytes"},
+		{"share over the budget", "webhooks: {maxInFlightBytes: 1048576, maxInFlightPerConnection: 2097152}", "webhooks.maxInFlightPerConnection"},
+		{"negative per source", "webhooks: {maxConcurrentPerSource: -2}", "webhooks.maxConcurrentPerSource"},
+		{"body timeout too long", "webhooks: {bodyReadTimeout: 1h}", "webhooks.bodyReadTimeout"},
+		{"overlap zero", "webhooks: {secretOverlap: 0s}", "webhooks.secretOverlap"},
+		{"overlap a month", "webhooks: {secretOverlap: 720h}", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tc.yaml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			var verr ValidationError
+			switch {
+			case tc.wantField == "" && err != nil:
+				t.Fatalf("Validate = %v, want valid", err)
+			case tc.wantField == "":
+				return
+			case !errors.As(err, &verr):
+				t.Fatalf("Validate = %v, want a ValidationError on %s", err, tc.wantField)
+			}
+			for _, fe := range verr {
+				if fe.Field == tc.wantField && fe.Line == 1 {
+					return
+				}
+			}
+			t.Errorf("Validate = %v, want %s at line 1", err, tc.wantField)
+		})
+	}
+}

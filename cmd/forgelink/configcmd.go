@@ -50,6 +50,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.AccessKeyWarnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w.Error())
+	}
 	_, err = fmt.Fprintf(stdout, "%s: valid (%d targets, %d pipelines)\n", fs.Arg(0), len(cfg.Targets), len(cfg.Pipelines))
 	return err
 }

@@ -104,6 +104,7 @@ func (c forgelinkCLI) listEvents(t *testing.T, filters ...string) []eventSummary
 // hookConn is a connection and its webhook secret.
 type hookConn struct {
 	arn, id, provider, secret string
+	path                      string // the webhook URL's path, with its token
 }
 
 // newHookConn creates a connection with the CLI and fetches its webhook.
@@ -115,15 +116,21 @@ func newHookConn(t *testing.T, cli forgelinkCLI, name, provider string) hookConn
 	id := arn[strings.LastIndexByte(arn, '/')+1:]
 	var w webhookInfo
 	cli.decode(t, &w, "connections", "webhook", arn)
-	if w.ConnectionArn != arn || !strings.HasPrefix(w.URL, cli.url+"/webhooks/"+id) || len(w.Secret) < 32 || w.PreviousSecretValidUntil != nil {
+	if w.ConnectionArn != arn || !strings.HasPrefix(w.URL, cli.url+"/webhooks/"+id+"/") || len(w.Secret) < 32 || w.PreviousSecretValidUntil != nil {
 		t.Fatalf("connections webhook %s = %+v, want its URL under %s and a fresh secret", arn, w, cli.url)
 	}
-	return hookConn{arn: arn, id: id, provider: provider, secret: w.Secret}
+	return hookConn{arn: arn, id: id, provider: provider, secret: w.Secret, path: strings.TrimPrefix(w.URL, cli.url)}
 }
 
-// url is the connection's webhook URL on d (the port changes on restart),
-// with the path token computed from d's master key.
-func (c hookConn) url(d *daemon) string { return d.url + webhookPath(d, c.id) }
+// strayHookConn is a GitHub webhook for a connection d does not have, at
+// the path d would give it (its token is right): only the id is wrong.
+func strayHookConn(d *daemon, id, secret string) hookConn {
+	return hookConn{id: id, provider: store.ProviderGitHub, secret: secret, path: webhookPath(d, id)}
+}
+
+// url is the connection's webhook URL on d (the port changes on restart;
+// the path, token included, does not).
+func (c hookConn) url(d *daemon) string { return d.url + c.path }
 
 // delivery returns the provider's testdata payload file as a delivery of
 // event with id, signed with the connection's secret.
@@ -292,8 +299,8 @@ func TestE2EWebhookIngress(t *testing.T) {
 	oversized := gh.delivery(t, "push", "push_branch.json", uuid.NewString()).withBody(fmt.Appendf(nil, `{"zen":%q}`, strings.Repeat("x", maxBody)))
 	form := gh.delivery(t, "push", "push_branch.json", uuid.NewString())
 	form = form.withBody([]byte("payload=" + url.QueryEscape(string(form.body))))
-	unknown := hookConn{id: uuid.NewString(), provider: store.ProviderGitHub, secret: gh.secret}
-	notID := hookConn{id: "not-a-connection", provider: store.ProviderGitHub, secret: gh.secret}
+	unknown := strayHookConn(d, uuid.NewString(), gh.secret)
+	notID := strayHookConn(d, "not-a-connection", gh.secret)
 	const wrong = "not-the-secret"
 	cases := []ingressCase{
 		// New connections are PENDING: their events are recorded and held.
@@ -665,7 +672,7 @@ func TestE2EMetricsIngress(t *testing.T) {
 	client := newHookClient(t)
 
 	push := available.delivery(t, "push", "push_branch.json", uuid.NewString())
-	unknown := hookConn{id: uuid.NewString(), provider: store.ProviderGitHub, secret: pending.secret}
+	unknown := strayHookConn(d, uuid.NewString(), pending.secret)
 	for _, tc := range []ingressCase{
 		{"accepted", available, push, nil, 202, "accepted", "push"},
 		{"duplicate", available, push, nil, 200, "duplicate", ""},

@@ -96,6 +96,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer log.Sync()
+	for _, w := range cfg.AccessKeyWarnings() {
+		log.Warn("access key policy: " + w.Error())
+	}
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
 		runtime.GOMAXPROCS(minProcs)
 		log.Info("raised GOMAXPROCS so that group commit keeps batching", zap.Int("gomaxprocs", minProcs))
@@ -313,16 +316,21 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	apps map[int64][]byte, pl *pipelines, ds *daemonSetup, reconciler *hookreg.Reconciler) (*http.ServeMux, error) {
 	lifecycle := &installationLifecycle{store: st, log: log.Named("lifecycle")}
 	hooks := ingress.New(ingress.Options{
-		Lifecycle:     lifecycle,
-		Store:         st,
-		Keyring:       kr,
-		Providers:     webhookProviders(),
-		Log:           log.Named("ingress"),
-		Metrics:       ingress.NewMetrics(reg),
-		MaxBody:       cfg.Webhooks.MaxBodyBytes,
-		GitHubApps:    apps,
-		AppProvider:   github.Webhooks{},
-		ConnectionARN: connectionARN(cfg),
+		Lifecycle: lifecycle,
+		Store:     st,
+		Keyring:   kr,
+		Providers: webhookProviders(),
+		Log:       log.Named("ingress"),
+		Metrics:   ingress.NewMetrics(reg),
+		MaxBody:   cfg.Webhooks.MaxBodyBytes,
+		// Zero values take the ingress's defaults.
+		MaxInFlightBytes:         cfg.Webhooks.MaxInFlightBytes,
+		MaxInFlightPerConnection: cfg.Webhooks.MaxInFlightPerConnection,
+		MaxConcurrentPerSource:   cfg.Webhooks.MaxConcurrentPerSource,
+		BodyReadTimeout:          cfg.Webhooks.BodyReadTimeout,
+		GitHubApps:               apps,
+		AppProvider:              github.Webhooks{},
+		ConnectionARN:            connectionARN(cfg),
 		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
 			return pl.route(conn.ID, eventID, at, ev)
 		},
@@ -352,9 +360,10 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Limits: controlplane.Limits{
-			Connections:        cfg.Limits.Connections,
-			Hosts:              cfg.Limits.Hosts,
-			AllowHTTPEndpoints: cfg.AllowHTTPProviderEndpoints,
+			Connections:           cfg.Limits.Connections,
+			Hosts:                 cfg.Limits.Hosts,
+			AllowHTTPEndpoints:    cfg.AllowHTTPProviderEndpoints,
+			AllowPrivateEndpoints: cfg.AllowPrivateProviderEndpoints,
 		},
 		WebhookBaseURL:    cfg.PublicURL,
 		SecretOverlap:     cfg.Webhooks.SecretOverlap,

@@ -71,6 +71,9 @@ type Pipelines interface {
 type Keyring interface {
 	Seal(plaintext, associated []byte) []byte
 	Open(sealed, associated []byte) ([]byte, error)
+	// Tag is a keyed MAC under a key derived for purpose; the webhook
+	// URL's path token is one (relay/ingress.WebhookPath).
+	Tag(purpose string, data []byte) []byte
 }
 
 // Authenticator verifies a request signed for the given signing name and
@@ -90,7 +93,8 @@ type Options struct {
 	AccountID string
 	Limits    Limits
 	// WebhookBaseURL is the externally reachable base URL of forgelink's
-	// listener; a connection's webhook URL is WebhookBaseURL/webhooks/<id>.
+	// listener; a connection's webhook URL is WebhookBaseURL followed by
+	// relay/ingress.WebhookPath: /webhooks/<id>/<unguessable token>.
 	WebhookBaseURL string
 	// SecretOverlap is how long a rotated-out webhook secret stays valid.
 	SecretOverlap time.Duration

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
@@ -85,7 +86,7 @@ func (a *API) webhookOut(ctx context.Context, conn store.Connection, arn string)
 	if err != nil {
 		return nil, fmt.Errorf("open webhook secret of %s: %w", conn.ID, err)
 	}
-	out := webhookOut{ConnectionArn: arn, URL: a.opts.WebhookBaseURL + "/webhooks/" + conn.ID, Secret: string(secret)}
+	out := webhookOut{ConnectionArn: arn, URL: a.opts.WebhookBaseURL + ingress.WebhookPath(a.opts.Keyring, conn.ID), Secret: string(secret)}
 	if len(secrets) > 1 {
 		until := epochSeconds(secrets[1].ExpiresAt)
 		out.PreviousSecretValidUntil = &until
