@@ -43,3 +43,19 @@ func (a *Authorizer) MayAllow(accessKeyID, action string) bool {
 	p, ok := a.policies[accessKeyID]
 	return ok && p.mayAllow(action)
 }
+
+// UsesKey reports whether the key's policy could read, for the action, a
+// condition key that begins with keyPrefix: whether some statement that
+// names the action has a condition on such a key. Keys are compared as
+// evaluation compares them (case-insensitively, codestar-connections: as
+// codeconnections:). When it reports false, the request's context keys
+// with that prefix change no decision Authorize makes on the action, so a
+// caller may skip gathering them (aws:ResourceTag/ needs a store lookup).
+// The root key and unknown keys read none.
+func (a *Authorizer) UsesKey(accessKeyID, action, keyPrefix string) bool {
+	if a.root != "" && accessKeyID == a.root {
+		return false
+	}
+	p, ok := a.policies[accessKeyID]
+	return ok && p.usesKey(action, keyPrefix)
+}

@@ -1,11 +1,18 @@
 package policy
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // compiled is a policy prepared for evaluation: action patterns folded,
 // resource patterns split into segments, conditions parsed.
 type compiled struct {
 	statements []compiledStatement
+	// reading are the indexes of the statements with a condition that
+	// reads the request's context (most policies have none), so that
+	// usesKey looks at these only.
+	reading []int
 }
 
 type compiledStatement struct {
@@ -33,6 +40,9 @@ func compile(p Policy) *compiled {
 			cs.resources = append(cs.resources, seg)
 		}
 		c.statements[i] = cs
+		if slices.ContainsFunc(cs.conditions, func(cd condition) bool { return !cd.broken }) {
+			c.reading = append(c.reading, i)
+		}
 	}
 	return c
 }
@@ -71,6 +81,27 @@ func (c *compiled) evaluate(r Request) Decision {
 func (c *compiled) mayAllow(action string) bool {
 	action = normalizeAction(action)
 	return slices.ContainsFunc(c.statements, func(s compiledStatement) bool { return s.allow && s.matchesAction(action) })
+}
+
+// usesKey reports whether a statement naming the action has a condition
+// on a key that begins with prefix in one of its spellings. A broken
+// condition reads nothing (see condition.holds).
+func (c *compiled) usesKey(action, prefix string) bool {
+	if len(c.reading) == 0 {
+		return false
+	}
+	action, prefix = normalizeAction(action), normalizeKey(prefix)
+	// A prefix that "codestar-connections:" begins with ("codestar") also
+	// begins the legacy spelling of every codeconnections: key, which
+	// evaluation treats as the same key.
+	legacy := strings.HasPrefix(LegacyService+":", prefix)
+	reads := func(cd condition) bool {
+		return !cd.broken && (strings.HasPrefix(cd.key, prefix) || legacy && strings.HasPrefix(cd.key, Service+":"))
+	}
+	return slices.ContainsFunc(c.reading, func(i int) bool {
+		s := &c.statements[i]
+		return s.matchesAction(action) && slices.ContainsFunc(s.conditions, reads)
+	})
 }
 
 func (s *compiledStatement) matchesAction(action string) bool {
