@@ -16,8 +16,9 @@ import (
 // with the connection's token and API URL as the set-up service gives them
 // for any kind of credential; a token the provider refuses puts the
 // connection in ERROR. The engine bounds each call
-// (dispatch.DefaultFilesTimeout).
-func newChangedFiles(st changes.Store, svc *setup.Service) *changes.Resolver {
+// (dispatch.DefaultFilesTimeout). tr is the provider transport
+// (providerTransport).
+func newChangedFiles(st changes.Store, svc *setup.Service, tr http.RoundTripper) *changes.Resolver {
 	return changes.New(changes.Options{
 		Store:       st,
 		Credentials: svc,
@@ -37,6 +38,7 @@ func newChangedFiles(st changes.Store, svc *setup.Service) *changes.Resolver {
 			store.ProviderBitbucket:              bitbucket.PullRequestFiles,
 		},
 		Client: &http.Client{
+			Transport: tr,
 			// As for token checks: a redirect could carry the token to
 			// another host. A redirected comparison fails with the 3xx,
 			// and the delivery goes out with its files incomplete.

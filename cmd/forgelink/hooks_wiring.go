@@ -27,9 +27,11 @@ const hookTimeout = 30 * time.Second
 
 // newHookRegistry builds the reconciler of the webhooks forgelink
 // registers on the repositories that links and pipelines name.
-func newHookRegistry(cfg *config.Config, st daemonStore, kr *keyring.Keyring, svc *setup.Service, pl *pipelines, reg prometheus.Registerer, log *zap.Logger) *hookreg.Reconciler {
+func newHookRegistry(cfg *config.Config, st daemonStore, kr *keyring.Keyring, ds *daemonSetup, pl *pipelines, reg prometheus.Registerer, log *zap.Logger) *hookreg.Reconciler {
+	svc := ds.svc
 	client := &http.Client{
-		Timeout: hookTimeout,
+		Transport: ds.transport,
+		Timeout:   hookTimeout,
 		// A redirect could carry the token to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

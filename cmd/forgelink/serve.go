@@ -148,12 +148,12 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
 	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
-		Files: newChangedFiles(st, ds.svc), Router: pl.router.Load})
+		Files: newChangedFiles(st, ds.svc, ds.transport), Router: pl.router.Load})
 	pl.engine = engine
 	if err := pl.apply(ctx, cfg); err != nil {
 		return err
 	}
-	reconciler := newHookRegistry(cfg, st, kr, ds.svc, pl, reg, log.Named("hooks"))
+	reconciler := newHookRegistry(cfg, st, kr, ds, pl, reg, log.Named("hooks"))
 	mux, err := newMux(cfg, log, reg, st, kr, apps, pl, ds, reconciler)
 	if err != nil {
 		return err
@@ -370,7 +370,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		ConnectionChanged: connectionChanged,
 		Pipelines:         pl,
 		DeliveriesChanged: pl.engine.Wake,
-		Tokens:            newProviderTokens(),
+		Tokens:            newProviderTokens(ds.transport),
 		ProviderURLs:      cfg.Providers,
 		Authorizer:        auth,
 		ConsoleLinks:      con,

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/setup"
@@ -24,6 +25,9 @@ type daemonSetup struct {
 	// changed is told of a connection whose set-up completed: set once the
 	// parts it informs (the ingress, the hook registry) exist.
 	changed func(id string)
+	// transport carries every request to a provider (set-up, webhooks,
+	// changed files, token checks): one connection pool, one egress guard.
+	transport http.RoundTripper
 }
 
 // newSetup builds the provider set-up from the configuration: the cloud
@@ -34,7 +38,11 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 	if err != nil {
 		return nil, err
 	}
-	d := &daemonSetup{changed: func(string) {}}
+	tr, err := providerTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemonSetup{changed: func(string) {}, transport: tr}
 	// The key that made a set-up link must be allowed to complete it; a
 	// daemon without access keys (loopback only) allows everything.
 	var auth setup.Authorizer
@@ -46,7 +54,8 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 		Keyring: kr,
 		Log:     log,
 		Client: &http.Client{
-			Timeout: setupTimeout,
+			Transport: tr,
+			Timeout:   setupTimeout,
 			// A redirect could carry a secret to another host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -61,6 +70,24 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 		AllowSharedInstallations: cfg.Providers.AllowSharedInstallations,
 	})
 	return d, nil
+}
+
+// providerTransport returns the transport of requests to providers. The
+// cloud providers' URLs are the operator's and are dialled as they are;
+// host endpoints, which API callers choose, only if the address they
+// resolve to is not this machine, link-local (a cloud metadata service)
+// or, unless allowed, private.
+func providerTransport(cfg *config.Config) (http.RoundTripper, error) {
+	p := cfg.Providers
+	g, err := egress.New(egress.Options{
+		Trusted:      []string{p.GitHubWeb(), p.GitHubAPI(), p.GitLabWeb(), p.GitLabAPI(), p.BitbucketWeb(), p.BitbucketAPI()},
+		AllowPrivate: cfg.AllowPrivateProviderEndpoints,
+		Proxy:        http.ProxyFromEnvironment,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g.Transport(), nil
 }
 
 // setupCloud reads the cloud providers' applications from the

@@ -22,9 +22,12 @@ type providerTokens struct {
 	client *http.Client
 }
 
-func newProviderTokens() providerTokens {
+// newProviderTokens checks tokens through tr, the provider transport
+// (providerTransport).
+func newProviderTokens(tr http.RoundTripper) providerTokens {
 	return providerTokens{client: &http.Client{
-		Timeout: tokenCheckTimeout,
+		Transport: tr,
+		Timeout:   tokenCheckTimeout,
 		// A redirect could carry the token to another host: net/http drops
 		// Authorization on a cross-host redirect, but not GitLab's
 		// PRIVATE-TOKEN. A redirected check fails with the 3xx instead.

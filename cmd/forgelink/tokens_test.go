@@ -28,7 +28,7 @@ func TestProviderTokens(t *testing.T) {
 		{"GitLab", srv.URL + "/moved/api/v4", "", "gitlab check token: HTTP 301 Moved Permanently"},
 		{"AzureDevOps", srv.URL, "", `no token check for provider type "AzureDevOps"`},
 	}
-	p := newProviderTokens()
+	p := newProviderTokens(nil)
 	for _, tc := range tests {
 		got, err := p.CheckToken(t.Context(), tc.providerType, tc.url, "tok")
 		if got != tc.want || (err == nil) != (tc.wantErr == "") || err != nil && err.Error() != tc.wantErr {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -147,23 +148,14 @@ func (a *API) checkEndpoint(field, v string) error {
 	return checkEndpointHost(u.Hostname(), a.opts.Limits.AllowPrivateEndpoints)
 }
 
-// Private ranges a provider endpoint may use only when the operator allowed
-// it: RFC 1918, carrier-grade NAT (RFC 6598) and unique local IPv6.
-var privatePrefixes = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("fc00::/7"),
-}
-
 // checkEndpointHost refuses endpoints that would point forgelink's
 // requests (which carry provider credentials) at the daemon's own machine
 // or its cloud metadata service: loopback, link-local (169.254.169.254),
 // unspecified and multicast addresses and localhost; private ranges unless
 // allowed. A numeric last label is refused too: no DNS name ends in one,
 // and a resolver may read "2130706433" or "0x7f.1" as an address.
-// Names are checked as written; what they resolve to is not (see README).
+// Names are checked as written here; what they resolve to is checked
+// when the daemon connects (relay/egress).
 func checkEndpointHost(host string, allowPrivate bool) error {
 	refuse := func(why string) error {
 		return newError(codeInvalidInput, "provider endpoint host %s refused: %s", host, why)
@@ -180,15 +172,15 @@ func checkEndpointHost(host string, allowPrivate bool) error {
 		}
 		return nil
 	}
-	addr = addr.Unmap().WithZone("")
-	switch {
-	case addr.IsLoopback(), addr.IsUnspecified():
+	// The ranges are egress's, which refuses the same addresses again
+	// when a name resolves to them.
+	switch egress.Classify(addr) {
+	case egress.Local:
 		return refuse("it is this machine")
-	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast(), addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
+	case egress.LinkLocal:
 		return refuse("link-local and multicast addresses (such as the cloud metadata service) are never provider endpoints")
-	}
-	for _, p := range privatePrefixes {
-		if p.Contains(addr) && !allowPrivate {
+	case egress.Private:
+		if !allowPrivate {
 			return refuse("a private address; set allowPrivateProviderEndpoints in the forgelink config to allow it")
 		}
 	}
