@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -200,6 +201,11 @@ func localOnly(cfg *config.Config, h http.Handler, log *zap.Logger) http.Handler
 	if !cfg.Authless() {
 		return h
 	}
-	exempt := func(path string) bool { return strings.HasPrefix(path, "/webhooks/") || path == "/healthz" }
+	// Cleaned first, so that /webhooks/../console/ is not exempt (the mux
+	// would only redirect it, but the exemption should not depend on that).
+	exempt := func(p string) bool {
+		p = path.Clean(p)
+		return strings.HasPrefix(p, "/webhooks/") || p == "/healthz"
+	}
 	return localonly.Handler(h, exempt, log)
 }

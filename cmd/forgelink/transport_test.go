@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,6 +50,41 @@ func TestListenWarnsInClearText(t *testing.T) {
 		}
 		if warned != tt.wantWarn || ln.scheme() != tt.wantScheme {
 			t.Errorf("listen %s (tls %v): warned %v, scheme %s; want %v, %s", tt.listen, tt.tls, warned, ln.scheme(), tt.wantWarn, tt.wantScheme)
+		}
+	}
+}
+
+// TestLocalOnlyExemptions: an unauthenticated daemon serves a foreign Host
+// only on the webhook routes and /healthz, judged on the cleaned path; a
+// daemon with credentials does not look at Host at all.
+func TestLocalOnlyExemptions(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	authless := config.Default()
+	withCreds := config.Default()
+	withCreds.RootAccessKeyID, withCreds.RootSecretAccessKey = "AKIDROOTEXAMPLE1", "root-secret-example-1"
+	tests := []struct {
+		cfg  *config.Config
+		host string
+		path string
+		want int
+	}{
+		{authless, "evil.example", "/webhooks/abc/token", http.StatusNoContent},
+		{authless, "evil.example", "/healthz", http.StatusNoContent},
+		{authless, "evil.example", "/", http.StatusForbidden},
+		{authless, "evil.example", "/console/", http.StatusForbidden},
+		{authless, "evil.example", "/webhooks/../console/", http.StatusForbidden},
+		{authless, "evil.example", "/readyz", http.StatusForbidden},
+		{authless, "127.0.0.1:7788", "/console/", http.StatusNoContent},
+		{withCreds, "evil.example", "/console/", http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		h := localOnly(tt.cfg, ok, zap.NewNop())
+		r := httptest.NewRequest(http.MethodGet, "http://placeholder/", nil)
+		r.Host, r.URL.Path = tt.host, tt.path
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("authless=%v Host %s %s: %d, want %d", tt.cfg.Authless(), tt.host, tt.path, w.Code, tt.want)
 		}
 	}
 }
