@@ -106,7 +106,7 @@ type Webhooks struct {
 	// What unauthenticated senders can make the ingress hold before a
 	// signature is checked; zero takes relay/ingress's defaults (128 MiB
 	// in flight, a quarter of it per connection, 64 concurrent requests
-	// per remote address, 10 s to send a body).
+	// per remote address but loopback, 10 s to send a body).
 	MaxInFlightBytes         int64         `yaml:"maxInFlightBytes"`
 	MaxInFlightPerConnection int64         `yaml:"maxInFlightPerConnection"`
 	MaxConcurrentPerSource   int           `yaml:"maxConcurrentPerSource"`

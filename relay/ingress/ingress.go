@@ -87,7 +87,12 @@ type Options struct {
 	MaxInFlightPerConnection int64
 	// MaxConcurrentPerSource bounds the requests in flight from one remote
 	// address (DefaultMaxConcurrentPerSource if zero): 503 past it.
+	// Loopback addresses are not limited unless LimitLoopbackSources:
+	// behind a local reverse proxy or tunnel every delivery comes from
+	// loopback, and the limit would cap all webhook traffic at once (the
+	// byte budgets still apply to it).
 	MaxConcurrentPerSource int
+	LimitLoopbackSources   bool
 	// BodyReadTimeout bounds the time from a request's headers to its last
 	// body byte (DefaultBodyReadTimeout if zero): 408 past it.
 	BodyReadTimeout time.Duration
@@ -127,7 +132,7 @@ func New(opts Options) *Handler {
 	return &Handler{
 		opts:    opts,
 		budget:  newBudget(opts.MaxInFlightBytes, opts.MaxInFlightPerConnection, opts.Metrics),
-		sources: sources{max: opts.MaxConcurrentPerSource, n: map[string]int{}},
+		sources: sources{max: opts.MaxConcurrentPerSource, n: map[string]int{}, limitLoopback: opts.LimitLoopbackSources},
 	}
 }
 

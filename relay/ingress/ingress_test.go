@@ -96,6 +96,7 @@ func newFixtureWith(t testing.TB, status string, change func(*Options)) *fixture
 	opts := Options{
 		Store: st, Keyring: kr, Log: zap.NewNop(), Now: clk.Now, MaxBody: 4096,
 		MaxConcurrentPerSource: 1000, // the tests' many concurrent deliveries come from one address
+		LimitLoopbackSources:   true, // which is loopback; the limit tests need it counted
 		Providers:              map[string]Provider{store.ProviderGitHub: fakeProvider{}},
 		GitHubApps:             map[int64][]byte{42: []byte("app-secret")},
 		AppProvider:            fakeProvider{},

@@ -3,6 +3,7 @@ package ingress
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -106,12 +107,16 @@ func (r *reservation) release() {
 // sources counts requests in flight per remote address. X-Forwarded-For is
 // not trusted: any sender could name any address in it.
 type sources struct {
-	max int
-	mu  sync.Mutex
-	n   map[string]int
+	max           int
+	limitLoopback bool
+	mu            sync.Mutex
+	n             map[string]int
 }
 
 func (s *sources) acquire(addr string) bool {
+	if !s.limitLoopback && isLoopback(addr) {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.n[addr] >= s.max {
@@ -122,11 +127,19 @@ func (s *sources) acquire(addr string) bool {
 }
 
 func (s *sources) release(addr string) {
+	if !s.limitLoopback && isLoopback(addr) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.n[addr]--; s.n[addr] <= 0 {
 		delete(s.n, addr)
 	}
+}
+
+func isLoopback(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // sourceOf is the remote IP, without the port: one host's sockets share

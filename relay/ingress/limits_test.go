@@ -344,3 +344,29 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// TestLoopbackSourcesNotLimited: by default a loopback sender (a local
+// reverse proxy carrying every delivery) is not held to the per-source
+// limit; the byte budget still is.
+func TestLoopbackSourcesNotLimited(t *testing.T) {
+	f := newFixtureWith(t, store.StatusAvailable, func(o *Options) {
+		o.MaxConcurrentPerSource = 1
+		o.LimitLoopbackSources = false
+	})
+	slowSender(t, f, WebhookPath(f.kr, f.conn.ID), 1000, 10)
+	eventually(t, "the slow sender's reservation", func() bool { return f.inflightBytes() > 0 })
+	if resp := f.sendRaw(t, f.conn.ID, "lo1"); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("second loopback request with a per-source limit of 1: %d, want 202", resp.StatusCode)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1": true, "127.9.9.9": true, "::1": true, "::ffff:127.0.0.1": true,
+		"10.0.0.1": false, "192.0.2.7": false, "2001:db8::1": false, "": false, "[::1]": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
