@@ -169,16 +169,22 @@ func parsePending(plain []byte) (pending, bool) {
 // Authorizer (a daemon without access keys) anything goes; with one, a
 // link no key made is refused.
 func (s *Service) authorizeCreator(creator string, conn store.Connection, installationID int64) error {
-	if s.opts.Authorizer == nil {
-		return nil
-	}
 	req := policy.Request{Action: ActionUpdateInstallation, Resource: s.connectionARN(conn)}
 	if installationID != 0 {
 		req.Context = policy.Context{KeyInstallationID: {strconv.FormatInt(installationID, 10)}}
 	}
+	return s.authorizeLink(creator, req)
+}
+
+// authorizeLink checks that the access key that made a set-up link may
+// do req; a refusal is a 403 page naming key, action and resource.
+func (s *Service) authorizeLink(creator string, req policy.Request) error {
+	if s.opts.Authorizer == nil {
+		return nil
+	}
 	if d := s.opts.Authorizer.Authorize(creator, req); d != policy.Allowed {
 		return fail(http.StatusForbidden, "Not allowed",
-			fmt.Sprintf("the access key %q that made this set-up link is %s %s on %s", creator, d, ActionUpdateInstallation, req.Resource))
+			fmt.Sprintf("the access key %q that made this set-up link is %s %s on %s", creator, d, req.Action, req.Resource))
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/github"
 	"github.com/forgelink/forgelink/providers/gitlab"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -33,6 +34,30 @@ func (s *Service) openAppSecrets(rec store.ProviderApp) (appSecrets, error) {
 		return appSecrets{}, fmt.Errorf("provider app %s: %w", rec.ID, err)
 	}
 	return sec, nil
+}
+
+// Set-up of hosts and of forgelink's github.com App is authorised against
+// the access key that made its link, as AWS authorises registering the
+// app on an installed host (the API's StartHostSetup checks
+// StartAppRegistrationHandshake, which only makes the link).
+const (
+	ActionRegisterAppCode     = "codeconnections:RegisterAppCode"
+	ActionStartGitHubAppSetup = "forgelink:StartGitHubAppSetup"
+)
+
+// authorizeHostSetup checks that the key that made a host's set-up link
+// may register the app on it: RegisterAppCode on the host, with
+// codeconnections:HostArn.
+func (s *Service) authorizeHostSetup(creator string, host store.Host) error {
+	arn := "arn:aws:codeconnections:" + host.Region + ":" + s.opts.AccountID + ":host/" + host.ID
+	return s.authorizeLink(creator, policy.Request{Action: ActionRegisterAppCode, Resource: arn,
+		Context: policy.Context{policy.KeyHostArn: {arn}}})
+}
+
+// authorizeGitHubAppSetup checks that the key that made the link may
+// still register forgelink's github.com App (an operation on no resource).
+func (s *Service) authorizeGitHubAppSetup(creator string) error {
+	return s.authorizeLink(creator, policy.Request{Action: ActionStartGitHubAppSetup, Resource: "*"})
 }
 
 // hostEndpoint is the host's web URL without a trailing slash, checked
@@ -159,11 +184,16 @@ func (s *Service) manifestCallback(w http.ResponseWriter, r *http.Request) error
 		if host.ProviderType != store.ProviderGitHubEnterpriseServer {
 			return errForged
 		}
+		if err := s.authorizeHostSetup(st.Creator, host); err != nil {
+			return err
+		}
 		endpoint, err := s.hostEndpoint(host)
 		if err != nil {
 			return err
 		}
 		rec.HostID, apiURL, where = host.ID, endpoint+"/api/v3/", "the host "+host.Name
+	} else if err := s.authorizeGitHubAppSetup(st.Creator); err != nil {
+		return err
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -237,6 +267,9 @@ func (s *Service) gitlabHostForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if host.ProviderType != store.ProviderGitLabSelfManaged {
 		return errForged
+	}
+	if err := s.authorizeHostSetup(st.Creator, host); err != nil {
+		return err
 	}
 	in := gitlabAppInput{
 		clientID:     strings.TrimSpace(r.PostFormValue("client_id")),

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/providers/github/githubtest"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -144,5 +147,155 @@ func TestConfigureHostApp(t *testing.T) {
 	}
 	if _, err := strict.svc.HostSetupURL(ctx, plain.ID); !errors.As(err, &input) {
 		t.Errorf("HostSetupURL of a plain-HTTP host: %v", err)
+	}
+}
+
+// hostKeys are the access keys of TestHostSetupAuthorization: a key that
+// may make a host's set-up link but not register the app, keys allowed
+// RegisterAppCode only where codeconnections:HostArn is one host, and a
+// key allowed to register forgelink's github.com App.
+func hostKeys(hostARN string) *policy.Authorizer {
+	allow := func(action, resource string, c policy.Conditions) policy.Policy {
+		return policy.Policy{Statements: []policy.Statement{{Effect: policy.Allow, Actions: []string{action}, Resources: []string{resource}, Conditions: c}}}
+	}
+	return policy.NewAuthorizer("AKIDROOT", map[string]policy.Policy{
+		"AKIDLINKONLY": allow("codeconnections:StartAppRegistrationHandshake", "*", nil),
+		"AKIDTHISHOST": allow(ActionRegisterAppCode, "*", policy.Conditions{"StringEquals": {policy.KeyHostArn: {hostARN}}}),
+		"AKIDNOTTHISHOST": allow(ActionRegisterAppCode, "*",
+			policy.Conditions{"StringNotEquals": {policy.KeyHostArn: {hostARN}}}),
+		"AKIDGHAPP": allow(ActionStartGitHubAppSetup, "*", nil),
+	})
+}
+
+// hostARN names a fixture's host as the control plane does.
+func hostARN(h store.Host) string {
+	return "arn:aws:codeconnections:" + h.Region + ":111122223333:host/" + h.ID
+}
+
+// TestHostSetupAuthorization: a host's set-up (the GHES manifest callback,
+// the GitLab host form) and the github.com App registration complete only
+// if the key that made the link may RegisterAppCode on the host (with
+// codeconnections:HostArn), or StartGitHubAppSetup; a refusal stores
+// nothing and the host stays PENDING.
+func TestHostSetupAuthorization(t *testing.T) {
+	const hostID = "hfixed-0123abcd"
+	withKeys := func(o *Options) {
+		o.Authorizer = hostKeys("arn:aws:codeconnections:us-east-1:111122223333:host/" + hostID)
+		o.AccountID = "111122223333"
+	}
+	as := func(key string) context.Context { return policy.WithCaller(t.Context(), key) }
+	gh := githubtest.New(t, githubtest.Options{APIPrefix: "/api/v3"})
+	gl := newGitLabFake(t)
+
+	// ghesSetup follows a GHES host's link through the manifest flow.
+	ghesSetup := func(t *testing.T, f *fixture, ctx context.Context, h store.Host) response {
+		link, err := f.svc.HostSetupURL(ctx, h.ID)
+		if err != nil {
+			t.Fatalf("HostSetupURL: %v", err)
+		}
+		return submitManifest(t, link)
+	}
+	// gitlabSetup follows a GitLab host's link and posts its form.
+	gitlabSetup := func(t *testing.T, f *fixture, ctx context.Context, h store.Host) response {
+		link, err := f.svc.HostSetupURL(ctx, h.ID)
+		if err != nil {
+			t.Fatalf("HostSetupURL: %v", err)
+		}
+		r := get(t, stepper, link)
+		checkPage(t, r, http.StatusOK, "client_id")
+		m := hiddenState.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("no state field in the form:\n%s", r.body)
+		}
+		return postForm(t, stepper, f.srv.URL+"/setup/hosts/gitlab",
+			url.Values{"state": {m[1]}, "client_id": {"app-id"}, "client_secret": {"app-secret"}})
+	}
+	hostKinds := []struct {
+		name     string
+		typ      string
+		endpoint string
+		setup    func(*testing.T, *fixture, context.Context, store.Host) response
+		done     string
+	}{
+		{"GHES", store.ProviderGitHubEnterpriseServer, gh.URL + "/", ghesSetup, "The host is AVAILABLE"},
+		{"GitLab", store.ProviderGitLabSelfManaged, gl.srv.URL, gitlabSetup, "Host AVAILABLE"},
+	}
+	tests := []struct {
+		name    string
+		keys    bool // the daemon has access keys
+		ctx     context.Context
+		fixed   bool // the host is hostID, the one AKIDTHISHOST's condition names
+		allowed bool
+	}{
+		{"link only", true, as("AKIDLINKONLY"), true, false},
+		{"HostArn condition holds", true, as("AKIDTHISHOST"), true, true},
+		{"HostArn condition on another host", true, as("AKIDTHISHOST"), false, false},
+		{"StringNotEquals HostArn on this host", true, as("AKIDNOTTHISHOST"), true, false},
+		{"StringNotEquals HostArn on another host", true, as("AKIDNOTTHISHOST"), false, true},
+		{"github.com App key", true, as("AKIDGHAPP"), true, false},
+		{"root", true, as("AKIDROOT"), true, true},
+		{"a link no key made", true, t.Context(), true, false},
+		{"no access keys", false, t.Context(), true, true},
+	}
+	for _, p := range hostKinds {
+		for _, tc := range tests {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				opts := []func(*Options){allowHTTP}
+				if tc.keys {
+					opts = append(opts, withKeys)
+				}
+				f := newFixture(t, opts...)
+				h := store.Host{ID: hostID, Name: "hfixed", ProviderType: p.typ, ProviderEndpoint: p.endpoint,
+					Region: "us-east-1", Status: store.StatusPending}
+				if tc.fixed {
+					if err := f.store.CreateHost(t.Context(), h, nil, 0); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					h = f.host(t, p.typ, p.endpoint, store.StatusPending)
+				}
+				before := f.snapshot(t)
+				r := p.setup(t, f, tc.ctx, h)
+				got, err := f.store.GetHost(t.Context(), h.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tc.allowed {
+					checkPage(t, r, http.StatusForbidden, ActionRegisterAppCode)
+					f.checkUnchanged(t, before, "a refused host set-up")
+					if got.Status != store.StatusPending {
+						t.Errorf("host %s after a refused set-up", got.Status)
+					}
+					return
+				}
+				checkPage(t, r, http.StatusOK, p.done)
+				if got.Status != store.StatusAvailable {
+					t.Errorf("host %s, want AVAILABLE", got.Status)
+				}
+			})
+		}
+	}
+
+	// The github.com App registration: forgelink:StartGitHubAppSetup.
+	for _, tc := range []struct {
+		key     string
+		allowed bool
+	}{{"AKIDGHAPP", true}, {"AKIDROOT", true}, {"AKIDTHISHOST", false}, {"AKIDNONE", false}} {
+		t.Run("github.com App/"+tc.key, func(t *testing.T) {
+			cloud := githubtest.New(t, githubtest.Options{})
+			f := newFixture(t, withGitHub(cloud), withKeys)
+			link, err := f.svc.GitHubAppSetupURL(as(tc.key), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := f.snapshot(t)
+			r := submitManifest(t, link)
+			if !tc.allowed {
+				checkPage(t, r, http.StatusForbidden, ActionStartGitHubAppSetup)
+				f.checkUnchanged(t, before, "a refused App registration")
+				return
+			}
+			checkPage(t, r, http.StatusOK, "github.com connections are now set up with it")
+		})
 	}
 }

@@ -114,8 +114,10 @@ type Options struct {
 	// changed (the ingress drops its cached entry). Optional.
 	ConnectionChanged func(id string)
 	// Authorizer decides whether the access key that made a set-up link
-	// may complete it (ActionUpdateInstallation on the connection). nil:
-	// everything is allowed, for daemons without access keys.
+	// may complete it (ActionUpdateInstallation on the connection,
+	// ActionRegisterAppCode on a host, ActionStartGitHubAppSetup for the
+	// github.com App). nil: everything is allowed, for daemons without
+	// access keys.
 	Authorizer Authorizer
 	// AccountID names connections in ARNs for the Authorizer.
 	AccountID string
