@@ -89,10 +89,10 @@ func (d *daemon) rootSignedGet(t *testing.T, path string) *http.Request {
 	return req
 }
 
-// TestE2EUnsignedTargetRefused: finding 5. A request signed as GetConnection
+// TestE2ESecurityUnsignedTargetRefused: finding 5. A request signed as GetConnection
 // over content-type;host;x-amz-date, resent with an X-Amz-Target of
 // DeleteConnection, is refused and deletes nothing.
-func TestE2EUnsignedTargetRefused(t *testing.T) {
+func TestE2ESecurityUnsignedTargetRefused(t *testing.T) {
 	e2e(t)
 	d := startDaemon(t, daemonOptions{})
 	cc := d.cc()
@@ -124,11 +124,11 @@ func TestE2EUnsignedTargetRefused(t *testing.T) {
 	}
 }
 
-// TestE2EUnauthenticatedHostCheck: finding 4. Without root credentials only
+// TestE2ESecurityUnauthenticatedHostCheck: finding 4. Without root credentials only
 // requests addressed to localhost or a loopback literal are served, so a
 // rebinding web page cannot read a webhook secret; webhooks and /healthz
 // take any name.
-func TestE2EUnauthenticatedHostCheck(t *testing.T) {
+func TestE2ESecurityUnauthenticatedHostCheck(t *testing.T) {
 	e2e(t)
 	d := startDaemon(t, daemonOptions{authless: true})
 	arn := createConnection(t, d.cc(aws.AnonymousCredentials{}), "rebinding", "GitHub")
@@ -176,10 +176,10 @@ func TestE2EUnauthenticatedHostCheck(t *testing.T) {
 	}
 }
 
-// TestE2EMasterKeyAndFiles: finding 7. The data directory is the daemon
+// TestE2ESecurityMasterKeyAndFiles: finding 7. The data directory is the daemon
 // user's, the database too; a wrong master key and a key file others can
 // read are refused at start, naming the file.
-func TestE2EMasterKeyAndFiles(t *testing.T) {
+func TestE2ESecurityMasterKeyAndFiles(t *testing.T) {
 	e2e(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	d := startDaemon(t, daemonOptions{dataDir: dataDir})
@@ -232,9 +232,9 @@ func dropKeyCheck(t *testing.T, path string) {
 	}
 }
 
-// TestE2EWrongKeyOnPostgres: the key check is kept with the data in the
+// TestE2ESecurityWrongKeyOnPostgres: the key check is kept with the data in the
 // shared store too; a replica started with another key refuses to start.
-func TestE2EWrongKeyOnPostgres(t *testing.T) {
+func TestE2ESecurityWrongKeyOnPostgres(t *testing.T) {
 	e2e(t)
 	dsn := postgresSchema(t)
 	env := []string{"FORGELINK_STORE_DRIVER=postgres", "FORGELINK_STORE_DSN=" + dsn}
@@ -264,10 +264,10 @@ func wantWrongKey(t *testing.T, res result, keyFile string) {
 	}
 }
 
-// TestE2EMetricsAccess: /metrics names connections, so with credentials it
+// TestE2ESecurityMetricsAccess: /metrics names connections, so with credentials it
 // needs a SigV4-signed GET by a key allowed forgelink:GetMetrics, unless
 // metrics.listen serves it on a listener of its own.
-func TestE2EMetricsAccess(t *testing.T) {
+func TestE2ESecurityMetricsAccess(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "reader.secret"), "reader-secret-0123456789")
@@ -338,10 +338,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestE2ETLS: with tls.certFile/keyFile the listener serves HTTPS, the AWS
+// TestE2ESecurityTLS: with tls.certFile/keyFile the listener serves HTTPS, the AWS
 // SDK works over it, and SIGHUP swaps in a renewed certificate (a broken
 // one is refused and the running one stays).
-func TestE2ETLS(t *testing.T) {
+func TestE2ESecurityTLS(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
