@@ -94,8 +94,8 @@ func TestE2ESecurityEgressLoopbackName(t *testing.T) {
 	endpoint := "http://" + net.JoinHostPort(name, port)
 	host := createHost(t, d.cc(), "rebound", "GitLabSelfManaged", endpoint)
 	res := cli.run(t, "hosts", "configure-app", "--client-id", "app-id", "--client-secret-file", secretFile, host)
-	if res.code == 0 || !strings.Contains(res.stderr, "forbidden address") {
-		t.Errorf("hosts configure-app on %s: exit %d, stderr %q; want a refusal naming the forbidden address", endpoint, res.code, res.stderr)
+	if res.code == 0 || !strings.Contains(res.stderr, "forbidden address") || !strings.Contains(res.stderr, "InvalidInputException") {
+		t.Errorf("hosts configure-app on %s: exit %d, stderr %q; want InvalidInputException naming the forbidden address", endpoint, res.code, res.stderr)
 	}
 	got, err := d.cc().GetHost(t.Context(), &codeconnections.GetHostInput{HostArn: &host})
 	if err != nil || aws.ToString(got.Status) != "PENDING" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
@@ -70,6 +71,8 @@ func (a *API) completeConnection(ctx context.Context, _ call, in *completeIn) (a
 		return nil, newError(codeInvalidInput, "the provider rejected the token (HTTP %d): the connection stays %s", status.StatusCode, conn.Status)
 	case errors.Is(err, providers.ErrTokenRejected):
 		return nil, newError(codeInvalidInput, "the provider rejected the token: the connection stays %s", conn.Status)
+	case errors.Is(err, egress.ErrForbiddenAddress):
+		return nil, forbiddenEndpoint(err)
 	case errors.Is(err, providers.ErrProviderUnavailable):
 		return nil, newError(codeUnavailable, "could not check the token with %s: %v; the connection stays %s", apiURL, err, conn.Status)
 	case err != nil:

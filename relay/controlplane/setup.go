@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
@@ -194,12 +195,21 @@ func setupError(resource string, err error) error {
 	switch {
 	case errors.As(err, &input) && input.InvalidInput():
 		return newError(codeInvalidInput, "%s", err.Error())
+	case errors.Is(err, egress.ErrForbiddenAddress):
+		return forbiddenEndpoint(err)
 	case errors.Is(err, providers.ErrProviderUnavailable):
 		return newError(codeUnavailable, "the provider could not be asked: %v", err)
 	case errors.Is(err, providers.ErrTokenRejected):
 		return newError(codeInvalidInput, "the provider refused the credentials: %v", err)
 	}
 	return onResource(resource, fmt.Errorf("set-up: %w", err))
+}
+
+// forbiddenEndpoint answers a provider call refused at dial time: the
+// host's endpoint resolved to this machine, a link-local address or a
+// private one. It is the caller's endpoint to fix, not a provider outage.
+func forbiddenEndpoint(err error) error {
+	return newError(codeInvalidInput, "provider endpoint refused: %v", err)
 }
 
 // Revoker revokes what forgelink was issued for a connection: OAuth
