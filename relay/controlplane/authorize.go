@@ -16,6 +16,11 @@ import (
 type Authorizer interface {
 	Authorize(accessKeyID string, r policy.Request) policy.Decision
 	MayAllow(accessKeyID, action string) bool
+	// UsesKey reports whether the key's policy could read, for the action,
+	// a condition key beginning with keyPrefix; when it cannot, the
+	// control plane does not gather those keys (resource tags cost a
+	// store lookup per resource).
+	UsesKey(accessKeyID, action, keyPrefix string) bool
 }
 
 // Action prefixes: the CodeConnections operations (both API namespaces)
@@ -95,7 +100,7 @@ func (a *API) authorizeAll(ctx context.Context, reqs []policy.Request) error {
 			}
 			continue
 		}
-		r, err := a.withResourceTags(ctx, r, tags)
+		r, err := a.withResourceTags(ctx, id, r, tags)
 		if err != nil {
 			return err
 		}
@@ -123,11 +128,12 @@ func (a *API) visible(ctx context.Context, list policy.Request, arn string, tags
 	if !a.authorizing() {
 		return true, nil
 	}
-	r, err := a.withResourceTags(ctx, policy.Request{Action: list.Action, Resource: arn, Context: list.Context}, tags)
+	id := callerOf(ctx)
+	r, err := a.withResourceTags(ctx, id, policy.Request{Action: list.Action, Resource: arn, Context: list.Context}, tags)
 	if err != nil {
 		return false, err
 	}
-	return a.opts.Authorizer.Authorize(callerOf(ctx), r) == policy.Allowed, nil
+	return a.opts.Authorizer.Authorize(id, r) == policy.Allowed, nil
 }
 
 // filterVisible keeps the records of a listing page the caller may see.
@@ -153,11 +159,14 @@ func filterVisible[T any](ctx context.Context, a *API, list policy.Request, reco
 type tagCache map[string][]store.Tag
 
 // withResourceTags adds aws:ResourceTag/<key> for the stored tags of the
-// resource a request names. A resource that does not exist has none: its
+// resource a request names, when the policy of the caller id can read
+// them for the action: otherwise they could change no decision, and the
+// root key and most policies would pay a lookup and a ListTags per
+// resource for nothing. A resource that does not exist has none: its
 // absence changes the decision only as absent tags would, so a caller not
 // allowed on the ARN learns nothing about whether it exists.
-func (a *API) withResourceTags(ctx context.Context, r policy.Request, cache tagCache) (policy.Request, error) {
-	if r.Resource == "*" {
+func (a *API) withResourceTags(ctx context.Context, id string, r policy.Request, cache tagCache) (policy.Request, error) {
+	if r.Resource == "*" || !a.opts.Authorizer.UsesKey(id, r.Action, policy.KeyResourceTagPrefix) {
 		return r, nil
 	}
 	tags, ok := cache[r.Resource]

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -111,6 +112,10 @@ func (l *lateAuthorizer) Authorize(id string, r policy.Request) policy.Decision 
 }
 
 func (l *lateAuthorizer) MayAllow(id, action string) bool { return l.p.Load().MayAllow(id, action) }
+
+func (l *lateAuthorizer) UsesKey(id, action, prefix string) bool {
+	return l.p.Load().UsesKey(id, action, prefix)
+}
 
 // available creates an AVAILABLE GitHub App connection and returns its
 // ARN and id.
@@ -402,5 +407,88 @@ func TestAuthorizerNeedsAuthentication(t *testing.T) {
 	})
 	if code, msg := f.call(t, "ListEvents", `{}`, nil); code != "" {
 		t.Errorf("unauthenticated ListEvents: %s: %s", code, msg)
+	}
+}
+
+// countingStore counts the tag loads of the store it wraps.
+type countingStore struct {
+	Store
+	listTags atomic.Int64
+}
+
+func (s *countingStore) ListTags(ctx context.Context, r store.ResourceRef) ([]store.Tag, error) {
+	s.listTags.Add(1)
+	return s.Store.ListTags(ctx, r)
+}
+
+// TestResourceTagsLoadedOnlyWhenRead: a resource's tags are loaded for
+// the policies that can read aws:ResourceTag for the action, and only
+// for them.
+func TestResourceTagsLoadedOnlyWhenRead(t *testing.T) {
+	const keyPlain, keyTagged, keyDenyTagged = "AKIDPLAINEVERYWHERE", "AKIDTEAMATAGGED0001", "AKIDDENYTEAMBDELETE"
+	counting := &countingStore{}
+	authz := newLateAuthorizer()
+	f := newFixture(t, Limits{}, true, func(o *Options) {
+		counting.Store = o.Store
+		o.Store = counting
+		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+			if id == testKeyID {
+				return testSecret, true
+			}
+			return secretOf(id), true
+		}}
+		o.Authorizer = authz
+	})
+	var arnA, arnB string
+	for _, c := range []struct {
+		arn  *string
+		team string
+	}{{&arnA, "a"}, {&arnB, "b"}} {
+		out, err := f.cc.CreateConnection(t.Context(), &codeconnections.CreateConnectionInput{ConnectionName: aws.String(c.team),
+			ProviderType: cctypes.ProviderTypeGithub, Tags: []cctypes.Tag{{Key: aws.String("team"), Value: aws.String(c.team)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*c.arn = aws.ToString(out.ConnectionArn)
+	}
+	everything := policy.Statement{Effect: policy.Allow, Actions: []string{"codeconnections:*"}, Resources: []string{"*"}}
+	team := func(effect policy.Effect, action, value string) policy.Statement {
+		return policy.Statement{Effect: effect, Actions: []string{action}, Resources: []string{"*"},
+			Conditions: policy.Conditions{"StringEquals": {"aws:ResourceTag/team": {value}}}}
+	}
+	authz.set(policy.NewAuthorizer(testKeyID, map[string]policy.Policy{
+		keyPlain:      {Statements: []policy.Statement{everything}},
+		keyTagged:     {Statements: []policy.Statement{team(policy.Allow, "codeconnections:*Connection*", "a")}},
+		keyDenyTagged: {Statements: []policy.Statement{everything, team(policy.Deny, "codeconnections:Delete*", "b")}},
+	}))
+	get := func(arn string) string { return `{"ConnectionArn":"` + arn + `"}` }
+	tests := []struct {
+		name, key, op, body string
+		code                string
+		loads               int64 // ListTags calls
+		listed              int   // connections listed, for ListConnections
+	}{
+		{"root get", testKeyID, "GetConnection", get(arnA), "", 0, 0},
+		{"root list", testKeyID, "ListConnections", `{}`, "", 0, 2},
+		{"unconditioned get", keyPlain, "GetConnection", get(arnB), "", 0, 0},
+		{"unconditioned list", keyPlain, "ListConnections", `{}`, "", 0, 2},
+		{"tagged get, its team", keyTagged, "GetConnection", get(arnA), "", 1, 0},
+		{"tagged get, other team", keyTagged, "GetConnection", get(arnB), codeAccessDenied, 1, 0},
+		{"tagged list: a load per record", keyTagged, "ListConnections", `{}`, "", 2, 1},
+		{"deny reads tags only for its actions", keyDenyTagged, "GetConnection", get(arnB), "", 0, 0},
+		{"deny on the tagged team", keyDenyTagged, "DeleteConnection", get(arnB), codeAccessDenied, 1, 0},
+	}
+	for _, tc := range tests {
+		counting.listTags.Store(0)
+		code, msg, out := f.signedTarget(t, tc.key, cc+tc.op, tc.body)
+		if code != tc.code {
+			t.Errorf("%s: %s %s, want %q", tc.name, code, msg, tc.code)
+		}
+		if got := counting.listTags.Load(); got != tc.loads {
+			t.Errorf("%s: %d ListTags, want %d", tc.name, got, tc.loads)
+		}
+		if conns, _ := out["Connections"].([]any); len(conns) != tc.listed {
+			t.Errorf("%s: %d connections listed, want %d", tc.name, len(conns), tc.listed)
+		}
 	}
 }
