@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,7 +106,7 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) error {
 	if p.GitHub != nil {
 		installationID = p.GitHub.InstallationID
 	}
-	if err := s.authorizeCreator(p.Creator, conn, installationID); err != nil {
+	if err := s.authorizeCreator(ctx, p.Creator, conn, installationID); err != nil {
 		return err
 	}
 	if p.GitHub != nil {
@@ -168,19 +169,35 @@ func parsePending(plain []byte) (pending, bool) {
 // connection (with the installation id, for GitHub). Without an
 // Authorizer (a daemon without access keys) anything goes; with one, a
 // link no key made is refused.
-func (s *Service) authorizeCreator(creator string, conn store.Connection, installationID int64) error {
+func (s *Service) authorizeCreator(ctx context.Context, creator string, conn store.Connection, installationID int64) error {
 	req := policy.Request{Action: ActionUpdateInstallation, Resource: s.connectionARN(conn)}
 	if installationID != 0 {
 		req.Context = policy.Context{KeyInstallationID: {strconv.FormatInt(installationID, 10)}}
 	}
-	return s.authorizeLink(creator, req)
+	return s.authorizeLink(ctx, creator, req, store.ResourceRef{Kind: store.KindConnection, ID: conn.ID})
 }
 
-// authorizeLink checks that the access key that made a set-up link may
-// do req; a refusal is a 403 page naming key, action and resource.
-func (s *Service) authorizeLink(creator string, req policy.Request) error {
+// authorizeLink checks that the access key that made a set-up link may do
+// req; a refusal is a 403 page naming key, action and resource. The
+// stored tags of res (none when its id is empty) are the request's
+// aws:ResourceTag/<key>, as the control plane gives them.
+func (s *Service) authorizeLink(ctx context.Context, creator string, req policy.Request, res store.ResourceRef) error {
 	if s.opts.Authorizer == nil {
 		return nil
+	}
+	if res.ID != "" {
+		tags, err := s.opts.Store.ListTags(ctx, res)
+		if err != nil {
+			return fmt.Errorf("tags of %s: %w", req.Resource, err)
+		}
+		if len(tags) > 0 {
+			c := make(policy.Context, len(req.Context)+len(tags))
+			maps.Copy(c, req.Context)
+			for _, t := range tags {
+				c[policy.KeyResourceTagPrefix+t.Key] = []string{t.Value}
+			}
+			req.Context = c
+		}
 	}
 	if d := s.opts.Authorizer.Authorize(creator, req); d != policy.Allowed {
 		return fail(http.StatusForbidden, "Not allowed",

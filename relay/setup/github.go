@@ -218,7 +218,7 @@ func (s *Service) githubCallback(w http.ResponseWriter, r *http.Request) error {
 			"GitHub sent no user authorization code: the App must have \"Request user authorization (OAuth) during installation\" on, "+
 				"with the callback URL "+s.url("/setup/callback/github"))
 	}
-	if err := s.authorizeCreator(st.Creator, conn, installationID); err != nil {
+	if err := s.authorizeCreator(ctx, st.Creator, conn, installationID); err != nil {
 		return err
 	}
 	app, err := s.installApp(ctx, conn)

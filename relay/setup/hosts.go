@@ -48,16 +48,16 @@ const (
 // authorizeHostSetup checks that the key that made a host's set-up link
 // may register the app on it: RegisterAppCode on the host, with
 // codeconnections:HostArn.
-func (s *Service) authorizeHostSetup(creator string, host store.Host) error {
+func (s *Service) authorizeHostSetup(ctx context.Context, creator string, host store.Host) error {
 	arn := "arn:aws:codeconnections:" + host.Region + ":" + s.opts.AccountID + ":host/" + host.ID
-	return s.authorizeLink(creator, policy.Request{Action: ActionRegisterAppCode, Resource: arn,
-		Context: policy.Context{policy.KeyHostArn: {arn}}})
+	return s.authorizeLink(ctx, creator, policy.Request{Action: ActionRegisterAppCode, Resource: arn,
+		Context: policy.Context{policy.KeyHostArn: {arn}}}, store.ResourceRef{Kind: store.KindHost, ID: host.ID})
 }
 
 // authorizeGitHubAppSetup checks that the key that made the link may
 // still register forgelink's github.com App (an operation on no resource).
-func (s *Service) authorizeGitHubAppSetup(creator string) error {
-	return s.authorizeLink(creator, policy.Request{Action: ActionStartGitHubAppSetup, Resource: "*"})
+func (s *Service) authorizeGitHubAppSetup(ctx context.Context, creator string) error {
+	return s.authorizeLink(ctx, creator, policy.Request{Action: ActionStartGitHubAppSetup, Resource: "*"}, store.ResourceRef{})
 }
 
 // hostEndpoint is the host's web URL without a trailing slash, checked
@@ -184,7 +184,7 @@ func (s *Service) manifestCallback(w http.ResponseWriter, r *http.Request) error
 		if host.ProviderType != store.ProviderGitHubEnterpriseServer {
 			return errForged
 		}
-		if err := s.authorizeHostSetup(st.Creator, host); err != nil {
+		if err := s.authorizeHostSetup(ctx, st.Creator, host); err != nil {
 			return err
 		}
 		endpoint, err := s.hostEndpoint(host)
@@ -192,7 +192,7 @@ func (s *Service) manifestCallback(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 		rec.HostID, apiURL, where = host.ID, endpoint+"/api/v3/", "the host "+host.Name
-	} else if err := s.authorizeGitHubAppSetup(st.Creator); err != nil {
+	} else if err := s.authorizeGitHubAppSetup(ctx, st.Creator); err != nil {
 		return err
 	}
 	code := q.Get("code")
@@ -268,7 +268,7 @@ func (s *Service) gitlabHostForm(w http.ResponseWriter, r *http.Request) error {
 	if host.ProviderType != store.ProviderGitLabSelfManaged {
 		return errForged
 	}
-	if err := s.authorizeHostSetup(st.Creator, host); err != nil {
+	if err := s.authorizeHostSetup(r.Context(), st.Creator, host); err != nil {
 		return err
 	}
 	in := gitlabAppInput{

@@ -153,7 +153,8 @@ func TestConfigureHostApp(t *testing.T) {
 // hostKeys are the access keys of TestHostSetupAuthorization: a key that
 // may make a host's set-up link but not register the app, keys allowed
 // RegisterAppCode only where codeconnections:HostArn is one host, and a
-// key allowed to register forgelink's github.com App.
+// key allowed to register forgelink's github.com App, and a key denied on
+// hosts tagged team=prod.
 func hostKeys(hostARN string) *policy.Authorizer {
 	allow := func(action, resource string, c policy.Conditions) policy.Policy {
 		return policy.Policy{Statements: []policy.Statement{{Effect: policy.Allow, Actions: []string{action}, Resources: []string{resource}, Conditions: c}}}
@@ -164,6 +165,10 @@ func hostKeys(hostARN string) *policy.Authorizer {
 		"AKIDNOTTHISHOST": allow(ActionRegisterAppCode, "*",
 			policy.Conditions{"StringNotEquals": {policy.KeyHostArn: {hostARN}}}),
 		"AKIDGHAPP": allow(ActionStartGitHubAppSetup, "*", nil),
+		// Every host but those tagged team=prod.
+		"AKIDNOTPROD": {Statements: append(allow(ActionRegisterAppCode, "*", nil).Statements, policy.Statement{
+			Effect: policy.Deny, Actions: []string{ActionRegisterAppCode}, Resources: []string{"*"},
+			Conditions: policy.Conditions{"StringEquals": {"aws:ResourceTag/team": {"prod"}}}})},
 	})
 }
 
@@ -224,7 +229,7 @@ func TestHostSetupAuthorization(t *testing.T) {
 		name    string
 		keys    bool // the daemon has access keys
 		ctx     context.Context
-		fixed   bool // the host is hostID, the one AKIDTHISHOST's condition names
+		fixed   bool // the host is hostID (tagged team=prod), the one AKIDTHISHOST's condition names
 		allowed bool
 	}{
 		{"link only", true, as("AKIDLINKONLY"), true, false},
@@ -233,6 +238,8 @@ func TestHostSetupAuthorization(t *testing.T) {
 		{"StringNotEquals HostArn on this host", true, as("AKIDNOTTHISHOST"), true, false},
 		{"StringNotEquals HostArn on another host", true, as("AKIDNOTTHISHOST"), false, true},
 		{"github.com App key", true, as("AKIDGHAPP"), true, false},
+		{"Deny on the host's tag", true, as("AKIDNOTPROD"), true, false},
+		{"Deny on a tag the host has not", true, as("AKIDNOTPROD"), false, true},
 		{"root", true, as("AKIDROOT"), true, true},
 		{"a link no key made", true, t.Context(), true, false},
 		{"no access keys", false, t.Context(), true, true},
@@ -248,7 +255,7 @@ func TestHostSetupAuthorization(t *testing.T) {
 				h := store.Host{ID: hostID, Name: "hfixed", ProviderType: p.typ, ProviderEndpoint: p.endpoint,
 					Region: "us-east-1", Status: store.StatusPending}
 				if tc.fixed {
-					if err := f.store.CreateHost(t.Context(), h, nil, 0); err != nil {
+					if err := f.store.CreateHost(t.Context(), h, []store.Tag{{Key: "team", Value: "prod"}}, 0); err != nil {
 						t.Fatal(err)
 					}
 				} else {

@@ -123,7 +123,7 @@ func (s *Service) oauthCallback(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkBinding(r, st.Nonce); err != nil {
 		return err
 	}
-	if err := s.authorizeCreator(st.Creator, conn, 0); err != nil {
+	if err := s.authorizeCreator(ctx, st.Creator, conn, 0); err != nil {
 		return err
 	}
 	if err := s.consume(ctx, st); err != nil {

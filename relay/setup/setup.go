@@ -54,6 +54,8 @@ type Store interface {
 	SaveProviderApp(ctx context.Context, app store.ProviderApp) error
 	GetProviderApp(ctx context.Context, id string) (store.ProviderApp, error)
 	ListProviderApps(ctx context.Context) ([]store.ProviderApp, error)
+	// ListTags gives the aws:ResourceTag/<key> of a set-up's resource.
+	ListTags(ctx context.Context, r store.ResourceRef) ([]store.Tag, error)
 }
 
 // Keyring seals secrets at rest (see relay/keyring).
