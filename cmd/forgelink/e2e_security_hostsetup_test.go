@@ -8,7 +8,6 @@ package main_test
 // makes the link.
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -39,28 +38,15 @@ func TestE2ESecurityHostSetupAuthorized(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "key.secret"), hostSetupSecrets)
 	cfgPath := filepath.Join(dir, "forgelink.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`accessKeys:
-  - id: %s
-    secretFile: key.secret
-    policy:
-      statements:
-        - effect: Allow
-          actions: ["codeconnections:StartAppRegistrationHandshake"]
-          resources: ["*"]
-  - id: %s
-    secretFile: key.secret
-    policy:
-      statements:
-        - effect: Allow
-          actions: ["codeconnections:StartAppRegistrationHandshake"]
-          resources: ["*"]
-        - effect: Allow
-          actions: ["codeconnections:RegisterAppCode"]
-          resources: ["*"]
-          conditions:
-            ArnLike:
-              codeconnections:HostArn: "arn:aws:codeconnections:*:*:host/lab-*"
-`, linkOnlyKeyID, registerKeyID))
+	key := func(id, statements string) string {
+		return "  - id: " + id + "\n    secretFile: key.secret\n    policy:\n      statements:\n" + statements
+	}
+	allow := func(action string) string {
+		return "        - effect: Allow\n          actions: [codeconnections:" + action + "]\n          resources: [\"*\"]\n"
+	}
+	writeFile(t, cfgPath, "accessKeys:\n"+key(linkOnlyKeyID, allow("StartAppRegistrationHandshake"))+
+		key(registerKeyID, allow("StartAppRegistrationHandshake")+allow("RegisterAppCode")+
+			"          conditions:\n            ArnLike:\n              codeconnections:HostArn: arn:aws:codeconnections:*:*:host/lab-*\n"))
 	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
 	lab := createHost(t, d.cc(), "lab-x", "GitLabSelfManaged", "https://gitlab.example.com")
 	other := createHost(t, d.cc(), "other", "GitLabSelfManaged", "https://gitlab.example.com")
