@@ -361,20 +361,48 @@ func checkContentType(v string) error {
 // members in does not have (also those differing only in case, which
 // encoding/json would otherwise fold into a member) are ignored, as AWS
 // JSON servers ignore unknown members, so they influence nothing.
+//
+// The body is parsed once into a tree to find such members; only when
+// there are some, or a member is repeated, does in get the tree
+// re-encoded without them. Otherwise it gets the body itself, which holds
+// the same members with the same values.
 func decode(body []byte, in any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
+	raw, value, err := parseObject(body)
+	if err != nil {
+		return err
+	}
+	if !dropUnknown(raw, reflect.TypeOf(in)) && members(raw) == memberSeparators(value) && json.Unmarshal(value, in) == nil {
+		return nil
+	}
+	// Something was dropped, or a member repeated (the tree keeps its last
+	// value, encoding/json would merge objects), or the input does not
+	// fit, which decodeTree words as it always has.
+	reflect.ValueOf(in).Elem().SetZero()
+	return decodeTree(raw, in)
+}
+
+// parseObject parses the JSON object at the start of body into a tree,
+// and returns the tree and the bytes it was parsed from.
+func parseObject(body []byte) (map[string]any, []byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var raw any
 	if err := dec.Decode(&raw); err != nil || dec.More() {
-		return newError(codeSerialization, "request body is not valid JSON")
+		return nil, nil, newError(codeSerialization, "request body is not valid JSON")
 	}
-	if _, ok := raw.(map[string]any); !ok {
-		return newError(codeSerialization, "request body is not a JSON object")
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, nil, newError(codeSerialization, "request body is not a JSON object")
 	}
-	known, err := json.Marshal(dropUnknown(raw, reflect.TypeOf(in)))
+	return obj, body[:dec.InputOffset()], nil
+}
+
+// decodeTree decodes a parsed tree into in.
+func decodeTree(raw map[string]any, in any) error {
+	known, err := json.Marshal(raw)
 	if err != nil {
 		return newError(codeSerialization, "request body is not valid JSON: %v", err)
 	}
@@ -386,6 +414,40 @@ func decode(body []byte, in any) error {
 		return newError(codeSerialization, "request body is not valid JSON: %v", err)
 	}
 	return nil
+}
+
+// members counts the object members in a decoded JSON tree.
+func members(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		n = len(v)
+		for _, e := range v {
+			n += members(e)
+		}
+	case []any:
+		for _, e := range v {
+			n += members(e)
+		}
+	}
+	return n
+}
+
+// memberSeparators counts the colons outside strings of valid JSON: one
+// per object member, repeated ones included.
+func memberSeparators(b []byte) int {
+	n, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++ // the escaped character, which may be a quote
+		case c == '"':
+			inString = !inString
+		case !inString && c == ':':
+			n++
+		}
+	}
+	return n
 }
 
 func (a *API) writeError(w http.ResponseWriter, op, requestID string, err error) string {
@@ -413,52 +475,51 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // dropUnknown removes the object members that t (a struct, or a slice or
-// pointer of one) has no exactly named field for, recursively.
-func dropUnknown(v any, t reflect.Type) any {
+// pointer of one) has no exactly named field for, recursively, and
+// reports whether it removed any.
+func dropUnknown(v any, t reflect.Type) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	dropped := false
 	switch t.Kind() {
 	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return v
-		}
-		fields := memberTypes(t)
+		obj, _ := v.(map[string]any)
 		for k, e := range obj {
-			ft, ok := fields[k]
+			ft, ok := memberType(t, k)
 			if !ok {
 				delete(obj, k)
+				dropped = true
 				continue
 			}
-			obj[k] = dropUnknown(e, ft)
+			dropped = dropUnknown(e, ft) || dropped
 		}
 	case reflect.Slice:
-		if arr, ok := v.([]any); ok {
-			for i := range arr {
-				arr[i] = dropUnknown(arr[i], t.Elem())
-			}
+		arr, _ := v.([]any)
+		for _, e := range arr {
+			dropped = dropUnknown(e, t.Elem()) || dropped
 		}
 	}
-	return v
+	return dropped
 }
 
-// memberTypes maps the JSON member names of a struct's exported fields to
-// their types.
-func memberTypes(t reflect.Type) map[string]reflect.Type {
-	out := make(map[string]reflect.Type, t.NumField())
+// memberType returns the type of the struct's exported field whose JSON
+// member name is name.
+func memberType(t reflect.Type, name string) (reflect.Type, bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name := f.Name
+		member := f.Name
 		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
 			continue
 		} else if tag != "" {
-			name = tag
+			member = tag
 		}
-		out[name] = f.Type
+		if member == name {
+			return f.Type, true
+		}
 	}
-	return out
+	return nil, false
 }
