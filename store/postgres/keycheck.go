@@ -3,47 +3,60 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/forgelink/forgelink/store"
 )
 
-// EnsureKeyCheck returns the store's key check value, which the daemon
-// checks its master key against. A store without one (new, or older than
-// the key check) records sealed, provided fits accepts the newest webhook
-// secret already stored (its connection id and sealed value), so that a
-// wrong key at the first start after an upgrade is refused rather than
-// recorded. fits's error is returned, wrapped, and nothing is written.
-// Replicas starting together all get the value the first of them recorded.
+// EnsureKeyCheck returns the store's key check value, recording sealed
+// first when there is none (see store.EnsureKeyCheck). Replicas starting
+// together all get the value the first of them recorded.
 func (s *Store) EnsureKeyCheck(ctx context.Context, sealed []byte, fits func(connID string, sealed []byte) error) ([]byte, error) {
 	var stored []byte
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		const get = "SELECT sealed FROM key_check WHERE id = 1"
-		err := tx.QueryRow(ctx, get).Scan(&stored)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		var connID string
-		var secret []byte
-		err = tx.QueryRow(ctx, "SELECT connection_id, sealed FROM webhook_secrets ORDER BY created_at DESC LIMIT 1").Scan(&connID, &secret)
-		switch {
-		case err == nil:
-			if err := fits(connID, secret); err != nil {
-				return err
-			}
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO key_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-			sealed, s.now().UnixNano()); err != nil {
-			return err
-		}
-		// Another replica's value, if it won the race; READ COMMITTED
-		// sees it once its insert has committed.
-		return tx.QueryRow(ctx, get).Scan(&stored)
+		var err error
+		stored, err = store.EnsureKeyCheck(ctx, keyCheckTx{tx: tx, now: s.now().UnixNano()}, sealed, fits)
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("key check: %w", err)
+	return stored, err
+}
+
+// keyCheckTx is store.KeyCheckTx in PostgreSQL.
+type keyCheckTx struct {
+	tx  pgx.Tx
+	now int64
+}
+
+const selectKeyCheck = "SELECT sealed FROM key_check WHERE id = 1"
+
+func (k keyCheckTx) KeyCheck(ctx context.Context) ([]byte, bool, error) {
+	var sealed []byte
+	err := k.tx.QueryRow(ctx, selectKeyCheck).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
 	}
-	return stored, nil
+	return sealed, err == nil, err
+}
+
+func (k keyCheckTx) NewestWebhookSecret(ctx context.Context) (string, []byte, bool, error) {
+	var connID string
+	var sealed []byte
+	err := k.tx.QueryRow(ctx, "SELECT connection_id, sealed FROM webhook_secrets ORDER BY created_at DESC LIMIT 1").Scan(&connID, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	return connID, sealed, err == nil, err
+}
+
+// RecordKeyCheck inserts unless another replica won the race, then reads
+// whichever value is there: READ COMMITTED sees the winner's once its
+// insert has committed.
+func (k keyCheckTx) RecordKeyCheck(ctx context.Context, sealed []byte) ([]byte, error) {
+	if _, err := k.tx.Exec(ctx, "INSERT INTO key_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING", sealed, k.now); err != nil {
+		return nil, err
+	}
+	var stored []byte
+	err := k.tx.QueryRow(ctx, selectKeyCheck).Scan(&stored)
+	return stored, err
 }

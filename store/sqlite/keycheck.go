@@ -4,39 +4,49 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+
+	"github.com/forgelink/forgelink/store"
 )
 
-// EnsureKeyCheck returns the store's key check value, which the daemon
-// checks its master key against. A store without one (new, or older than
-// the key check) records sealed, provided fits accepts the newest webhook
-// secret already stored (its connection id and sealed value), so that a
-// wrong key at the first start after an upgrade is refused rather than
-// recorded. fits's error is returned, wrapped, and nothing is written.
+// EnsureKeyCheck returns the store's key check value, recording sealed
+// first when there is none (see store.EnsureKeyCheck).
 func (s *Store) EnsureKeyCheck(ctx context.Context, sealed []byte, fits func(connID string, sealed []byte) error) ([]byte, error) {
 	var stored []byte
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "SELECT sealed FROM key_check WHERE id = 1").Scan(&stored)
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var connID string
-		var secret []byte
-		err = tx.QueryRowContext(ctx, "SELECT connection_id, sealed FROM webhook_secrets ORDER BY created_at DESC LIMIT 1").Scan(&connID, &secret)
-		switch {
-		case err == nil:
-			if err := fits(connID, secret); err != nil {
-				return err
-			}
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		stored = sealed
-		_, err = tx.ExecContext(ctx, "INSERT INTO key_check (id, sealed, created_at) VALUES (1, ?, ?)", sealed, s.now().UnixNano())
+		var err error
+		stored, err = store.EnsureKeyCheck(ctx, keyCheckTx{tx: tx, now: s.now().UnixNano()}, sealed, fits)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("key check: %w", err)
+	return stored, err
+}
+
+// keyCheckTx is store.KeyCheckTx in SQLite; the store's one writer
+// connection means no other writer can race the insert.
+type keyCheckTx struct {
+	tx  *sql.Tx
+	now int64
+}
+
+func (k keyCheckTx) KeyCheck(ctx context.Context) ([]byte, bool, error) {
+	var sealed []byte
+	err := k.tx.QueryRowContext(ctx, "SELECT sealed FROM key_check WHERE id = 1").Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
 	}
-	return stored, nil
+	return sealed, err == nil, err
+}
+
+func (k keyCheckTx) NewestWebhookSecret(ctx context.Context) (string, []byte, bool, error) {
+	var connID string
+	var sealed []byte
+	err := k.tx.QueryRowContext(ctx, "SELECT connection_id, sealed FROM webhook_secrets ORDER BY created_at DESC LIMIT 1").Scan(&connID, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	return connID, sealed, err == nil, err
+}
+
+func (k keyCheckTx) RecordKeyCheck(ctx context.Context, sealed []byte) ([]byte, error) {
+	_, err := k.tx.ExecContext(ctx, "INSERT INTO key_check (id, sealed, created_at) VALUES (1, ?, ?)", sealed, k.now)
+	return sealed, err
 }
