@@ -113,7 +113,9 @@ type Webhooks struct {
 	BodyReadTimeout          time.Duration `yaml:"bodyReadTimeout"`
 }
 
-// GitHubApp is a GitHub App (github.com or GHES) that completes connections.
+// GitHubApp is a github.com GitHub App that completes connections; its
+// deliveries reach only github.com connections (a GHES host registers its
+// own App through the manifest flow).
 type GitHubApp struct {
 	AppID int64 `yaml:"appId"`
 	// WebhookSecretFile holds the App's webhook secret; secrets never sit
