@@ -205,13 +205,14 @@ func TestAccessKeyConditionsValidate(t *testing.T) {
 	}
 }
 
-// TestAccessKeyConditionsDecode: malformed condition blocks fail the load
-// with the line.
+// TestAccessKeyConditionsDecode: malformed condition blocks are refused
+// at their line.
 func TestAccessKeyConditionsDecode(t *testing.T) {
 	path := writeFile(t, "accessKeys:\n  - id: AKIAFORGELINKCI0001\n    policy:\n      statements:\n        - effect: Allow\n"+
 		"          conditions:\n            StringEquals:\n              codeconnections:OwnerId: {a: b}\n")
-	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "line 8: condition values are a string or a list of strings") {
-		t.Errorf("Load = %v, want the line of the mapping", err)
+	_, verr := loadInvalid(t, path)
+	if !strings.Contains(verr.Error(), "forgelink.yaml:8: accessKeys[0].policy.statements[0].conditions: condition values are a string or a list of strings") {
+		t.Errorf("Validate = %v, want the line of the mapping", verr)
 	}
 }
 
@@ -293,7 +294,7 @@ func TestAccessKeysNeedRoot(t *testing.T) {
 
 func TestAccessKeysUnknownField(t *testing.T) {
 	path := writeFile(t, "accessKeys:\n  - id: AKIAFORGELINKCI0001\n    policy:\n      statements:\n        - effect: Allow\n          notActions: ['*']\n")
-	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "notActions") {
-		t.Errorf("Load = %v, want notActions refused", err)
+	if _, verr := loadInvalid(t, path); !strings.Contains(verr.Error(), "forgelink.yaml:6: accessKeys[0].policy.statements[0].notActions: unknown field") {
+		t.Errorf("Validate = %v, want notActions refused", verr)
 	}
 }

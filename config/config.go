@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,6 +86,13 @@ type Config struct {
 
 	// lines maps a field path ("limits.connections") to its line in File.
 	lines map[string]int
+	// fromEnv maps a field path to the environment variable that set it,
+	// so that a bad value is reported under the name the operator set.
+	fromEnv map[string]string
+	// problems are what Load found but could not apply (unknown keys,
+	// values of the wrong type, bad environment values); Validate reports
+	// them with the rest.
+	problems ValidationError
 	// File is the path the YAML was read from, empty when none.
 	File string `yaml:"-"`
 }
@@ -167,7 +175,11 @@ func Default() *Config {
 }
 
 // Load builds a configuration from defaults, the YAML file at path (skipped
-// when path is empty) and the environment, as returned by os.Environ.
+// when path is empty) and the environment, as returned by os.Environ. It
+// fails only when the file cannot be read or is not YAML: values that do
+// not fit (an unknown key, a string where a list belongs, a bad
+// environment value) are left out and reported by Validate, with every
+// other problem, so that the operator sees them all at once.
 func Load(path string, environ []string) (*Config, error) {
 	cfg := Default()
 	if path != "" {
@@ -180,13 +192,13 @@ func Load(path string, environ []string) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := cfg.applyEnv(environ); err != nil {
-		return nil, err
-	}
+	cfg.applyEnv(environ)
 	return cfg, nil
 }
 
-// decode reads YAML, refusing unknown fields, and remembers field lines.
+// decode reads YAML and remembers field lines. What does not fit the
+// configuration's types is cut out of the tree first (see checker) and
+// kept in c.problems, so the rest decodes and validates.
 func (c *Config) decode(path string, r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -199,10 +211,14 @@ func (c *Config) decode(path string, r io.Reader) error {
 	}
 	c.lines = map[string]int{}
 	collectLines(&root, "", c.lines)
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("parse config %s: %w", path, err)
+	if len(root.Content) == 0 {
+		return nil // an empty file: the defaults
+	}
+	ch := checker{file: path}
+	ch.check(root.Content[0], reflect.TypeFor[Config](), "", root.Content[0].Line)
+	c.problems = ch.problems
+	if err := root.Content[0].Decode(c); err != nil {
+		c.problems = append(c.problems, decodeProblems(path, err)...)
 	}
 	c.resolvePaths(filepath.Dir(path))
 	return nil
@@ -267,33 +283,33 @@ func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
 
 // Environment variables, each overriding the YAML field named beside it.
 var envFields = []struct {
-	name string
-	set  func(c *Config, v string) error
+	name, field string
+	set         func(c *Config, v string) error
 }{
-	{"FORGELINK_LISTEN", func(c *Config, v string) error { c.Listen = v; return nil }},
-	{"FORGELINK_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
-	{"FORGELINK_REGION", func(c *Config, v string) error { c.Region = v; return nil }},
-	{"FORGELINK_ACCOUNT_ID", func(c *Config, v string) error { c.AccountID = v; return nil }},
-	{"FORGELINK_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
-	{"FORGELINK_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
-	{"FORGELINK_MAX_CONNECTIONS", func(c *Config, v string) error { return setInt(&c.Limits.Connections, v) }},
-	{"FORGELINK_MAX_HOSTS", func(c *Config, v string) error { return setInt(&c.Limits.Hosts, v) }},
-	{"FORGELINK_PUBLIC_URL", func(c *Config, v string) error { c.PublicURL = v; return nil }},
-	{"FORGELINK_STORE_DRIVER", func(c *Config, v string) error { c.Store.Driver = v; return nil }},
-	{"FORGELINK_STORE_DSN", func(c *Config, v string) error { c.Store.DSN = v; return nil }},
-	{"FORGELINK_MASTER_KEY_FILE", func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
-	{"FORGELINK_ALLOW_INSECURE_KEY_FILE", func(c *Config, v string) error { return setBool(&c.AllowInsecureKeyFile, v) }},
-	{"FORGELINK_TLS_CERT_FILE", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
-	{"FORGELINK_TLS_KEY_FILE", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
-	{"FORGELINK_METRICS_LISTEN", func(c *Config, v string) error { c.Metrics.Listen = v; return nil }},
-	{"FORGELINK_ROOT_ACCESS_KEY_ID", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
-	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
+	{"FORGELINK_LISTEN", "listen", func(c *Config, v string) error { c.Listen = v; return nil }},
+	{"FORGELINK_DATA_DIR", "dataDir", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"FORGELINK_REGION", "region", func(c *Config, v string) error { c.Region = v; return nil }},
+	{"FORGELINK_ACCOUNT_ID", "accountId", func(c *Config, v string) error { c.AccountID = v; return nil }},
+	{"FORGELINK_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"FORGELINK_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"FORGELINK_MAX_CONNECTIONS", "limits.connections", func(c *Config, v string) error { return setInt(&c.Limits.Connections, v) }},
+	{"FORGELINK_MAX_HOSTS", "limits.hosts", func(c *Config, v string) error { return setInt(&c.Limits.Hosts, v) }},
+	{"FORGELINK_PUBLIC_URL", "publicURL", func(c *Config, v string) error { c.PublicURL = v; return nil }},
+	{"FORGELINK_STORE_DRIVER", "store.driver", func(c *Config, v string) error { c.Store.Driver = v; return nil }},
+	{"FORGELINK_STORE_DSN", "store.dsn", func(c *Config, v string) error { c.Store.DSN = v; return nil }},
+	{"FORGELINK_MASTER_KEY_FILE", "masterKeyFile", func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
+	{"FORGELINK_ALLOW_INSECURE_KEY_FILE", "allowInsecureKeyFile", func(c *Config, v string) error { return setBool(&c.AllowInsecureKeyFile, v) }},
+	{"FORGELINK_TLS_CERT_FILE", "tls.certFile", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{"FORGELINK_TLS_KEY_FILE", "tls.keyFile", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
+	{"FORGELINK_METRICS_LISTEN", "metrics.listen", func(c *Config, v string) error { c.Metrics.Listen = v; return nil }},
+	{"FORGELINK_ROOT_ACCESS_KEY_ID", "", func(c *Config, v string) error { c.RootAccessKeyID = v; return nil }},
+	{"FORGELINK_ROOT_SECRET_ACCESS_KEY", "", func(c *Config, v string) error { c.RootSecretAccessKey = v; return nil }},
 }
 
 func setInt(dst *int, v string) error {
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return fmt.Errorf("not an integer: %q", v)
+		return fmt.Errorf("want an integer, got %q", v)
 	}
 	*dst = n
 	return nil
@@ -302,29 +318,42 @@ func setInt(dst *int, v string) error {
 func setBool(dst *bool, v string) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return fmt.Errorf("not a boolean: %q", v)
+		return fmt.Errorf("want true or false, got %q", v)
 	}
 	*dst = b
 	return nil
 }
 
-func (c *Config) applyEnv(environ []string) error {
+func (c *Config) applyEnv(environ []string) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
+	c.fromEnv = map[string]string{}
 	for _, f := range envFields {
 		v, ok := env[f.name]
 		if !ok || v == "" {
 			continue
 		}
 		if err := f.set(c, v); err != nil {
-			return fmt.Errorf("environment %s: %w", f.name, err)
+			c.problems = append(c.problems, FieldError{Field: f.name, Msg: err.Error()})
+			continue
+		}
+		if f.field != "" {
+			c.fromEnv[f.field] = f.name
 		}
 	}
-	return nil
+}
+
+// fieldError places a problem with a field: under the environment
+// variable that set it, else at its line in the file.
+func (c *Config) fieldError(field, msg string) FieldError {
+	if name, ok := c.fromEnv[field]; ok {
+		return FieldError{Field: name, Msg: msg}
+	}
+	return FieldError{File: c.File, Line: c.lines[field], Field: field, Msg: msg}
 }
 
 // FieldError is one problem with one configuration field.
@@ -372,7 +401,7 @@ func (c *Config) ValidateFile() error { return c.validate(false) }
 func (c *Config) validate(runtime bool) error {
 	var errs ValidationError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{File: c.File, Line: c.lines[field], Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, c.fieldError(field, fmt.Sprintf(format, args...)))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "want host:port, got %q", c.Listen)
@@ -394,7 +423,7 @@ func (c *Config) validate(runtime bool) error {
 	switch c.Log.Format {
 	case "auto", "json", "console":
 	default:
-		bad("log.format", "want auto, json or console, got %q", c.Log.Format)
+		bad("log.format", "want auto, console or json, got %q", c.Log.Format)
 	}
 	c.validateStore(bad)
 	c.validateTransport(bad)
@@ -429,10 +458,33 @@ func (c *Config) validate(runtime bool) error {
 	if runtime && c.Authless() && !isLoopback(c.Listen) {
 		bad("listen", "%q is not a loopback address: set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to listen beyond this host", c.Listen)
 	}
-	if len(errs) > 0 {
+	if errs = c.problems.with(errs); len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+// with adds to the problems Load found those validation found, but for
+// fields (or parts of fields) already reported: a value cut out for its
+// type would otherwise be reported again as missing.
+func (e ValidationError) with(more ValidationError) ValidationError {
+	out := append(ValidationError(nil), e...)
+	for _, fe := range more {
+		if !e.covers(fe.Field) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+func (e ValidationError) covers(field string) bool {
+	for _, fe := range e {
+		rest, ok := strings.CutPrefix(field, fe.Field)
+		if ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) validateGitHubApps(bad func(field, format string, args ...any)) {

@@ -32,7 +32,7 @@ func TestStoreSelection(t *testing.T) {
 			wantField: "masterKeyFile",
 		},
 		{name: "a DSN for sqlite", file: "store:\n  dsn: postgres://db/x\n", wantField: "store.dsn"},
-		{name: "unknown driver", env: []string{"FORGELINK_STORE_DRIVER=mysql"}, wantField: "store.driver"},
+		{name: "unknown driver", env: []string{"FORGELINK_STORE_DRIVER=mysql"}, wantField: "FORGELINK_STORE_DRIVER"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

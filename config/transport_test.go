@@ -79,7 +79,11 @@ func TestTransport(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load("", []string{"FORGELINK_ALLOW_INSECURE_KEY_FILE=maybe"}); err == nil {
-		t.Error("Load accepted FORGELINK_ALLOW_INSECURE_KEY_FILE=maybe")
+	cfg, err := Load("", []string{"FORGELINK_ALLOW_INSECURE_KEY_FILE=maybe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `FORGELINK_ALLOW_INSECURE_KEY_FILE: want true or false, got "maybe"`) {
+		t.Errorf("Validate = %v, want FORGELINK_ALLOW_INSECURE_KEY_FILE=maybe refused", err)
 	}
 }
