@@ -7,6 +7,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	cctypes "github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 	"github.com/chromedp/chromedp"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/providers/github/githubtest"
 )
 
@@ -28,10 +30,7 @@ const chromiumPath = "/usr/bin/chromium"
 func chromium(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium is required in CI: %v", err)
-		}
-		t.Skipf("no chromium: %v", err)
+		testenv.Missing(t, fmt.Sprintf("no chromium at %s (%v)", chromiumPath, err), "install Debian's chromium")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),

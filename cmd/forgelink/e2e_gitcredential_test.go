@@ -6,6 +6,7 @@ package main_test
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -42,10 +44,7 @@ func newGitServer(t *testing.T, accept func(password string) bool) *gitServer {
 func newGitHandler(t *testing.T, accept func(password string) bool) *gitServer {
 	t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("git-http-backend: %v (install git)", err)
-		}
-		t.Skipf("git-http-backend: %v", err)
+		testenv.Missing(t, fmt.Sprintf("no git-http-backend (%v)", err), "install git")
 	}
 	gs := &gitServer{root: t.TempDir()}
 	backend := &cgi.Handler{
@@ -102,7 +101,7 @@ func (gs *gitServer) addRepository(t *testing.T, fullName, content string) {
 func TestE2EGitCredentialClone(t *testing.T) {
 	e2e(t)
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		testenv.Missing(t, fmt.Sprintf("no git (%v)", err), "install git")
 	}
 	gs := newGitServer(t, func(password string) bool {
 		return subtle.ConstantTimeCompare([]byte(password), []byte(e2eToken)) == 1

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -32,10 +33,8 @@ func postgresSchema(t *testing.T) string {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), postgresDSN())
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable: %v", err)
+		testenv.Missing(t, fmt.Sprintf("PostgreSQL not reachable (%v)", err),
+			"start it on 127.0.0.1:5432 with a database test, or set FORGELINK_TEST_POSTGRES_DSN")
 	}
 	defer conn.Close(t.Context())
 	schema := fmt.Sprintf("e2e_%x", randomBytes(6))

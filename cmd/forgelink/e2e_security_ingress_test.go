@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/relay/ingress"
 	"github.com/forgelink/forgelink/relay/keyring"
 	"github.com/forgelink/forgelink/store"
@@ -50,7 +51,7 @@ const (
 func TestE2ESecurityIngressSlowBodies(t *testing.T) {
 	e2e(t)
 	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("needs /proc to read the daemon's memory")
+		testenv.Missing(t, fmt.Sprintf("no /proc to read the daemon's memory from (%v)", err), "run on Linux with procfs mounted")
 	}
 	d := startDaemon(t, daemonOptions{})
 	cli := cliFor(t, d)

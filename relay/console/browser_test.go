@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -58,10 +60,7 @@ func fakeSetupService(t *testing.T, st *memStore, daemonURL string) browserSetup
 func headlessChromium(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium is required in CI: %v", err)
-		}
-		t.Skipf("no chromium: %v", err)
+		testenv.Missing(t, fmt.Sprintf("no chromium at %s (%v)", chromiumPath, err), "install Debian's chromium")
 	}
 	profile := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

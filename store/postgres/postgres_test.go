@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/postgres"
 	"github.com/forgelink/forgelink/store/storetest"
@@ -44,10 +45,8 @@ func newSchema(tb testing.TB) string {
 	dsn := serverDSN()
 	admin, err := pgx.Connect(tb.Context(), dsn)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("PostgreSQL is not reachable: %v", err)
-		}
-		tb.Skipf("PostgreSQL is not reachable (%v); run one on 127.0.0.1:5432 with a database test, or set FORGELINK_TEST_POSTGRES_DSN", err)
+		testenv.Missing(tb, fmt.Sprintf("PostgreSQL not reachable (%v)", err),
+			"start it on 127.0.0.1:5432 with a database test, or set FORGELINK_TEST_POSTGRES_DSN")
 	}
 	defer admin.Close(tb.Context())
 	b := make([]byte, 8)

@@ -241,7 +241,7 @@ func TestOpenErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if !tt.asRoot && os.Geteuid() == 0 {
-				t.Skip("root ignores file permissions")
+				t.Skip("root ignores file permissions: run the tests as another user to test this case")
 			}
 			path := tt.setUp(t, t.TempDir())
 			s, err := sqlite.Open(t.Context(), path, zap.NewNop())

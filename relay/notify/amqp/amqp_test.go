@@ -3,6 +3,7 @@ package amqp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
@@ -35,10 +37,8 @@ func connectBroker(t *testing.T) *amqp091.Channel {
 	t.Helper()
 	conn, err := amqp091.DialConfig(testURL, amqp091.Config{Dial: amqp091.DefaultDial(2 * time.Second)})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("RabbitMQ at %s is not reachable: %v", brokerAddr, err)
-		}
-		t.Skipf("RabbitMQ at %s is not reachable (%v); start rabbitmq-server to run this test", brokerAddr, err)
+		testenv.Missing(t, fmt.Sprintf("RabbitMQ not reachable at %s (%v)", brokerAddr, err),
+			"start it (rabbitmq-server -detached) with the guest user")
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	ch, err := conn.Channel()

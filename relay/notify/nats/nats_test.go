@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/relay/notify"
 )
 
@@ -32,10 +32,8 @@ func connectServer(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	nc, err := natsgo.Connect(serverURL, natsgo.Timeout(2*time.Second))
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("NATS at %s is not reachable: %v", serverURL, err)
-		}
-		t.Skipf("NATS at %s is not reachable (%v); start nats-server -js on it to run this test", serverURL, err)
+		testenv.Missing(t, fmt.Sprintf("NATS not reachable at %s (%v)", serverAddr, err),
+			"start it with JetStream (nats-server -js -a 127.0.0.1 -p 4222)")
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
