@@ -95,9 +95,12 @@ func TestNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := store.Delivery{Attempts: tt.attempts, CreatedAt: tt.created}
-			state, at := e.next(tt.p, d, tt.res, now)
+			state, at, final := e.next(tt.p, d, tt.res, now)
 			if state != tt.state || !at.Equal(now.Add(tt.wait)) {
 				t.Errorf("next = %s at now+%v, want %s at now+%v", state, at.Sub(now), tt.state, tt.wait)
+			}
+			if dead := state == store.DeliveryDead; (final != "") != dead {
+				t.Errorf("next's final reason = %q; want one exactly when dead", final)
 			}
 		})
 	}

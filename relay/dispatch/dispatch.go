@@ -147,10 +147,13 @@ type targetState struct {
 }
 
 type completion struct {
-	result   store.AttemptResult
-	target   *targetState
-	pipeline string
-	ok       bool
+	result     store.AttemptResult
+	target     *targetState
+	pipeline   string
+	repository string
+	// final says why a dead delivery is not attempted again.
+	final string
+	ok    bool
 	// untried: the target was not asked (the delivery was filtered, or the
 	// provider could not list its files), so its breaker stays as it is.
 	untried bool
@@ -210,6 +213,14 @@ func (e *Engine) SetTargets(targets []Target) {
 	e.closeIdleRetired()
 	e.mu.Unlock()
 	e.Wake()
+}
+
+// RetainPipelines tells the engine the pipelines of a reloaded
+// configuration: the last-success metric of every other pipeline is
+// deleted, so that a removed pipeline is not reported (and alerted on) as
+// one that stopped succeeding.
+func (e *Engine) RetainPipelines(names []string) {
+	e.opts.Metrics.retainPipelines(names)
 }
 
 // closeIdleRetired closes replaced notifiers with nothing in flight. e.mu held.
@@ -370,7 +381,8 @@ func (e *Engine) attempt(ctx context.Context, t *targetState, d store.Delivery) 
 	if res.Err != nil {
 		r.Error = res.Err.Error()
 	}
-	r.State, r.NextAttemptAt = e.next(t.Retry, d, res, finished)
+	var final string
+	r.State, r.NextAttemptAt, final = e.next(t.Retry, d, res, finished)
 	if files.filtered != "" {
 		r.State, r.NextAttemptAt, r.Error = store.DeliveryFiltered, finished, files.filtered
 	}
@@ -380,8 +392,8 @@ func (e *Engine) attempt(ctx context.Context, t *targetState, d store.Delivery) 
 		r.State, r.NextAttemptAt = store.DeliveryPending, finished
 	}
 	r.Outcome = outcomeOf(r.State)
-	return completion{result: r, target: t, pipeline: d.Pipeline, ok: res.Err == nil,
-		untried: files.filtered != "" || files.retry != nil}
+	return completion{result: r, target: t, pipeline: d.Pipeline, repository: m.Repository.FullName,
+		final: final, ok: res.Err == nil, untried: files.filtered != "" || files.retry != nil}
 }
 
 // filesOutcome is what completing a message's changed-file list decided;
@@ -418,7 +430,7 @@ func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m
 		if ctx.Err() != nil {
 			return filesOutcome{retry: err} // shutting down
 		}
-		if state, _ := e.next(p, d, notify.Result{Err: err, Retryable: true}, now); state == store.DeliveryDead || d.Attempts >= e.opts.FilesAttempts {
+		if state, _, _ := e.next(p, d, notify.Result{Err: err, Retryable: true}, now); state == store.DeliveryDead || d.Attempts >= e.opts.FilesAttempts {
 			// A missed (or long delayed) build is worse than a spare one.
 			log.Warn("could not list the changed files, and waits no longer for the provider: delivering with the files incomplete",
 				zap.Int("attempt", d.Attempts), zap.Error(err))
@@ -466,20 +478,34 @@ func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m
 	return filesOutcome{}
 }
 
-// next decides the delivery's state after an attempt.
-func (e *Engine) next(p Retry, d store.Delivery, res notify.Result, now time.Time) (string, time.Time) {
-	if res.Err == nil {
-		return store.DeliverySucceeded, now
-	}
-	if !res.Retryable || d.Attempts >= p.MaxAttempts {
-		return store.DeliveryDead, now
+// next decides the delivery's state after an attempt, and when it is
+// dead, why no attempt follows (final).
+func (e *Engine) next(p Retry, d store.Delivery, res notify.Result, now time.Time) (state string, at time.Time, final string) {
+	switch {
+	case res.Err == nil:
+		return store.DeliverySucceeded, now, ""
+	case !res.Retryable:
+		return store.DeliveryDead, now, notRetryable(res)
+	case d.Attempts >= p.MaxAttempts:
+		return store.DeliveryDead, now, fmt.Sprintf("attempts exhausted (retry.maxAttempts %d)", p.MaxAttempts)
 	}
 	wait := max(e.backoff(p, d.Attempts), min(res.RetryAfter, time.Hour))
-	at := now.Add(wait)
+	at = now.Add(wait)
 	if at.Sub(d.CreatedAt) > p.MaxAge {
-		return store.DeliveryDead, now
+		return store.DeliveryDead, now, fmt.Sprintf("the next attempt would pass retry.maxAge %v", p.MaxAge)
 	}
-	return store.DeliveryPending, at
+	return store.DeliveryPending, at, ""
+}
+
+// notRetryable says why a failed attempt is final.
+func notRetryable(res notify.Result) string {
+	switch {
+	case res.ExitStatus != nil:
+		return fmt.Sprintf("exit status %d is not in retryableExitCodes", *res.ExitStatus)
+	case res.StatusCode != 0:
+		return fmt.Sprintf("HTTP status %d is not retried (408, 429 and 5xx are)", res.StatusCode)
+	}
+	return "the failure is not retryable"
 }
 
 // backoff is exponential backoff with full jitter: a random wait in
@@ -539,6 +565,9 @@ func (e *Engine) record(batch []completion) {
 		// The leases expire and the deliveries are attempted again:
 		// at-least-once, never lost.
 		e.opts.Log.Error("record attempts", zap.Int("attempts", len(batch)), zap.Error(err))
+	}
+	for _, c := range batch {
+		e.logAttempt(c, err == nil)
 	}
 	e.mu.Lock()
 	for _, c := range batch {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,10 +10,15 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-// Metrics counts deliveries by pipeline, target type and outcome.
+// Metrics counts deliveries by pipeline, target type and outcome, and
+// tells when each pipeline last had a delivery succeed.
 type Metrics struct {
-	attempts *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	attempts    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	lastSuccess *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	succeeded map[string]bool // pipelines with a lastSuccess series
 }
 
 // NewMetrics registers the delivery metrics with reg. Queue depth, oldest
@@ -28,8 +34,15 @@ func NewMetrics(reg prometheus.Registerer, stats func(ctx context.Context) (stor
 			Help:    "Delivery attempt latency by target type.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}, []string{"target_type"}),
+		// Pipelines are the operator's configuration: the label set is
+		// bounded.
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forgelink_pipeline_last_success_timestamp_seconds",
+			Help: "When a delivery of the pipeline last succeeded (Unix time), since this daemon started.",
+		}, []string{"pipeline"}),
+		succeeded: map[string]bool{},
 	}
-	reg.MustRegister(m.attempts, m.latency, queueCollector{stats: stats})
+	reg.MustRegister(m.attempts, m.latency, m.lastSuccess, queueCollector{stats: stats})
 	return m
 }
 
@@ -40,6 +53,33 @@ func (m *Metrics) attempt(c completion) {
 	m.attempts.WithLabelValues(c.pipeline, c.target.Type, c.result.Outcome).Inc()
 	if !c.untried {
 		m.latency.WithLabelValues(c.target.Type).Observe(c.result.Duration.Seconds())
+	}
+	if c.result.State == store.DeliverySucceeded {
+		finished := c.result.StartedAt.Add(c.result.Duration)
+		m.mu.Lock()
+		m.succeeded[c.pipeline] = true
+		m.lastSuccess.WithLabelValues(c.pipeline).Set(float64(finished.UnixNano()) / 1e9)
+		m.mu.Unlock()
+	}
+}
+
+// retainPipelines deletes the last-success series of every pipeline not
+// in names.
+func (m *Metrics) retainPipelines(names []string) {
+	if m == nil {
+		return
+	}
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range m.succeeded {
+		if !keep[p] {
+			m.lastSuccess.DeleteLabelValues(p)
+			delete(m.succeeded, p)
+		}
 	}
 }
 
