@@ -49,6 +49,7 @@ func commands() []cliCommand {
 		{"git-credential", "git credential helper: short-lived tokens of a connection", runGitCredential},
 		{"console-link", "print a one-time sign-in link to the web console", runConsoleLink},
 		{"config", "validate a configuration file", runConfig},
+		{"healthcheck", "exit 0 if the daemon answers /readyz with 200 (for container health checks)", runHealthcheck},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "forgelink", version)
 			return err
