@@ -84,7 +84,7 @@ func buildAndRun(m *testing.M) int {
 func e2e(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end test: runs the forgelink binary")
+		t.Skip("end-to-end test (runs the forgelink binary): skipped under -short; run without it")
 	}
 	t.Parallel()
 }
