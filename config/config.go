@@ -207,7 +207,7 @@ func (c *Config) decode(path string, r io.Reader) error {
 	c.File = path
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return fmt.Errorf("parse config %s: %w", path, err)
+		return syntaxError(path, err)
 	}
 	c.lines = map[string]int{}
 	collectLines(&root, "", c.lines)

@@ -43,7 +43,8 @@ func TestLoadPrecedence(t *testing.T) {
 }
 
 func TestLoadRefusesUnreadableFiles(t *testing.T) {
-	if _, err := Load(writeFile(t, "listen: ["), nil); err == nil || !strings.Contains(err.Error(), "parse config") {
+	path := writeFile(t, "region: eu-west-1\nlisten: [\n")
+	if _, err := Load(path, nil); err == nil || err.Error() != "parse config: "+path+":2: did not find expected node content" {
 		t.Errorf("not yaml: %v", err)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {

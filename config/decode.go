@@ -24,8 +24,10 @@ type checker struct {
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	durationType    = reflect.TypeFor[time.Duration]()
-	// linePrefix is how custom unmarshalers (relay/policy) place an error.
-	linePrefix = regexp.MustCompile(`^line (\d+): `)
+	// linePrefix is how custom unmarshalers (relay/policy) place an error,
+	// syntaxPrefix how yaml.v3 places a syntax error.
+	linePrefix   = regexp.MustCompile(`^line (\d+): `)
+	syntaxPrefix = regexp.MustCompile(`^yaml: line (\d+): `)
 )
 
 func (c *checker) bad(line int, field, format string, args ...any) {
@@ -277,4 +279,13 @@ func decodeProblems(file string, err error) ValidationError {
 		out = append(out, fe)
 	}
 	return out
+}
+
+// syntaxError places a YAML syntax error as file:line: reason.
+func syntaxError(file string, err error) error {
+	msg := err.Error()
+	if m := syntaxPrefix.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("parse config: %s:%s: %s", file, m[1], msg[len(m[0]):])
+	}
+	return fmt.Errorf("parse config %s: %w", file, err)
 }

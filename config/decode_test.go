@@ -74,7 +74,7 @@ func TestValidateReportsDecodeProblems(t *testing.T) {
 	}{
 		{name: "valid", want: nil},
 		{
-			name: "string where a list belongs",
+			name:    "string where a list belongs",
 			replace: [2]string{"command: [/bin/true]", "command: /bin/true"},
 			want:    []string{`F:7: targets[0].exec.command: want a list, got "/bin/true"`},
 		},
