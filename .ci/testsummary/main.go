@@ -2,7 +2,7 @@
 // what a person reads in a CI log: each package's closing line, the
 // output of every failed test, every skipped test with its reason, and a
 // summary ending in "tests: N passed, N failed, N skipped". It exits 1 if
-// a test failed or, with -strict (as .ci/run runs it: under CI every
+// a package or a test failed or, with -strict (as .ci/run runs it: under CI every
 // requirement is installed, so a skip hides a test that did not run), if a
 // test skipped without matching an -allow pattern.
 //
@@ -21,19 +21,20 @@ import (
 	"strings"
 )
 
-// event is one line of `go test -json` (cmd/test2json).
+// event is one line of `go test -json` (cmd/test2json). Build output
+// comes as events without a test, as package output does.
 type event struct {
-	Action     string
-	Package    string
-	ImportPath string // build-output, build-fail
-	Test       string
-	Output     string
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 // summary counts what a run did.
 type summary struct {
-	packages, passed, failed, skipped int
-	unexpected                        []string // with -strict, skipped tests that no -allow pattern matches
+	packages, failedPackages int // failedPackages: also those failing outside any test (build, TestMain, timeout)
+	passed, failed, skipped  int
+	unexpected               []string // with -strict, skipped tests that no -allow pattern matches
 }
 
 // options are the command's flags.
@@ -42,6 +43,7 @@ type options struct {
 	allow  patterns
 }
 
+// patterns are the -allow flags, each anchored at both ends.
 type patterns []*regexp.Regexp
 
 func (p *patterns) String() string { return fmt.Sprint(*p) }
@@ -74,7 +76,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 		os.Exit(2)
 	}
-	if s.failed > 0 || len(s.unexpected) > 0 {
+	if s.failedPackages > 0 || s.failed > 0 || len(s.unexpected) > 0 {
 		os.Exit(1)
 	}
 }
@@ -108,8 +110,12 @@ func (s *summary) record(e event, w io.Writer, outputs map[string]*strings.Build
 		// Package-level output is go test's usual lines: "ok", "FAIL",
 		// build errors, panics outside a test.
 		fmt.Fprint(w, e.Output)
-		if e.Action == "pass" || e.Action == "fail" {
+		switch e.Action {
+		case "pass":
 			s.packages++
+		case "fail":
+			s.packages++
+			s.failedPackages++
 		}
 		return
 	}
@@ -160,6 +166,7 @@ func (s *summary) print(w io.Writer) {
 	for _, name := range s.unexpected {
 		fmt.Fprintf(w, "skipped under CI, not allowed in .ci/run: %s\n", name)
 	}
-	fmt.Fprintf(w, "summary: %d packages tested, %d tests run (subtests included)\n", s.packages, s.passed+s.failed+s.skipped)
+	fmt.Fprintf(w, "summary: %d packages tested (%d failed), %d tests run (subtests included)\n",
+		s.packages, s.failedPackages, s.passed+s.failed+s.skipped)
 	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", s.passed, s.failed, s.skipped)
 }

@@ -12,7 +12,9 @@ func TestSummarise(t *testing.T) {
 		fail      = `{"Action":"output","Package":"p","Test":"TestB","Output":"    b_test.go:9: broken\n"}` + "\n" + `{"Action":"fail","Package":"p","Test":"TestB"}`
 		skip      = `{"Action":"output","Package":"p","Test":"TestC/root","Output":"=== RUN   TestC/root\n"}` + "\n" + `{"Action":"output","Package":"p","Test":"TestC/root","Output":"    c_test.go:3: no chromium\n"}` + "\n" + `{"Action":"skip","Package":"p","Test":"TestC/root"}`
 		pkgOK     = `{"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}` + "\n" + `{"Action":"pass","Package":"p"}`
-		buildFail = `# p` + "\n" + `p.go:1: syntax error`
+		plainText = `# p` + "\n" + `p.go:1: syntax error`
+		buildFail = `{"ImportPath":"p [p.test]","Action":"build-output","Output":"p.go:1: syntax error\n"}` + "\n" +
+			`{"Action":"output","Package":"p","Output":"FAIL\tp [build failed]\n"}` + "\n" + `{"Action":"fail","Package":"p"}`
 	)
 	tests := []struct {
 		name      string
@@ -26,7 +28,7 @@ func TestSummarise(t *testing.T) {
 			name:      "passes",
 			in:        pass + "\n" + pkgOK,
 			want:      summary{packages: 1, passed: 1},
-			wantLines: []string{"ok  \tp\t0.1s", "summary: 1 packages tested, 1 tests run (subtests included)", "tests: 1 passed, 0 failed, 0 skipped"},
+			wantLines: []string{"ok  \tp\t0.1s", "summary: 1 packages tested (0 failed), 1 tests run (subtests included)", "tests: 1 passed, 0 failed, 0 skipped"},
 		},
 		{
 			name:      "a failure shows its output",
@@ -65,8 +67,14 @@ func TestSummarise(t *testing.T) {
 		},
 		{
 			name:      "plain text passes through",
-			in:        buildFail,
+			in:        plainText,
 			wantLines: []string{"# p", "p.go:1: syntax error", "tests: 0 passed, 0 failed, 0 skipped"},
+		},
+		{
+			name:      "a package that fails to build",
+			in:        buildFail,
+			want:      summary{packages: 1, failedPackages: 1},
+			wantLines: []string{"p.go:1: syntax error", "FAIL\tp [build failed]", "summary: 1 packages tested (1 failed), 0 tests run (subtests included)"},
 		},
 	}
 	for _, tt := range tests {
@@ -82,7 +90,7 @@ func TestSummarise(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.packages != tt.want.packages || got.passed != tt.want.passed || got.failed != tt.want.failed ||
+			if got.packages != tt.want.packages || got.failedPackages != tt.want.failedPackages || got.passed != tt.want.passed || got.failed != tt.want.failed ||
 				got.skipped != tt.want.skipped || strings.Join(got.unexpected, ",") != strings.Join(tt.want.unexpected, ",") {
 				t.Errorf("summary = %+v, want %+v", got, tt.want)
 			}
