@@ -215,8 +215,11 @@ func (c *Config) decode(path string, r io.Reader) error {
 		return nil // an empty file: the defaults
 	}
 	ch := checker{file: path}
-	ch.check(root.Content[0], reflect.TypeFor[Config](), "", root.Content[0].Line)
+	fits := ch.check(root.Content[0], reflect.TypeFor[Config](), "", root.Content[0].Line)
 	c.problems = ch.problems
+	if !fits {
+		return nil // not a mapping: nothing to decode
+	}
 	if err := root.Content[0].Decode(c); err != nil {
 		c.problems = append(c.problems, decodeProblems(path, err)...)
 	}

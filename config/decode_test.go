@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // validBase is a configuration that validates; cases append to it.
@@ -217,5 +220,32 @@ func TestLoadKeepsWhatFits(t *testing.T) {
 	}
 	if cfg.Listen != DefaultListen {
 		t.Errorf("listen = %q, want the default", cfg.Listen)
+	}
+}
+
+func TestTopLevelNotAMapping(t *testing.T) {
+	got := problems(t, "- listen: 127.0.0.1:1\n")
+	if want := `F:1: (top level): want a mapping, got a list`; strings.Join(got, "\n") != want {
+		t.Errorf("problems = %q, want %q", got, want)
+	}
+}
+
+// TestDecodeProblems: what the walk did not foresee is still reported,
+// placed at its line when yaml.v3 names one.
+func TestDecodeProblems(t *testing.T) {
+	tests := []struct {
+		err  error
+		want ValidationError
+	}{
+		{&yaml.TypeError{Errors: []string{"line 3: cannot unmarshal !!str `x` into int", "no line"}}, ValidationError{
+			{File: "F", Line: 3, Field: "(file)", Msg: "cannot unmarshal !!str `x` into int"},
+			{File: "F", Field: "(file)", Msg: "no line"},
+		}},
+		{errors.New("boom"), ValidationError{{File: "F", Field: "(file)", Msg: "boom"}}},
+	}
+	for _, tc := range tests {
+		if got := decodeProblems("F", tc.err); !slices.Equal(got, tc.want) {
+			t.Errorf("decodeProblems(%v) = %+v, want %+v", tc.err, got, tc.want)
+		}
 	}
 }
