@@ -53,6 +53,12 @@ func (p *pipelines) apply(ctx context.Context, cfg *config.Config) error {
 	p.router.Store(router)
 	p.config.Store(cfg)
 	p.engine.SetTargets(targets)
+	// Removed pipelines' last-success series go with them.
+	names := make([]string, 0, len(cfg.Pipelines))
+	for _, pc := range cfg.Pipelines {
+		names = append(names, pc.Name)
+	}
+	p.engine.RetainPipelines(names)
 	p.log.Info("pipelines configured", zap.Int("pipelines", len(cfg.Pipelines)), zap.Int("targets", len(cfg.Targets)))
 	go p.warnUnreachable(context.WithoutCancel(ctx), cfg)
 	return nil
