@@ -305,3 +305,47 @@ func headers(m *notify.Message) amqp091.Table {
 	}
 	return t
 }
+
+// Probe connects once and checks what the broker lets a client check
+// without publishing: for the default exchange, that the queue the routing
+// key names exists (a passive declare); for another exchange, that the
+// exchange exists. AMQP 0-9-1 shows no bindings, so whether a queue is
+// bound to that exchange is learnt only from a mandatory publish, which a
+// probe does not make: a delivery the broker routes nowhere is retried,
+// with the reason on the delivery. It is what `forgelink config validate
+// --probe` asks before a deployment, and says what it found.
+func Probe(ctx context.Context, cfg config.AMQPTarget) (string, error) {
+	raw, err := brokerURL(cfg)
+	if err != nil {
+		return "", err
+	}
+	n := &Notifier{url: raw, name: "forgelink probe"}
+	conn, err := n.dial(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return "", fmt.Errorf("open channel: %w", err)
+	}
+	if cfg.Exchange != "" {
+		// A passive declare checks existence only; the kind is not compared.
+		if err := ch.ExchangeDeclarePassive(cfg.Exchange, amqp091.ExchangeDirect, false, false, false, false, nil); err != nil {
+			return "", fmt.Errorf("exchange %q: %w", cfg.Exchange, err)
+		}
+		return fmt.Sprintf("exchange %q exists (its bindings are not visible over AMQP)", cfg.Exchange), nil
+	}
+	q, err := ch.QueueDeclarePassive(cfg.RoutingKey, false, false, false, false, nil)
+	var amqpErr *amqp091.Error
+	switch {
+	case errors.As(err, &amqpErr) && amqpErr.Code == amqp091.ResourceLocked:
+		// Another connection's exclusive queue: it exists and takes publishes.
+		return fmt.Sprintf("queue %q exists (exclusive to another connection)", cfg.RoutingKey), nil
+	case errors.As(err, &amqpErr) && amqpErr.Code == amqp091.NotFound:
+		return "", fmt.Errorf("%s: %w", noRouteReason("", cfg.RoutingKey), err)
+	case err != nil:
+		return "", fmt.Errorf("queue %q: %w", cfg.RoutingKey, err)
+	}
+	return fmt.Sprintf("queue %q exists (%d consumers)", q.Name, q.Consumers), nil
+}

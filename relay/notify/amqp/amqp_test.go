@@ -175,13 +175,20 @@ func TestNotifyFails(t *testing.T) {
 		wantErr       string
 		wantIs        error
 	}{{
-		name:    "unroutable routing key",
-		cfg:     config.AMQPTarget{URL: testURL, RoutingKey: "forgelink-test-nobody-" + uuid.NewString()},
-		wantErr: `no queue bound for routing key "forgelink-test-nobody-`,
+		name:          "no queue for the default exchange",
+		cfg:           config.AMQPTarget{URL: testURL, RoutingKey: "forgelink-test-nobody-" + uuid.NewString()},
+		wantRetryable: true,
+		wantErr:       `no queue named "forgelink-test-nobody-`,
 	}, {
-		name:    "missing exchange",
-		cfg:     config.AMQPTarget{URL: testURL, Exchange: "forgelink-test-missing-" + uuid.NewString(), RoutingKey: "ci"},
-		wantErr: "NOT_FOUND - no exchange",
+		name:          "no queue bound on an exchange",
+		cfg:           config.AMQPTarget{URL: testURL, Exchange: "amq.direct", RoutingKey: "forgelink-test-nobody-" + uuid.NewString()},
+		wantRetryable: true,
+		wantErr:       `no queue bound for routing key "forgelink-test-nobody-`,
+	}, {
+		name:          "missing exchange",
+		cfg:           config.AMQPTarget{URL: testURL, Exchange: "forgelink-test-missing-" + uuid.NewString(), RoutingKey: "ci"},
+		wantRetryable: true,
+		wantErr:       "NOT_FOUND - no exchange",
 	}, {
 		name:          "broker unreachable",
 		cfg:           config.AMQPTarget{URL: "amqp://guest:guest@" + notifytest.ClosedAddr(t) + "/", RoutingKey: queue},
@@ -224,16 +231,16 @@ func checkFailure(t *testing.T, res notify.Result, wantRetryable bool, wantErr s
 	}
 }
 
-// A channel error ends that publish only: once the exchange exists, the
-// same notifier delivers.
+// A channel error ends that publish only, and is retried: once the
+// exchange exists, the same notifier delivers.
 func TestNotifyAfterChannelError(t *testing.T) {
 	ch := connectBroker(t)
 	queue := newQueue(t, ch)
 	exchange := "forgelink-test-" + uuid.NewString()
 	n := newNotifier(t, t.Context(), config.AMQPTarget{URL: testURL, Exchange: exchange, RoutingKey: "ci", Timeout: 5 * time.Second}, nil)
 
-	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err == nil || res.Retryable {
-		t.Fatalf("Notify to a missing exchange = %v (retryable %v), want a final failure", res.Err, res.Retryable)
+	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err == nil || !res.Retryable {
+		t.Fatalf("Notify to a missing exchange = %v (retryable %v), want a retryable failure", res.Err, res.Retryable)
 	}
 	newExchange(t, ch, exchange, queue, "ci")
 	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
@@ -484,4 +491,62 @@ func (p *proxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+}
+
+func TestProbe(t *testing.T) {
+	ch := connectBroker(t)
+	queue := newQueue(t, ch)
+	exchange := "forgelink-test-" + uuid.NewString()
+	newExchange(t, ch, exchange, queue, "ci")
+	shared, err := ch.QueueDeclare("forgelink-test-"+uuid.NewString(), false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = ch.QueueDelete(shared.Name, false, false, false) })
+	tests := []struct {
+		name    string
+		cfg     config.AMQPTarget
+		want    string
+		wantErr string
+	}{{
+		name: "queue of the default exchange",
+		cfg:  config.AMQPTarget{URL: testURL, RoutingKey: shared.Name},
+		want: fmt.Sprintf("queue %q exists (0 consumers)", shared.Name),
+	}, {
+		name: "another connection's exclusive queue",
+		cfg:  config.AMQPTarget{URL: testURL, RoutingKey: queue},
+		want: fmt.Sprintf("queue %q exists (exclusive", queue),
+	}, {
+		name:    "no queue for the default exchange",
+		cfg:     config.AMQPTarget{URL: testURL, RoutingKey: "forgelink-test-nobody"},
+		wantErr: `no queue named "forgelink-test-nobody" for the default exchange to route to — declare it`,
+	}, {
+		name: "exchange exists",
+		cfg:  config.AMQPTarget{URL: testURL, Exchange: exchange, RoutingKey: "ci"},
+		want: fmt.Sprintf("exchange %q exists", exchange),
+	}, {
+		name:    "no exchange",
+		cfg:     config.AMQPTarget{URL: testURL, Exchange: "forgelink-test-missing", RoutingKey: "ci"},
+		wantErr: `exchange "forgelink-test-missing": Exception (404) Reason: "NOT_FOUND`,
+	}, {
+		name:    "broker unreachable",
+		cfg:     config.AMQPTarget{URL: "amqp://guest:guest@" + notifytest.ClosedAddr(t) + "/", RoutingKey: queue},
+		wantErr: "connect: dial tcp 127.0.0.1:",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			got, err := Probe(ctx, tt.cfg)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("Probe: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Probe error = %v, want %q", err, tt.wantErr)
+			}
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("Probe = %q, want %q...", got, tt.want)
+			}
+		})
+	}
 }

@@ -96,15 +96,16 @@ func (p *publisher) outcome(acked bool, exchange, key string) notify.Result {
 	case !acked:
 		return notify.Result{Err: errors.New("broker nacked the message"), Retryable: true}
 	case returned != nil:
-		return notify.Result{Err: fmt.Errorf("no queue bound for routing key %q on %s: %d %s", key, exchangeName(exchange), returned.ReplyCode, returned.ReplyText)}
+		// Binding a queue is an operator's fix away: retried, not dead.
+		return notify.Result{Err: fmt.Errorf("%s: %d %s", noRouteReason(exchange, key), returned.ReplyCode, returned.ReplyText), Retryable: true}
 	}
 	return notify.Result{}
 }
 
-// closed describes a channel that closed under a publish. Missing
-// exchanges, refused access and failed preconditions (a message over the
-// broker's size limit) stay until someone changes the broker or the
-// target; other closes may pass.
+// closed describes a channel that closed under a publish. Refused access
+// and failed preconditions (a message over the broker's size limit) stay
+// until someone changes the broker or the target; other closes may pass,
+// a missing exchange too: declaring it is an operator's fix away.
 func (p *publisher) closed() notify.Result {
 	var e *amqp091.Error
 	select {
@@ -114,8 +115,16 @@ func (p *publisher) closed() notify.Result {
 	if e == nil {
 		return notify.Result{Err: errors.New("channel closed before the broker confirmed"), Retryable: true}
 	}
-	final := e.Code == amqp091.NotFound || e.Code == amqp091.AccessRefused || e.Code == amqp091.PreconditionFailed
+	final := e.Code == amqp091.AccessRefused || e.Code == amqp091.PreconditionFailed
 	return notify.Result{Err: fmt.Errorf("broker closed the channel: %w", e), Retryable: !final}
+}
+
+// noRouteReason says what to do when the broker routes a publish nowhere.
+func noRouteReason(exchange, key string) string {
+	if exchange == "" {
+		return fmt.Sprintf("no queue named %q for the default exchange to route to — declare it (rabbitmqadmin declare queue name=%s durable=true)", key, key)
+	}
+	return fmt.Sprintf("no queue bound for routing key %q on %s — bind one (rabbitmqadmin declare binding source=%s destination=QUEUE routing_key=%s)", key, exchangeName(exchange), exchange, key)
 }
 
 func exchangeName(name string) string {

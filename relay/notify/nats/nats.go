@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -120,12 +121,19 @@ func (n *Notifier) message(m *notify.Message) *natsgo.Msg {
 	return msg
 }
 
-// failure describes a publish error and whether it may pass.
+// failure describes a publish error and whether it may pass. A subject
+// no stream captures is retried: creating the stream is an operator's fix
+// away, and the deliveries queued meanwhile should not be lost to it.
 func (n *Notifier) failure(err error) notify.Result {
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
-		return notify.Result{Err: fmt.Errorf("no JetStream stream captures subject %s; create one: %w", n.cfg.Subject, err)}
+		return notify.Result{Err: fmt.Errorf("%s: %w", noStreamReason(n.cfg.Subject), err), Retryable: true}
 	}
 	return notify.Result{Err: fmt.Errorf("publish to %s: %w", n.cfg.Subject, err), Retryable: retryable(err)}
+}
+
+// noStreamReason says what to do when no JetStream stream captures subject.
+func noStreamReason(subject string) string {
+	return fmt.Sprintf("no JetStream stream captures subject %s — create one (nats stream add --subjects %s)", subject, subject)
 }
 
 // retryable: configuration problems (a message the server will never take,
@@ -155,4 +163,34 @@ func redact(raw string) string {
 		return "(unparsable url)"
 	}
 	return u.Redacted()
+}
+
+// Probe connects once and checks that a JetStream stream captures the
+// target's subject: what `forgelink config validate --probe` asks before a
+// deployment. It reports the stream's name.
+func Probe(ctx context.Context, cfg config.NATSTarget) (stream string, err error) {
+	opts := []natsgo.Option{natsgo.Name("forgelink probe"), natsgo.NoReconnect()}
+	if d, ok := ctx.Deadline(); ok {
+		opts = append(opts, natsgo.Timeout(time.Until(d)))
+	}
+	if cfg.CredentialsFile != "" {
+		opts = append(opts, natsgo.UserCredentials(cfg.CredentialsFile))
+	}
+	nc, err := natsgo.Connect(cfg.URL, opts...)
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", redact(cfg.URL), err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "", fmt.Errorf("jetstream: %w", err)
+	}
+	stream, err = js.StreamNameBySubject(ctx, cfg.Subject)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return "", errors.New(noStreamReason(cfg.Subject))
+	case err != nil:
+		return "", fmt.Errorf("look up the stream of subject %s: %w", cfg.Subject, err)
+	}
+	return stream, nil
 }

@@ -182,9 +182,10 @@ func TestNotifyFails(t *testing.T) {
 		wantErr       string
 		wantIs        error
 	}{{
-		name:    "no stream for the subject",
-		cfg:     config.NATSTarget{URL: serverURL, Subject: "forgelink.test.nostream." + uuid.NewString(), Timeout: 5 * time.Second},
-		wantErr: "no JetStream stream captures subject forgelink.test.nostream.",
+		name:          "no stream for the subject",
+		cfg:           config.NATSTarget{URL: serverURL, Subject: "forgelink.test.nostream." + uuid.NewString(), Timeout: 5 * time.Second},
+		wantRetryable: true,
+		wantErr:       "no JetStream stream captures subject forgelink.test.nostream.",
 	}, {
 		name:          "server unreachable",
 		cfg:           config.NATSTarget{URL: "nats://" + notifytest.ClosedAddr(t), Subject: "forgelink.test", Timeout: 5 * time.Second},
@@ -241,5 +242,63 @@ func TestNewMissingCredentials(t *testing.T) {
 	if n, err := New(t.Context(), cfg, Options{}); err == nil {
 		n.Close()
 		t.Fatal("New succeeded with a missing credentials file")
+	}
+}
+
+// A subject no stream captures fails retryably, and the same notifier
+// delivers once the operator has created the stream.
+func TestNotifyOnceStreamExists(t *testing.T) {
+	js := connectServer(t)
+	subject := "forgelink.test.later." + uuid.NewString()
+	n := newNotifier(t, config.NATSTarget{URL: serverURL, Subject: subject, Timeout: 5 * time.Second})
+	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err == nil || !res.Retryable {
+		t.Fatalf("Notify before the stream exists = %v (retryable %v), want a retryable failure", res.Err, res.Retryable)
+	}
+	name := "forgelink-test-" + uuid.NewString()
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
+	if res := n.Notify(t.Context(), notifytest.Message(uuid.NewString())); res.Err != nil {
+		t.Fatalf("Notify once the stream exists: %v", res.Err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	js := connectServer(t)
+	stream, subject := newStream(t, js)
+	tests := []struct {
+		name       string
+		cfg        config.NATSTarget
+		wantStream string
+		wantErr    string
+	}{{
+		name:       "a stream captures the subject",
+		cfg:        config.NATSTarget{URL: serverURL, Subject: subject},
+		wantStream: stream.CachedInfo().Config.Name,
+	}, {
+		name:    "no stream captures the subject",
+		cfg:     config.NATSTarget{URL: serverURL, Subject: "forgelink.test.nostream.x"},
+		wantErr: "no JetStream stream captures subject forgelink.test.nostream.x — create one (nats stream add --subjects forgelink.test.nostream.x)",
+	}, {
+		name:    "server unreachable",
+		cfg:     config.NATSTarget{URL: "nats://" + notifytest.ClosedAddr(t), Subject: subject},
+		wantErr: "connect to nats://127.0.0.1:",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			got, err := Probe(ctx, tt.cfg)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("Probe: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Probe error = %v, want %q", err, tt.wantErr)
+			}
+			if got != tt.wantStream {
+				t.Errorf("stream = %q, want %q", got, tt.wantStream)
+			}
+		})
 	}
 }
