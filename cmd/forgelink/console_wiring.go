@@ -17,8 +17,10 @@ import (
 // and does only what the key's policy allows.
 const consoleAction = "forgelink:CreateConsoleLink"
 
-// newConsole builds the web console. setup starts browser set-ups.
-func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup console.Setup, auth *policy.Authorizer, log *zap.Logger) (*console.Console, error) {
+// newConsole builds the web console. setup starts browser set-ups; pl
+// explains events and is woken by redeliveries. Webhook secret reveals
+// go to the "audit" logger.
+func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup console.Setup, auth *policy.Authorizer, pl *pipelines, log *zap.Logger) (*console.Console, error) {
 	var sessions console.Authorizer
 	if !cfg.Authless() {
 		sessions = auth
@@ -28,6 +30,10 @@ func newConsole(cfg *config.Config, st console.Store, kr *keyring.Keyring, setup
 		Keyring: kr,
 		Setup:   setup,
 		Log:     log,
+		Audit:   log.Named("audit"),
+		// The configuration a reload installs is explained, as by the API.
+		Pipelines:         pl,
+		DeliveriesChanged: pl.engine.Wake,
 		Credentials: func(id string) (string, bool) {
 			if auth.Authorize(id, policy.Request{Action: consoleAction, Resource: "*"}) != policy.Allowed {
 				return "", false

@@ -347,7 +347,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	ds.changed = connectionChanged
 	auth := policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())
 	verifier := authenticator(cfg, log)
-	con, err := newConsole(cfg, st, kr, ds.svc, auth, log.Named("console"))
+	con, err := newConsole(cfg, st, kr, ds.svc, auth, pl, log.Named("console"))
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -35,6 +37,16 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error)
 	GetConnection(ctx context.Context, id string) (store.Connection, error)
 	GetHost(ctx context.Context, id string) (store.Host, error)
+	GetEvent(ctx context.Context, id string) (store.Event, error)
+	GetDelivery(ctx context.Context, id string) (store.Delivery, []store.Attempt, error)
+	// Redeliver and Discard report a delivery in the wrong state as
+	// store.ErrUnavailable.
+	Redeliver(ctx context.Context, id string) error
+	Discard(ctx context.Context, id string) error
+	WebhookSecrets(ctx context.Context, connID string, now time.Time) ([]store.WebhookSecret, error)
+	// RegisteredHooks are the hooks the hook registry keeps on a
+	// connection's linked repositories, with their health.
+	RegisteredHooks(ctx context.Context, connID string) ([]store.RegisteredHook, error)
 	CreateNonce(ctx context.Context, id, purpose string, expiresAt time.Time) error
 	// ConsumeNonce uses a nonce up; store.ErrNotFound when it is unknown,
 	// already used or expired.
@@ -49,10 +61,18 @@ type Setup interface {
 	HostSetupURL(ctx context.Context, hostID string) (string, error)
 }
 
-// Keyring seals the session cookie (relay/keyring).
+// Keyring seals the session cookie, opens webhook secrets and tags
+// webhook URLs (relay/keyring).
 type Keyring interface {
 	Seal(plaintext, associated []byte) []byte
 	Open(sealed, associated []byte) ([]byte, error)
+	Tag(purpose string, data []byte) []byte
+}
+
+// Explainer says why each pipeline did or did not trigger on an event, as
+// the control plane's ExplainEvent does.
+type Explainer interface {
+	Explain(connID string, ev *providers.Event) []route.PipelineVerdict
 }
 
 // Options configure a Console.
@@ -62,6 +82,13 @@ type Options struct {
 	// Setup starts set-ups; nil: the console shows no set-up buttons.
 	Setup Setup
 	Log   *zap.Logger // nil: no logging
+	// Audit records who revealed a webhook secret; nil: Log.
+	Audit *zap.Logger
+	// Pipelines explains events; nil: the console offers no explain page.
+	Pipelines Explainer
+	// DeliveriesChanged is told that a delivery became due again
+	// (redelivered), so the delivery engine looks before its next poll.
+	DeliveriesChanged func()
 	// Credentials returns the secret access key of an access key id allowed
 	// to sign in; nil: only login links sign in.
 	Credentials func(accessKeyID string) (secret string, ok bool)
@@ -106,6 +133,12 @@ func New(opts Options) (*Console, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.Audit == nil {
+		opts.Audit = opts.Log
+	}
+	if opts.DeliveriesChanged == nil {
+		opts.DeliveriesChanged = func() {}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -144,6 +177,17 @@ func (c *Console) routes(origin string) (*http.ServeMux, error) {
 	}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /console/{$}", c.page(c.overview))
+	mux.HandleFunc("GET /console/events", c.page(c.eventList))
+	mux.HandleFunc("GET /console/events/{id}", c.page(c.eventPage))
+	if c.opts.Pipelines != nil {
+		mux.HandleFunc("GET /console/events/{id}/explain", c.page(c.explainPage))
+	}
+	mux.HandleFunc("GET /console/deliveries", c.page(c.deliveryList))
+	mux.HandleFunc("GET /console/deliveries/{id}", c.page(c.deliveryPage))
+	mux.Handle("POST /console/deliveries/{id}/redeliver", cop.Handler(c.action(c.redeliver)))
+	mux.Handle("POST /console/deliveries/{id}/discard", cop.Handler(c.action(c.discard)))
+	mux.HandleFunc("GET /console/connections/{id}", c.page(c.connectionPage))
+	mux.Handle("POST /console/connections/{id}/webhook-secret", cop.Handler(c.action(c.revealSecret)))
 	mux.HandleFunc("GET /console/login", c.loginForm)
 	mux.Handle("POST /console/login", cop.Handler(http.HandlerFunc(c.login)))
 	mux.HandleFunc("GET /console/login/{token}", c.loginWithLink)

@@ -23,6 +23,9 @@ type memStore struct {
 	hosts       []store.Host
 	events      []store.Event
 	deliveries  []store.Delivery
+	attempts    map[string][]store.Attempt // by delivery id
+	secrets     map[string][]store.WebhookSecret
+	hooks       map[string][]store.RegisteredHook
 	nonces      map[string]memNonce
 	eventPages  int // ListEvents calls, to see how much recent reads
 }
@@ -32,7 +35,10 @@ type memNonce struct {
 	expires time.Time
 }
 
-func newMemStore() *memStore { return &memStore{nonces: map[string]memNonce{}} }
+func newMemStore() *memStore {
+	return &memStore{nonces: map[string]memNonce{}, attempts: map[string][]store.Attempt{},
+		secrets: map[string][]store.WebhookSecret{}, hooks: map[string][]store.RegisteredHook{}}
+}
 
 // page returns the records after p.After in id order, at most p.Limit.
 func page[T any](all []T, id func(T) string, p store.Page) []T {
@@ -112,6 +118,70 @@ func (m *memStore) GetHost(_ context.Context, id string) (store.Host, error) {
 		}
 	}
 	return store.Host{}, store.ErrNotFound
+}
+
+func (m *memStore) GetEvent(_ context.Context, id string) (store.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.events {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return store.Event{}, store.ErrNotFound
+}
+
+func (m *memStore) GetDelivery(_ context.Context, id string) (store.Delivery, []store.Attempt, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.deliveries {
+		if d.ID == id {
+			return d, m.attempts[id], nil
+		}
+	}
+	return store.Delivery{}, nil, store.ErrNotFound
+}
+
+// Redeliver and Discard allow the states the real stores allow.
+func (m *memStore) Redeliver(_ context.Context, id string) error {
+	return m.transition(id, store.DeliveryPending, redeliverable)
+}
+
+func (m *memStore) Discard(_ context.Context, id string) error {
+	return m.transition(id, store.DeliveryDiscarded, discardable)
+}
+
+func (m *memStore) transition(id, to string, from func(string) bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, d := range m.deliveries {
+		if d.ID != id {
+			continue
+		}
+		if !from(d.State) {
+			return store.ErrUnavailable
+		}
+		m.deliveries[i].State = to
+		return nil
+	}
+	return store.ErrNotFound
+}
+
+func (m *memStore) delivery(id string) store.Delivery {
+	d, _, _ := m.GetDelivery(context.Background(), id)
+	return d
+}
+
+func (m *memStore) WebhookSecrets(_ context.Context, connID string, _ time.Time) ([]store.WebhookSecret, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.secrets[connID], nil
+}
+
+func (m *memStore) RegisteredHooks(_ context.Context, connID string) ([]store.RegisteredHook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hooks[connID], nil
 }
 
 func (m *memStore) addConnection(c store.Connection) {
