@@ -64,17 +64,21 @@ func (m *memStore) ListHosts(_ context.Context, _ store.HostFilter, p store.Page
 	return page(m.hosts, func(h store.Host) string { return h.ID }, p), nil
 }
 
-func (m *memStore) ListEvents(_ context.Context, _ store.EventFilter, p store.Page) ([]store.Event, error) {
+func (m *memStore) ListEvents(_ context.Context, f store.EventFilter, p store.Page) ([]store.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.eventPages++
-	return page(m.events, func(e store.Event) string { return e.ID }, p), nil
+	return page(slices.DeleteFunc(slices.Clone(m.events), func(e store.Event) bool {
+		return f.ConnectionID != "" && e.ConnectionID != f.ConnectionID
+	}), func(e store.Event) string { return e.ID }, p), nil
 }
 
-func (m *memStore) ListDeliveries(_ context.Context, _ store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
+func (m *memStore) ListDeliveries(_ context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return page(m.deliveries, func(d store.Delivery) string { return d.ID }, p), nil
+	return page(slices.DeleteFunc(slices.Clone(m.deliveries), func(d store.Delivery) bool {
+		return (f.Pipeline != "" && d.Pipeline != f.Pipeline) || (f.State != "" && d.State != f.State) || (f.EventID != "" && d.EventID != f.EventID)
+	}), func(d store.Delivery) string { return d.ID }, p), nil
 }
 
 func (m *memStore) CreateNonce(_ context.Context, id, purpose string, expiresAt time.Time) error {
