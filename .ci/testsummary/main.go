@@ -108,8 +108,11 @@ func summarise(r io.Reader, w io.Writer, opts options) (summary, error) {
 func (s *summary) record(e event, w io.Writer, outputs map[string]*strings.Builder, opts options) {
 	if e.Test == "" {
 		// Package-level output is go test's usual lines: "ok", "FAIL",
-		// build errors, panics outside a test.
-		fmt.Fprint(w, e.Output)
+		// build errors, panics outside a test. The binary's own "PASS",
+		// which go test prints only with -v, is left out.
+		if e.Output != "PASS\n" {
+			fmt.Fprint(w, e.Output)
+		}
 		switch e.Action {
 		case "pass":
 			s.packages++

@@ -11,7 +11,7 @@ func TestSummarise(t *testing.T) {
 		pass      = `{"Action":"pass","Package":"p","Test":"TestA"}`
 		fail      = `{"Action":"output","Package":"p","Test":"TestB","Output":"    b_test.go:9: broken\n"}` + "\n" + `{"Action":"fail","Package":"p","Test":"TestB"}`
 		skip      = `{"Action":"output","Package":"p","Test":"TestC/root","Output":"=== RUN   TestC/root\n"}` + "\n" + `{"Action":"output","Package":"p","Test":"TestC/root","Output":"    c_test.go:3: no chromium\n"}` + "\n" + `{"Action":"skip","Package":"p","Test":"TestC/root"}`
-		pkgOK     = `{"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}` + "\n" + `{"Action":"pass","Package":"p"}`
+		pkgOK     = `{"Action":"output","Package":"p","Output":"PASS\n"}` + "\n" + `{"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}` + "\n" + `{"Action":"pass","Package":"p"}`
 		plainText = `# p` + "\n" + `p.go:1: syntax error`
 		buildFail = `{"ImportPath":"p [p.test]","Action":"build-output","Output":"p.go:1: syntax error\n"}` + "\n" +
 			`{"Action":"output","Package":"p","Output":"FAIL\tp [build failed]\n"}` + "\n" + `{"Action":"fail","Package":"p"}`
@@ -100,7 +100,7 @@ func TestSummarise(t *testing.T) {
 					t.Errorf("no line %q in\n%s", want, out.String())
 				}
 			}
-			if strings.Contains(out.String(), "=== RUN") {
+			if strings.Contains(out.String(), "=== RUN") || slices.Contains(lines, "PASS") {
 				t.Errorf("framing lines printed:\n%s", out.String())
 			}
 		})
