@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,75 @@ func TestBrowserSetUpAPendingConnection(t *testing.T) {
 	}
 	if len(buttons) != 0 {
 		t.Errorf("%d Set up buttons left on an AVAILABLE connection", len(buttons))
+	}
+}
+
+// TestBrowserEventToRedeliver walks what an operator does when a build did
+// not run: overview → the event → explain → the delivery → Redeliver, and
+// leaves a screenshot of each page in the test's artifact directory
+// (kept with `go test -artifacts`).
+func TestBrowserEventToRedeliver(t *testing.T) {
+	ctx := headlessChromium(t)
+	st := newMemStore()
+	now := time.Now()
+	connID, eventID, deliveryID := uuidv7At(now, 1), uuidv7At(now, 2), uuidv7At(now, 3)
+	st.addConnection(store.Connection{ID: connID, Name: "app-repo", ProviderType: store.ProviderGitHub, Region: "us-east-1",
+		Status: store.StatusAvailable})
+	st.events = []store.Event{{ID: eventID, ConnectionID: connID, Provider: store.ProviderGitHub, Kind: "push", RawKind: "push",
+		Repository: "acme/app", ReceivedAt: now, Headers: []byte(`{"X-GitHub-Event":"push"}`), Body: []byte(`{"ref":"refs/heads/main"}`),
+		Normalized: []byte(`{"kind":"push","repository":{"fullName":"acme/app"}}`)}}
+	st.deliveries = []store.Delivery{{ID: deliveryID, EventID: eventID, ConnectionID: connID, Pipeline: "app-build", Target: "ci",
+		State: store.DeliveryDead, Attempts: 1, LastError: "exit status 2", CreatedAt: now, UpdatedAt: now}}
+	exit := 2
+	st.attempts[deliveryID] = []store.Attempt{{DeliveryID: deliveryID, N: 1, StartedAt: now, Duration: 2 * time.Second, Outcome: "dead",
+		ExitStatus: &exit, Error: "exit status 2", Output: "fatal: couldn't find remote ref main"}}
+
+	mux := http.NewServeMux()
+	daemon := httptest.NewServer(mux)
+	t.Cleanup(daemon.Close)
+	con, err := New(Options{Store: st, Keyring: testKeyring(t), Pipelines: fakeExplainer{}, PublicURL: daemon.URL, AccountID: testAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/console/", con)
+	link, _, err := con.LoginLink(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	shots := t.ArtifactDir()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
+			if err != nil {
+				return fmt.Errorf("screenshot %s: %w", name, err)
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("#event-"+eventID+" a")),
+		shot("1-overview"),
+		chromedp.Click(chromedp.CSS("#event-"+eventID+" a")),
+		chromedp.WaitVisible(chromedp.CSS("#body")),
+		shot("2-event"),
+		chromedp.Click(chromedp.CSS("#explain")),
+		chromedp.WaitVisible(chromedp.CSS("#pipeline-build-acme\\/app")),
+		shot("3-explain"),
+		chromedp.Click(chromedp.CSS(`a[href$="/events/`+eventID+`"]`)),
+		chromedp.Click(chromedp.CSS("#delivery-"+deliveryID+" a")),
+		chromedp.WaitVisible(chromedp.CSS("#attempt-1")),
+		shot("4-delivery"),
+		chromedp.Click(chromedp.CSS("#redeliver")),
+		chromedp.WaitVisible(chromedp.CSS("#state.state-pending")),
+		shot("5-redelivered"),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	t.Logf("screenshots in %s", shots)
+	if got := st.delivery(deliveryID).State; got != store.DeliveryPending {
+		t.Errorf("after Redeliver the delivery is %s, want pending", got)
 	}
 }
