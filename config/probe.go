@@ -78,3 +78,20 @@ func hostPort(raw, defaultPort string) (string, error) {
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
 }
+
+// Problem places a problem found outside this package (building a target,
+// probing it) at field, as validation places its own.
+func (c *Config) Problem(field, msg string) FieldError { return c.fieldError(field, msg) }
+
+// TargetProblem places an error of building or probing target i: at the
+// field of its section that the error names first ("command: ..." of an
+// exec target is targets[i].exec.command), else at the section.
+func (c *Config) TargetProblem(i int, err error) FieldError {
+	field := fmt.Sprintf("targets[%d].%s", i, c.Targets[i].Type)
+	msg := err.Error()
+	name := msg[:strings.IndexFunc(msg+":", func(r rune) bool { return r == ':' || r == ' ' })]
+	if _, known := c.lines[field+"."+name]; known && name != "" {
+		field += "." + name
+	}
+	return c.fieldError(field, msg)
+}

@@ -43,3 +43,33 @@ func TestProbeTargets(t *testing.T) {
 		t.Errorf("problem %+v", fe)
 	}
 }
+
+func TestTargetProblem(t *testing.T) {
+	path := writeFile(t, strings.Join([]string{
+		"targets:",
+		"  - name: local",
+		"    type: exec",
+		"    exec:",
+		"      command: [/no/such/build]",
+	}, "\n"))
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		err  string
+		want string
+	}{
+		{`command: exec: "/no/such/build": stat /no/such/build: no such file or directory`,
+			path + `:5: targets[0].exec.command: command: exec: "/no/such/build": stat /no/such/build: no such file or directory`},
+		{`command "build": no executable of that name in PATH`,
+			path + `:5: targets[0].exec.command: command "build": no executable of that name in PATH`},
+		{"timeout: not a field the file sets", path + ":4: targets[0].exec: timeout: not a field the file sets"},
+		{"exec targets need a Unix host", path + ":4: targets[0].exec: exec targets need a Unix host"},
+	}
+	for _, tt := range tests {
+		if got := cfg.TargetProblem(0, errors.New(tt.err)).Error(); got != tt.want {
+			t.Errorf("TargetProblem(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

@@ -115,6 +115,45 @@ func buildTargets(ctx context.Context, cfgs []config.Target, log *zap.Logger) ([
 	return targets, nil
 }
 
+// checkPipelines runs the checks apply runs beyond cfg.Validate, without
+// connecting anywhere: each pipeline compiles into the router, and each
+// target builds (an exec target's program is found, an http target's
+// templates and files load); nats and amqp targets run their
+// constructors' offline checks. `config validate` runs it, so that it
+// refuses what serve would.
+func checkPipelines(cfg *config.Config) error {
+	var errs config.ValidationError
+	for i, pc := range cfg.Pipelines {
+		if _, err := route.New([]config.Pipeline{pc}); err != nil {
+			errs = append(errs, cfg.Problem(fmt.Sprintf("pipelines[%d]", i), err.Error()))
+		}
+	}
+	for i, c := range cfg.Targets {
+		if err := checkTarget(c); err != nil {
+			errs = append(errs, cfg.TargetProblem(i, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func checkTarget(c config.Target) error {
+	switch c.Type {
+	case config.TargetNATS:
+		return nats.Check(*c.NATS)
+	case config.TargetAMQP:
+		return amqp.Check(*c.AMQP)
+	}
+	// http and exec notifiers are built offline: build one and drop it.
+	n, _, err := newNotifier(context.Background(), c, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	return n.Close()
+}
+
 // newNotifier builds one target's notifier and returns its attempt timeout.
 func newNotifier(ctx context.Context, c config.Target, log *zap.Logger) (dispatch.Notifier, time.Duration, error) {
 	switch c.Type {

@@ -61,17 +61,9 @@ type Notifier struct {
 // the background until Close. A broker that is down does not fail New:
 // Notify fails retryably until the connection is up.
 func New(ctx context.Context, cfg config.AMQPTarget, opts Options) (*Notifier, error) {
-	raw, err := brokerURL(cfg)
+	raw, u, err := parseURL(cfg)
 	if err != nil {
 		return nil, err
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// The parse error would quote the URL, password included.
-		return nil, errors.New("amqp url does not parse")
-	}
-	if _, err := amqp091.ParseURI(raw); err != nil {
-		return nil, fmt.Errorf("amqp url %s: %w", u.Redacted(), err)
 	}
 	log := opts.Log
 	if log == nil {
@@ -96,6 +88,32 @@ func New(ctx context.Context, cfg config.AMQPTarget, opts Options) (*Notifier, e
 	return n, nil
 }
 
+// Check runs the checks of New that need no broker: the URL, read from
+// its file when it has one, is an AMQP URI. `forgelink config validate`
+// runs it.
+func Check(cfg config.AMQPTarget) error {
+	_, _, err := parseURL(cfg)
+	return err
+}
+
+// parseURL reads and parses the target's URL; errors never quote its
+// password.
+func parseURL(cfg config.AMQPTarget) (string, *url.URL, error) {
+	raw, err := brokerURL(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parse error would quote the URL, password included.
+		return "", nil, errors.New("amqp url does not parse")
+	}
+	if _, err := amqp091.ParseURI(raw); err != nil {
+		return "", nil, fmt.Errorf("amqp url %s: %w", u.Redacted(), err)
+	}
+	return raw, u, nil
+}
+
 // brokerURL is the target's URL, read from its file when it has one.
 func brokerURL(cfg config.AMQPTarget) (string, error) {
 	if cfg.URLFile == "" {
@@ -103,7 +121,7 @@ func brokerURL(cfg config.AMQPTarget) (string, error) {
 	}
 	b, err := os.ReadFile(cfg.URLFile)
 	if err != nil {
-		return "", fmt.Errorf("read url file: %w", err)
+		return "", fmt.Errorf("urlFile: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -315,7 +333,7 @@ func headers(m *notify.Message) amqp091.Table {
 // with the reason on the delivery. It is what `forgelink config validate
 // --probe` asks before a deployment, and says what it found.
 func Probe(ctx context.Context, cfg config.AMQPTarget) (string, error) {
-	raw, err := brokerURL(cfg)
+	raw, _, err := parseURL(cfg)
 	if err != nil {
 		return "", err
 	}

@@ -277,6 +277,7 @@ func toString(v any) string {
 	return ""
 }
 
+// New and Check (what `config validate` runs) refuse the same targets.
 func TestNewRejects(t *testing.T) {
 	dir := t.TempDir()
 	badURLFile := filepath.Join(dir, "url")
@@ -293,6 +294,9 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if err := Check(tt.cfg); err == nil || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Check = %v, want an error without the password", err)
+			}
 			n, err := New(t.Context(), tt.cfg, Options{})
 			if err == nil {
 				_ = n.Close()

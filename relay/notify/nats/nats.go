@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
@@ -39,6 +41,9 @@ func New(ctx context.Context, cfg config.NATSTarget, opts Options) (*Notifier, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := Check(cfg); err != nil {
+		return nil, err
+	}
 	log := opts.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -57,6 +62,28 @@ func New(ctx context.Context, cfg config.NATSTarget, opts Options) (*Notifier, e
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return &Notifier{cfg: cfg, nc: nc, js: js}, nil
+}
+
+// Check runs the checks of New that need no server: the credentials
+// file holds a user JWT and its seed, as nats.go reads them at connect.
+// `forgelink config validate` runs it.
+func Check(cfg config.NATSTarget) error {
+	if cfg.CredentialsFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(cfg.CredentialsFile)
+	if err != nil {
+		return fmt.Errorf("credentialsFile: %w", err)
+	}
+	if _, err := nkeys.ParseDecoratedJWT(data); err != nil {
+		return fmt.Errorf("credentialsFile: no user JWT: %w", err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey(data)
+	if err != nil {
+		return fmt.Errorf("credentialsFile: no seed: %w", err)
+	}
+	kp.Wipe()
+	return nil
 }
 
 func connectOptions(cfg config.NATSTarget, name string, log *zap.Logger) []natsgo.Option {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/forgelink/forgelink/config"
 	"github.com/forgelink/forgelink/internal/testenv"
@@ -298,6 +301,50 @@ func TestProbe(t *testing.T) {
 			}
 			if got != tt.wantStream {
 				t.Errorf("stream = %q, want %q", got, tt.wantStream)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := user.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	jwt := "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln\n------END NATS USER JWT------\n\n"
+	nkey := "-----BEGIN USER NKEY SEED-----\n" + string(seed) + "\n------END USER NKEY SEED------\n"
+	tests := []struct {
+		name    string
+		creds   string
+		wantErr string
+	}{
+		{name: "no credentials"},
+		{name: "jwt and seed", creds: write("ok.creds", jwt+nkey)},
+		{name: "missing file", creds: filepath.Join(dir, "missing.creds"), wantErr: "credentialsFile: open "},
+		{name: "no seed", creds: write("noseed.creds", jwt), wantErr: "credentialsFile: no seed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(config.NATSTarget{URL: serverURL, Subject: "ci", CredentialsFile: tt.creds})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Check: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Check = %v, want %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), string(seed)):
+				t.Fatalf("Check quotes the seed: %v", err)
 			}
 		})
 	}
