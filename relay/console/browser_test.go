@@ -74,6 +74,7 @@ func headlessChromium(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900), // screenshots at a desktop width
 		chromedp.UserDataDir(profile),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

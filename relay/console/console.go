@@ -1,7 +1,13 @@
 // Package console is the daemon's small web console: connections and hosts
-// with their status, a set-up button for each one still waiting, and the
-// recent events and deliveries. Pages are rendered on the server with
-// html/template and use plain HTML forms; there is no JavaScript.
+// with their status and a set-up button for each one still waiting; pages
+// of events (headers, raw body, normalised form, the pipelines' explain
+// verdicts), of deliveries (attempts with status and exit codes, output,
+// timings; Redeliver and Discard) and of connections (webhook URL, the
+// secret revealed on a click, the health of the hooks on their
+// repositories); events and deliveries listed newest first, filtered and
+// paged. Pages are rendered on the server with html/template and use plain
+// HTML forms; there is no JavaScript. Every record is shown and every
+// button offered and obeyed only as the API would allow the session's key.
 //
 // Sign-in is with an access key pair or a one-time link (LoginLink, from
 // `forgelink console-link`). The session lives in a cookie sealed by the
