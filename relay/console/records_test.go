@@ -286,3 +286,27 @@ func TestListsPageNewestFirst(t *testing.T) {
 		t.Errorf("state filter: %d deliveries, or a succeeded one, in:\n%s", n, dead)
 	}
 }
+
+// TestReadOnlyKeyGetsNoButtons: a key that may read a delivery but not
+// change it sees no buttons, and its posts change nothing.
+func TestReadOnlyKeyGetsNoButtons(t *testing.T) {
+	r := newRecords(t)
+	r.c.opts.Authorizer = policy.NewAuthorizer(testKeyID, map[string]policy.Policy{scopedKey: {Statements: []policy.Statement{{
+		Effect:    policy.Allow,
+		Actions:   []string{"codeconnections:GetConnection", "forgelink:GetDelivery"},
+		Resources: []string{"*"},
+	}}}})
+	status, page := r.get(t, "/console/deliveries/"+r.deliveryA)
+	if status != http.StatusOK || strings.Contains(page, `id="redeliver"`) || strings.Contains(page, `id="discard"`) {
+		t.Fatalf("delivery page: status %d, with buttons the key may not use:\n%s", status, page)
+	}
+	csrf := r.csrf(t)
+	for _, action := range []string{"redeliver", "discard"} {
+		if status, _ := r.post(t, "/console/deliveries/"+r.deliveryA+"/"+action, csrf); status != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", action, status)
+		}
+	}
+	if got := r.store.delivery(r.deliveryA).State; got != store.DeliveryDead {
+		t.Errorf("the delivery is %s, want dead still", got)
+	}
+}
