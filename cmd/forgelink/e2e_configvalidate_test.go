@@ -3,14 +3,21 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/forgelink/forgelink/internal/testenv"
+	"github.com/forgelink/forgelink/store"
 )
 
 // config validate refuses what serve refuses at start, beyond the file's
@@ -33,17 +40,24 @@ func TestE2EConfigValidateAsServe(t *testing.T) {
 	}
 }
 
+// needServers skips (fails under CI) without the NATS and RabbitMQ
+// servers of development and CI machines.
+func needServers(t *testing.T, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			testenv.Missing(t, fmt.Sprintf("no server at %s (%v)", addr, err), "start NATS with JetStream (nats-server -js) and RabbitMQ (guest/guest)")
+		}
+		c.Close()
+	}
+}
+
 // config validate --probe asks the NATS and RabbitMQ servers whether a
 // delivery has somewhere to go.
 func TestE2EConfigValidateProbe(t *testing.T) {
 	e2e(t)
-	for _, addr := range []string{"127.0.0.1:4222", "127.0.0.1:5672"} {
-		if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err != nil {
-			testenv.Missing(t, fmt.Sprintf("no server at %s (%v)", addr, err), "start NATS with JetStream (nats-server -js) and RabbitMQ (guest/guest)")
-		} else {
-			c.Close()
-		}
-	}
+	needServers(t, "127.0.0.1:4222", "127.0.0.1:5672")
 	cfg := `targets:
   - name: js
     type: nats
@@ -77,4 +91,57 @@ func TestE2EConfigValidateProbe(t *testing.T) {
 	if want := `target exchange: exchange "amq.direct" exists`; !strings.Contains(res.stdout, want) {
 		t.Errorf("config validate --probe: no %q in\n%s", want, res.stdout)
 	}
+}
+
+// A delivery to a subject no stream captures is retried, with the fix in
+// its last error, and delivered once the operator has created the stream.
+func TestE2ENoStreamRetried(t *testing.T) {
+	e2e(t)
+	needServers(t, "127.0.0.1:4222")
+	subject := "forgelink.e2e.later." + uuid.NewString()
+	cfgDir := t.TempDir()
+	gh := fakeGitHub(t)
+	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
+	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
+	writeFile(t, cfgPath, base)
+	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	cli := cliFor(t, d)
+	conn := newHookConn(t, cli, "nostream", store.ProviderGitHub)
+	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:
+  - name: js
+    type: nats
+    nats: {url: "nats://127.0.0.1:4222", subject: %s}
+    retry: {initialInterval: 100ms, maxInterval: 300ms, maxAttempts: 1000}
+pipelines:
+  - {name: queued, connectionArn: %s, repository: octo-org/widget, target: js}
+`, subject, conn.arn))
+	d.hup(t)
+	cli.waitPipelines(t, []pipelineInfo{{"queued", conn.arn, "octo-org/widget", "QUEUED", "js"}})
+	cli.complete(t, conn)
+	ev := pushTo(t, http.DefaultClient, d, conn, pushEvent{"refs/heads/main", "octo-org/widget", randomCommit(), []string{"main.go"}}, http.StatusAccepted, "accepted")
+
+	want := "no JetStream stream captures subject " + subject + " — create one (nats stream add --subjects " + subject + ")"
+	waitFor(t, "the delivery retried with the reason", 20*time.Second, func() (bool, string) {
+		ds := cli.deliveries(t, "--event-id", ev.EventID)
+		return len(ds) == 1 && ds[0].State == store.DeliveryPending && ds[0].Attempts >= 2 && strings.Contains(ds[0].LastError, want), fmt.Sprintf("%+v", ds)
+	})
+
+	nc, err := natsgo.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "forgelink-e2e-" + uuid.NewString()
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
+	waitFor(t, "the delivery succeeds once the stream exists", 20*time.Second, func() (bool, string) {
+		ds := cli.deliveries(t, "--event-id", ev.EventID)
+		return len(ds) == 1 && ds[0].State == store.DeliverySucceeded, fmt.Sprintf("%+v", ds)
+	})
 }
