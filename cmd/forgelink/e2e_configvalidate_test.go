@@ -118,9 +118,17 @@ pipelines:
 	d.hup(t)
 	cli.waitPipelines(t, []pipelineInfo{{"queued", conn.arn, "octo-org/widget", "QUEUED", "js"}})
 	cli.complete(t, conn)
+	want := "no JetStream stream captures subject " + subject + " — create one (nats stream add --subjects " + subject + ")"
 	ev := pushTo(t, http.DefaultClient, d, conn, pushEvent{"refs/heads/main", "octo-org/widget", randomCommit(), []string{"main.go"}}, http.StatusAccepted, "accepted")
 
-	want := "no JetStream stream captures subject " + subject + " — create one (nats stream add --subjects " + subject + ")"
+	waitFor(t, "the reload's warning that the target has no stream", 10*time.Second, func() (bool, string) {
+		for _, e := range d.logEntries("target cannot take deliveries now; they will queue and retry") {
+			if p, _ := e["problem"].(string); strings.Contains(p, "targets[0].nats.subject: target js: "+want) {
+				return true, ""
+			}
+		}
+		return false, "no such log line"
+	})
 	waitFor(t, "the delivery retried with the reason", 20*time.Second, func() (bool, string) {
 		ds := cli.deliveries(t, "--event-id", ev.EventID)
 		return len(ds) == 1 && ds[0].State == store.DeliveryPending && ds[0].Attempts >= 2 && strings.Contains(ds[0].LastError, want), fmt.Sprintf("%+v", ds)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -64,19 +65,72 @@ func (p *pipelines) apply(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// warnUnreachable reports targets that cannot be reached now. It does not
-// refuse the configuration: deliveries to a target that is down queue and
-// retry, which is what they are for.
+// warnUnreachable reports targets that cannot take deliveries now: not
+// reachable, or (nats, amqp) with no stream or queue for them. It does
+// not refuse the configuration: such deliveries queue and retry, which is
+// what they are for, while the operator fixes the target.
 func (p *pipelines) warnUnreachable(ctx context.Context, cfg *config.Config) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
 	defer cancel()
-	d := net.Dialer{Timeout: 5 * time.Second}
 	var problems config.ValidationError
-	if errors.As(cfg.ProbeTargets(ctx, d.DialContext), &problems) {
+	if errors.As(probeTargets(ctx, cfg, io.Discard), &problems) {
 		for _, fe := range problems {
-			p.log.Warn("target unreachable now; its deliveries will queue and retry", zap.String("problem", fe.Error()))
+			p.log.Warn("target cannot take deliveries now; they will queue and retry", zap.String("problem", fe.Error()))
 		}
 	}
+}
+
+// probeTargets dials every network target, then asks the servers of the
+// reachable queue targets whether a delivery has somewhere to go: a
+// JetStream stream capturing a nats target's subject; an amqp target's
+// queue (default exchange) or exchange. It prints what it found.
+func probeTargets(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	d := net.Dialer{Timeout: probeTimeout}
+	var errs config.ValidationError
+	errors.As(cfg.ProbeTargets(ctx, d.DialContext), &errs)
+	unreachable := map[string]bool{}
+	for _, fe := range errs {
+		unreachable[fe.Field] = true
+	}
+	for i, t := range cfg.Targets {
+		field := fmt.Sprintf("targets[%d].", i)
+		if unreachable[field+"nats.url"] || unreachable[field+"amqp.url"] || unreachable[field+"amqp.urlFile"] {
+			continue
+		}
+		found, sub, err := probeBinding(ctx, t)
+		switch {
+		case err != nil:
+			errs = append(errs, cfg.Problem(field+sub, fmt.Sprintf("target %s: %v", t.Name, err)))
+		case found != "":
+			fmt.Fprintf(stdout, "target %s: %s\n", t.Name, found)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// probeTimeout bounds each connection a probe makes.
+const probeTimeout = 5 * time.Second
+
+// probeBinding probes one queue target, and names the field a problem
+// belongs to; it finds nothing for other targets.
+func probeBinding(ctx context.Context, t config.Target) (found, field string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	switch {
+	case t.NATS != nil:
+		stream, err := nats.Probe(ctx, *t.NATS)
+		return fmt.Sprintf("stream %s captures subject %s", stream, t.NATS.Subject), "nats.subject", err
+	case t.AMQP != nil && t.AMQP.Exchange != "":
+		found, err = amqp.Probe(ctx, *t.AMQP)
+		return found, "amqp.exchange", err
+	case t.AMQP != nil:
+		found, err = amqp.Probe(ctx, *t.AMQP)
+		return found, "amqp.routingKey", err
+	}
+	return "", "", nil
 }
 
 // route decides the deliveries of a recorded event.
