@@ -34,16 +34,19 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		environ = os.Environ()
 	}
 	cfg, err := config.Load(fs.Arg(0), environ)
-	switch {
-	case err != nil:
-	case *env:
+	if err != nil {
+		return err
+	}
+	if *env {
 		err = cfg.Validate()
-	default:
+	} else {
 		err = cfg.ValidateFile()
 	}
-	if err == nil {
-		// What serve refuses at start beyond validation.
-		err = checkPipelines(cfg)
+	if problems := (config.ValidationError{}); err == nil || errors.As(err, &problems) {
+		// What serve refuses at start beyond validation, all at once.
+		if problems = checkPipelines(cfg, problems); len(problems) > 0 {
+			err = problems
+		}
 	}
 	if err == nil && *probe {
 		err = probeTargets(ctx, cfg, stdout)

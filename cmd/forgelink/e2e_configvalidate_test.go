@@ -25,15 +25,23 @@ import (
 func TestE2EConfigValidateAsServe(t *testing.T) {
 	e2e(t)
 	dir := t.TempDir()
-	cfg := "targets:\n  - name: build\n    type: exec\n    exec:\n      command: [/no/such/ci-build, --clean]\n"
+	cfg := "targets:\n  - name: build\n    type: exec\n    exec:\n      command: [/no/such/ci-build, --clean]\n" +
+		"  - name: pigeon\n    type: carrier-pigeon\n"
 	path := filepath.Join(dir, "forgelink.yaml")
 	writeFile(t, path, cfg)
-	want := fmt.Sprintf("%s:%d: targets[0].exec.command: ", path, lineOf(t, cfg, "/no/such/ci-build"))
 
+	// Validation's problems and serve's come at once.
 	res := runCommand(t, environ(), forgelinkBin, "config", "validate", path)
-	if res.code == 0 || !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "/no/such/ci-build") {
-		t.Errorf("config validate: exit status %d, want non-zero and %q\nstdout: %s\nstderr: %s", res.code, want, res.stdout, res.stderr)
+	for _, want := range []string{
+		fmt.Sprintf(`%s:%d: targets[0].exec.command: command: exec: "/no/such/ci-build": `, path, lineOf(t, cfg, "/no/such/ci-build")),
+		fmt.Sprintf("%s:%d: targets[1].type: ", path, lineOf(t, cfg, "carrier-pigeon")),
+	} {
+		if res.code == 0 || !strings.Contains(res.stderr, want) {
+			t.Errorf("config validate: exit status %d, want non-zero and %q\nstdout: %s\nstderr: %s", res.code, want, res.stdout, res.stderr)
+		}
 	}
+	cfg = cfg[:strings.Index(cfg, "  - name: pigeon")]
+	writeFile(t, path, cfg)
 	res = runCommand(t, environ(), forgelinkBin, "serve", "--config", path, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
 	if res.code == 0 || !strings.Contains(res.stderr, "/no/such/ci-build") {
 		t.Errorf("serve: exit status %d, want a refusal naming the program\nstderr: %s", res.code, res.stderr)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -174,23 +176,32 @@ func buildTargets(ctx context.Context, cfgs []config.Target, log *zap.Logger) ([
 // target builds (an exec target's program is found, an http target's
 // templates and files load); nats and amqp targets run their
 // constructors' offline checks. `config validate` runs it, so that it
-// refuses what serve would.
-func checkPipelines(cfg *config.Config) error {
-	var errs config.ValidationError
+// refuses what serve would. found are the problems validation found:
+// the pipelines and targets they are in are not checked again.
+func checkPipelines(cfg *config.Config, found config.ValidationError) config.ValidationError {
+	checked := func(field string) bool {
+		return !slices.ContainsFunc(found, func(fe config.FieldError) bool {
+			return fe.Field == field || strings.HasPrefix(fe.Field, field+".")
+		})
+	}
 	for i, pc := range cfg.Pipelines {
+		field := fmt.Sprintf("pipelines[%d]", i)
+		if !checked(field) {
+			continue
+		}
 		if _, err := route.New([]config.Pipeline{pc}); err != nil {
-			errs = append(errs, cfg.Problem(fmt.Sprintf("pipelines[%d]", i), err.Error()))
+			found = append(found, cfg.Problem(field, err.Error()))
 		}
 	}
 	for i, c := range cfg.Targets {
+		if !checked(fmt.Sprintf("targets[%d]", i)) {
+			continue
+		}
 		if err := checkTarget(c); err != nil {
-			errs = append(errs, cfg.TargetProblem(i, err))
+			found = append(found, cfg.TargetProblem(i, err))
 		}
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return found
 }
 
 func checkTarget(c config.Target) error {
