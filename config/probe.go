@@ -15,9 +15,9 @@ type Dialer func(ctx context.Context, network, address string) (net.Conn, error)
 // ProbeTargets dials every network target (http, nats, amqp) once and
 // reports those that cannot be reached, with file, line and field. It is
 // what `forgelink config validate --probe` runs before a deployment. A
-// reload does not probe: a target that is down for a while is what the
-// delivery queue and its retries are for, not a reason to keep an old
-// configuration.
+// start or reload only warns of what a probe finds: a target that is down
+// for a while is what the delivery queue and its retries are for, not a
+// reason to keep an old configuration.
 func (c *Config) ProbeTargets(ctx context.Context, dial Dialer) error {
 	var errs ValidationError
 	for i, t := range c.Targets {
