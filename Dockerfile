@@ -28,8 +28,10 @@ VOLUME ["/var/lib/forgelink"]
 EXPOSE 7788
 # Numeric, so that runAsNonRoot-style checks can verify it without a passwd.
 USER 65532:65532
-# Distroless has no curl: the binary checks its own /readyz.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+# Distroless has no curl: the binary checks its own /readyz (within 5 s,
+# its default, so that its one-line reason lands in the health log before
+# the engine's timeout cuts it off).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/forgelink", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/forgelink"]
 CMD ["serve"]

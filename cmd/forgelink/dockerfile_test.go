@@ -20,13 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forgelink/forgelink/internal/testenv"
 	"github.com/forgelink/forgelink/relay/notify/notifytest"
 )
 
-// No Docker engine runs on the test machines (podman builds there but
-// cannot start containers), so the image is checked in two halves: its
-// layout from the Dockerfile's text, and the binary run as the image's user
-// on directories like the image's volume.
+// The test machines run no Docker engine and reach no image registry, so
+// the tests do not build the image; they check it in two halves: its layout
+// from the Dockerfile's text, and the binary run as the image's user on
+// directories like the image's volume.
 
 // dfInstruction is one Dockerfile instruction, continuation lines joined.
 type dfInstruction struct {
@@ -350,7 +351,7 @@ const imageUID, imageGID = 65532, 65532
 func TestE2EImageUser(t *testing.T) {
 	e2e(t)
 	if os.Geteuid() != 0 {
-		t.Skip("running the binary as uid 65532 (the image's user) needs root")
+		testenv.Missing(t, fmt.Sprintf("running the binary as uid %d (the image's user) needs root", imageUID), "run the tests as root")
 	}
 	// The harness's binary sits in a directory only root may enter.
 	dir := publicTempDir(t)
