@@ -75,7 +75,13 @@ pipelines:
 	if !strings.Contains(revealed, conn.secret) {
 		t.Errorf("the reveal does not show the secret:\n%s", revealed)
 	}
-	audits := d.logEntries("console webhook secret revealed")
+	// The daemon's log reaches the test through a pipe: the line may come
+	// after the answer.
+	var audits []map[string]any
+	waitFor(t, "the reveal's audit line", 10*time.Second, func() (bool, string) {
+		audits = d.logEntries("console webhook secret revealed")
+		return len(audits) > 0, fmt.Sprintf("%d audit lines", len(audits))
+	})
 	if len(audits) != 1 || audits[0]["logger"] != "console.audit" || audits[0]["access_key_id"] != rootKeyID || audits[0]["connection_arn"] != conn.arn {
 		t.Errorf("audit log lines %v, want one by console.audit naming the key and the connection", audits)
 	}
