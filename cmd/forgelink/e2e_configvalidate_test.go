@@ -109,10 +109,7 @@ func TestE2ENoStreamRetried(t *testing.T) {
 	subject := "forgelink.e2e.later." + uuid.NewString()
 	cfgDir := t.TempDir()
 	gh := fakeGitHub(t)
-	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
-	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
-	writeFile(t, cfgPath, base)
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	d, cfgPath, base := startWithGitHubAPI(t, cfgDir, gh.URL)
 	cli := cliFor(t, d)
 	conn := newHookConn(t, cli, "nostream", store.ProviderGitHub)
 	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:

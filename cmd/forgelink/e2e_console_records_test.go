@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,11 +22,8 @@ import (
 // a click and the reveal is audited without it.
 func TestE2EConsoleRecords(t *testing.T) {
 	e2e(t)
-	cfgPath := filepath.Join(t.TempDir(), "forgelink.yaml")
 	gh := fakeGitHub(t)
-	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
-	writeFile(t, cfgPath, base)
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	d, cfgPath, base := startWithGitHubAPI(t, t.TempDir(), gh.URL)
 	cli := cliFor(t, d)
 	conn := newHookConn(t, cli, "console-records", store.ProviderGitHub)
 	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:

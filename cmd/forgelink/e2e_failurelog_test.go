@@ -5,7 +5,6 @@ package main_test
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,10 +18,7 @@ func TestE2EFailuresInTheLog(t *testing.T) {
 	e2e(t)
 	cfgDir := t.TempDir()
 	gh := fakeGitHub(t)
-	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
-	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
-	writeFile(t, cfgPath, base)
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	d, cfgPath, base := startWithGitHubAPI(t, cfgDir, gh.URL)
 	cli := cliFor(t, d)
 	conn := newHookConn(t, cli, "failures", store.ProviderGitHub)
 	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:

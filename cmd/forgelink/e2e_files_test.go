@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -119,10 +118,7 @@ func TestE2ETruncatedFiles(t *testing.T) {
 	secret := newSigningSecret(t, cfgDir, "signing-secret")
 	rc := newReceiver(t, secret, nil)
 	api := newCompareAPI(t)
-	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
-	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", api.URL)
-	writeFile(t, cfgPath, base)
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	d, cfgPath, base := startWithGitHubAPI(t, cfgDir, api.URL)
 	cli := cliFor(t, d)
 	client := newHookClient(t)
 

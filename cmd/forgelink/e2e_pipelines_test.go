@@ -354,16 +354,24 @@ func lineOf(t *testing.T, text, s string) int {
 	return 0
 }
 
+// startWithGitHubAPI starts a daemon on dir/forgelink.yaml, a config that
+// names apiURL as GitHub's API. Tests reconfigure it by writing base plus
+// targets and pipelines to cfgPath and sending SIGHUP.
+func startWithGitHubAPI(t *testing.T, dir, apiURL string) (d *daemon, cfgPath, base string) {
+	t.Helper()
+	cfgPath = filepath.Join(dir, "forgelink.yaml")
+	base = fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", apiURL)
+	writeFile(t, cfgPath, base)
+	return startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}}), cfgPath, base
+}
+
 func TestE2EPipelineDelivery(t *testing.T) {
 	e2e(t)
 	cfgDir := t.TempDir()
 	secret := newSigningSecret(t, cfgDir, "signing-secret")
 	rc := newReceiver(t, secret, nil)
 	gh := fakeGitHub(t)
-	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
-	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
-	writeFile(t, cfgPath, base)
-	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
+	d, cfgPath, base := startWithGitHubAPI(t, cfgDir, gh.URL)
 	cli := cliFor(t, d)
 	client := newHookClient(t)
 	if got := cli.pipelines(t); len(got) != 0 {
