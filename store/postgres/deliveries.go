@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -404,23 +403,6 @@ func scanAttempt(row scanner) (store.Attempt, error) {
 	}
 	a.StartedAt, a.Duration, a.ExitStatus = fromNanos(started), time.Duration(duration), exit
 	return a, nil
-}
-
-// ListDeliveries returns deliveries in id order after p.After.
-func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
-	var args params
-	where := []string{"id > " + args.add(p.After)}
-	for _, c := range []struct{ col, v string }{{"pipeline", f.Pipeline}, {"state", f.State}, {"event_id", f.EventID}} {
-		if c.v != "" {
-			where = append(where, c.col+" = "+args.add(c.v))
-		}
-	}
-	query := "SELECT " + deliveryColumns + " FROM deliveries WHERE " + strings.Join(where, " AND ")
-	ds, err := queryAll(ctx, s.pool, scanDelivery, args.page(query, "id", p), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	return ds, nil
 }
 
 // Redeliver makes a finished delivery pending again, due now.

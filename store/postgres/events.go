@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -274,35 +273,6 @@ func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
 		return store.Event{}, fmt.Errorf("event %s: %w", id, notFound(err))
 	}
 	return e, nil
-}
-
-// ListEvents returns events in id (arrival) order, after p.After, without
-// their bodies: a listing of many 25 MiB deliveries must stay cheap. Use
-// GetEvent for the body.
-func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error) {
-	var args params
-	where := []string{"id > " + args.add(p.After)}
-	for _, c := range []struct {
-		cond string
-		arg  any
-		set  bool
-	}{
-		{"connection_id = ", f.ConnectionID, f.ConnectionID != ""},
-		{"repository = ", f.Repository, f.Repository != ""},
-		{"kind = ", f.Kind, f.Kind != ""},
-		{"received_at >= ", f.Since.UnixNano(), !f.Since.IsZero()},
-		{"received_at < ", f.Until.UnixNano(), !f.Until.IsZero()},
-	} {
-		if c.set {
-			where = append(where, c.cond+args.add(c.arg))
-		}
-	}
-	query := "SELECT " + strings.Replace(eventColumns, "body", "''::bytea AS body", 1) + " FROM events WHERE " + strings.Join(where, " AND ")
-	events, err := queryAll(ctx, s.pool, scanEvent, args.page(query, "id", p), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return events, nil
 }
 
 func scanEvent(row scanner) (store.Event, error) {

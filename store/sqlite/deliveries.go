@@ -385,25 +385,6 @@ func scanAttempt(row scanner) (store.Attempt, error) {
 	return a, nil
 }
 
-// ListDeliveries returns deliveries in id order after p.After.
-func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
-	where, args := []string{"id > ?"}, []any{p.After}
-	for _, c := range []struct{ col, v string }{{"pipeline", f.Pipeline}, {"state", f.State}, {"event_id", f.EventID}} {
-		if c.v != "" {
-			where, args = append(where, c.col+" = ?"), append(args, c.v)
-		}
-	}
-	query := "SELECT " + deliveryColumns + " FROM deliveries WHERE " + strings.Join(where, " AND ") + " ORDER BY id"
-	if p.Limit > 0 {
-		query, args = query+" LIMIT ?", append(args, p.Limit)
-	}
-	ds, err := queryAll(ctx, s.r, scanDelivery, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	return ds, nil
-}
-
 // Redeliver makes a finished delivery pending again, due now.
 func (s *Store) Redeliver(ctx context.Context, id string) error {
 	now := s.now().UnixNano()
