@@ -37,12 +37,18 @@ const (
 
 // Config is the whole daemon configuration.
 type Config struct {
-	Listen    string `yaml:"listen"`
-	DataDir   string `yaml:"dataDir"`
-	Region    string `yaml:"region"`
-	AccountID string `yaml:"accountId"`
-	Log       Log    `yaml:"log"`
-	Limits    Limits `yaml:"limits"`
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"dataDir"`
+	// Region is the default region: the first of Regions once loaded.
+	// Deprecated as a setting: `region: X` is the one-region spelling of
+	// `regions: [X]`.
+	Region string `yaml:"region"`
+	// Regions are the regions the deployment serves (issue 11); a
+	// request's region is its SigV4 credential-scope region.
+	Regions   []string `yaml:"regions"`
+	AccountID string   `yaml:"accountId"`
+	Log       Log      `yaml:"log"`
+	Limits    Limits   `yaml:"limits"`
 	// AllowHTTPProviderEndpoints lets hosts use plain-HTTP provider
 	// endpoints (a lab GitLab, say). Off by default: tokens would cross the
 	// network in clear text.
@@ -193,6 +199,7 @@ func Load(path string, environ []string) (*Config, error) {
 		}
 	}
 	cfg.applyEnv(environ)
+	cfg.resolveRegions()
 	return cfg, nil
 }
 
@@ -292,6 +299,7 @@ var envFields = []struct {
 	{"FORGELINK_LISTEN", "listen", func(c *Config, v string) error { c.Listen = v; return nil }},
 	{"FORGELINK_DATA_DIR", "dataDir", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"FORGELINK_REGION", "region", func(c *Config, v string) error { c.Region = v; return nil }},
+	{"FORGELINK_REGIONS", "regions", func(c *Config, v string) error { c.Regions = splitRegions(v); return nil }},
 	{"FORGELINK_ACCOUNT_ID", "accountId", func(c *Config, v string) error { c.AccountID = v; return nil }},
 	{"FORGELINK_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"FORGELINK_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
@@ -412,9 +420,7 @@ func (c *Config) validate(runtime bool) error {
 	if c.DataDir == "" {
 		bad("dataDir", "must not be empty")
 	}
-	if !regionPattern.MatchString(c.Region) {
-		bad("region", "want an AWS-style region such as us-east-1, got %q", c.Region)
-	}
+	errs = append(errs, c.validateRegions()...)
 	if !accountIDPattern.MatchString(c.AccountID) {
 		bad("accountId", "want exactly 12 digits, got %q", c.AccountID)
 	}

@@ -494,7 +494,7 @@ func authenticator(cfg *config.Config, log *zap.Logger) controlplane.Authenticat
 			"set FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY to require AWS SigV4 signatures (do so on build hosts)")
 		return nil
 	}
-	return &sigv4.Verifier{Region: cfg.Region, Secret: cfg.SecretAccessKey}
+	return &sigv4.Verifier{Regions: cfg.ServedRegions(), Secret: cfg.SecretAccessKey}
 }
 
 // pinger is what /readyz needs from the store.

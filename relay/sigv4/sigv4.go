@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,7 @@ const defaultMaxSkew = 15 * time.Minute
 // caches derived signing keys, so it must not be copied after first use.
 type Verifier struct {
 	Secret  func(accessKeyID string) (secret string, ok bool) // looks up a secret; ok=false for unknown keys
-	Region  string                                            // the only region accepted in the credential scope
+	Regions []string                                          // the regions served: the only ones accepted in the credential scope
 	MaxSkew time.Duration                                     // 15 minutes if zero
 	Now     func() time.Time                                  // time.Now if nil
 
@@ -73,6 +74,17 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) (accessK
 		return "", invalidSignature("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
 	}
 	return a.accessKeyID, nil
+}
+
+// ScopeRegion returns the region of r's credential scope, the region the
+// request was signed for. It verifies nothing: call it on a request Verify
+// accepted, or where nothing is verified (an unauthenticated daemon).
+func ScopeRegion(r *http.Request) (string, bool) {
+	a, err := authorizationOf(r)
+	if err != nil {
+		return "", false
+	}
+	return a.scope.region, true
 }
 
 func authorizationOf(r *http.Request) (authorization, error) {
@@ -130,7 +142,8 @@ func (v *Verifier) checkScope(sc scope, amzDate, service string) error {
 	switch {
 	case sc.service != service:
 		return invalidSignature("Credential should be scoped to correct service: '" + service + "'.")
-	case sc.region != v.Region:
+	case !slices.Contains(v.Regions, sc.region):
+		// AWS's answer to a signature for a region its endpoint does not serve.
 		return invalidSignature("Credential should be scoped to a valid region.")
 	case sc.date != amzDate[:len(dateFormat)]:
 		return invalidSignature(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",

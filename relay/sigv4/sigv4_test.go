@@ -28,7 +28,9 @@ const (
 	testKeyID  = "AKIDEXAMPLE"
 	testSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 	testRegion = "us-east-1"
-	testHost   = "forgelink.example:8443" // a non-default port must survive signing
+	// otherRegion is a second region the test verifiers serve.
+	otherRegion = "eu-south-1"
+	testHost    = "forgelink.example:8443" // a non-default port must survive signing
 )
 
 func testNow() time.Time { return time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC) }
@@ -41,7 +43,7 @@ func testSecrets(id string) (string, bool) {
 }
 
 func newTestVerifier() *Verifier {
-	return &Verifier{Secret: testSecrets, Region: testRegion, Now: testNow}
+	return &Verifier{Secret: testSecrets, Regions: []string{testRegion, otherRegion}, Now: testNow}
 }
 
 // signSpec describes a request and how the client signs it.
@@ -218,6 +220,7 @@ func TestVerify(t *testing.T) {
 		},
 		{name: "wrong service", spec: func(s *signSpec) { s.service = "codestar-connections" }, wantCode: CodeInvalidSignature, wantMsg: "scoped to correct service: 'codeconnections'"},
 		{name: "wrong region", spec: func(s *signSpec) { s.region = "us-west-2" }, wantCode: CodeInvalidSignature, wantMsg: "scoped to a valid region"},
+		{name: "second served region", spec: func(s *signSpec) { s.region = otherRegion }},
 		{
 			name: "scope date differs from X-Amz-Date", tamper: editAuth(`/20261125/`, "/20261124/"),
 			wantCode: CodeInvalidSignature, wantMsg: "'20261124' != '20261125', from '20261125T103000Z'",
@@ -305,9 +308,9 @@ func TestAWSTestSuite(t *testing.T) {
 	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "+
 		"SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
 	v := &Verifier{
-		Secret: testSecrets,
-		Region: "us-east-1",
-		Now:    func() time.Time { return time.Date(2015, 8, 30, 12, 36, 0, 0, time.UTC) },
+		Secret:  testSecrets,
+		Regions: []string{"us-east-1"},
+		Now:     func() time.Time { return time.Date(2015, 8, 30, 12, 36, 0, 0, time.UTC) },
 	}
 	if _, err := v.Verify(r, nil, "service"); err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -368,7 +371,7 @@ func TestSDKClient(t *testing.T) {
 				err   error
 			}
 			results := make(chan result, 1)
-			v := &Verifier{Secret: testSecrets, Region: testRegion}
+			v := &Verifier{Secret: testSecrets, Regions: []string{testRegion}}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				if err != nil {
@@ -478,4 +481,34 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestScopeRegion(t *testing.T) {
+	tests := []struct {
+		name   string
+		region string // signed for; none: unsigned
+		tamper func(*http.Request, *[]byte)
+		want   string
+		ok     bool
+	}{
+		{name: "signed", region: otherRegion, want: otherRegion, ok: true},
+		{name: "unsigned", tamper: delHeader("Authorization")},
+		{name: "malformed", region: testRegion, tamper: setHeader("Authorization", "AWS4-HMAC-SHA256 Credential=x")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := defaultSpec()
+			if tt.region != "" {
+				s.region = tt.region
+			}
+			r, body := sign(t, s)
+			if tt.tamper != nil {
+				tt.tamper(r, &body)
+			}
+			got, ok := ScopeRegion(r)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("ScopeRegion = %q, %v; want %q, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
 }
