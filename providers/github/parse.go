@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,36 +29,42 @@ const (
 	maxCommitFiles = 3000
 )
 
-// Parse normalises a verified delivery. Event types go-github does not know
-// are decoded only for their repository.
+// Parse normalises a verified delivery. The kinds forgelink routes or acts
+// on (push, pull_request, installation, installation_repositories) are
+// decoded into lean structs holding exactly the members forgelink uses
+// (lean.go), so only those members can make a delivery malformed; every
+// other kind, ping included, is recorded as it is with its repository
+// read leniently. A genuine delivery is thus never refused for a member
+// forgelink does not read, whatever its shape (GitHub's own examples have
+// check_run app.created_at as "2018-04-25 20:42:10" and package metadata
+// as []).
 func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 	name := h.Get(gh.EventTypeHeader)
 	if name == "" {
 		return providers.Event{}, fmt.Errorf("%w: no %s header", providers.ErrMalformed, gh.EventTypeHeader)
-	}
-	payload, err := decode(name, body)
-	if err != nil {
-		return providers.Event{}, fmt.Errorf("%w: parse %s: %w", providers.ErrMalformed, name, err)
 	}
 	ev := providers.Event{
 		Provider:   Provider,
 		DeliveryID: w.DeliveryID(h),
 		Kind:       providers.KindOther,
 		RawKind:    name,
-		Repository: repositoryOf(payload),
 	}
-	switch p := payload.(type) {
-	case *gh.PushEvent:
-		ev.Kind = providers.KindPush
-		ev.Pushes = []providers.Push{push(p)}
-	case *gh.PullRequestEvent:
-		ev.Kind = providers.KindPullRequest
-		ev.PullRequest = pullRequest(p)
-	case *gh.PingEvent:
+	var err error
+	switch name {
+	case "push":
+		err = parsePush(&ev, body)
+	case "pull_request":
+		err = parsePullRequest(&ev, body)
+	case "installation", "installation_repositories":
+		err = parseInstallation(&ev, body)
+	case "ping":
 		ev.Kind = providers.KindPing
-	case *gh.InstallationEvent, *gh.InstallationRepositoriesEvent:
-		ev.Kind = providers.KindInstallation
-		ev.Installation = installation(p.(installationPayload))
+		ev.Repository, err = otherRepository(body)
+	default:
+		ev.Repository, err = otherRepository(body)
+	}
+	if err != nil {
+		return providers.Event{}, fmt.Errorf("%w: parse %s: %w", providers.ErrMalformed, name, err)
 	}
 	return ev, nil
 }
@@ -83,173 +90,69 @@ func (Webhooks) InstallationID(body []byte) (int64, error) {
 	return InstallationID(body)
 }
 
-// otherPayload is the part of an event go-github does not know that
-// forgelink uses.
-type otherPayload struct {
-	Repo *repository `json:"repository"`
-}
-
-func (p *otherPayload) GetRepo() *gh.Repository { return p.Repo.unwrap() }
-
-// The types below are go-github's for the payloads forgelink decodes most,
-// with the repositories' custom_properties shadowed: go-github v60 has them
-// as map[string]string, but multi-select custom properties are arrays of
-// strings. Push and pull_request events thus decode once whatever their
-// properties. unwrap returns the go-github value, its repositories set.
-
-// ignored accepts any JSON value and keeps nothing.
-type ignored struct{}
-
-func (*ignored) UnmarshalJSON([]byte) error { return nil }
-
-type repository struct {
-	gh.Repository
-	CustomProperties ignored `json:"custom_properties"`
-}
-
-func (r *repository) unwrap() *gh.Repository {
-	if r == nil {
-		return nil
+func parsePush(ev *providers.Event, body []byte) error {
+	var p pushPayload
+	if err := unmarshalObject(body, &p); err != nil {
+		return err
 	}
-	return &r.Repository
+	ev.Kind = providers.KindPush
+	ev.Repository = p.Repository.normalise()
+	ev.Pushes = []providers.Push{push(&p)}
+	return nil
 }
 
-type pushPayload struct {
-	gh.PushEvent
-	Repo *pushRepository `json:"repository"`
-}
-
-type pushRepository struct {
-	gh.PushEventRepository
-	CustomProperties ignored `json:"custom_properties"`
-}
-
-func (e *pushPayload) unwrap() *gh.PushEvent {
-	if e.Repo != nil {
-		e.PushEvent.Repo = &e.Repo.PushEventRepository
+func parsePullRequest(ev *providers.Event, body []byte) error {
+	var p pullRequestPayload
+	if err := unmarshalObject(body, &p); err != nil {
+		return err
 	}
-	return &e.PushEvent
+	ev.Kind = providers.KindPullRequest
+	ev.Repository = p.Repository.normalise()
+	ev.PullRequest = pullRequest(&p)
+	return nil
 }
 
-type pullRequestPayload struct {
-	gh.PullRequestEvent
-	Repo        *repository        `json:"repository"`
-	PullRequest *pullRequestObject `json:"pull_request"`
-}
-
-type pullRequestObject struct {
-	gh.PullRequest
-	Head *pullRequestBranch `json:"head"`
-	Base *pullRequestBranch `json:"base"`
-}
-
-type pullRequestBranch struct {
-	gh.PullRequestBranch
-	Repo *repository `json:"repo"`
-}
-
-func (b *pullRequestBranch) unwrap() *gh.PullRequestBranch {
-	if b == nil {
-		return nil
+func parseInstallation(ev *providers.Event, body []byte) error {
+	var p installationPayload
+	if err := unmarshalObject(body, &p); err != nil {
+		return err
 	}
-	b.PullRequestBranch.Repo = b.Repo.unwrap()
-	return &b.PullRequestBranch
+	ev.Kind = providers.KindInstallation
+	ev.Installation = &providers.Installation{
+		ID:      p.Installation.ID,
+		Action:  installAction(p.Action),
+		Account: p.Installation.Account.Login,
+	}
+	return nil
 }
 
-func (e *pullRequestPayload) unwrap() *gh.PullRequestEvent {
-	e.PullRequestEvent.Repo = e.Repo.unwrap()
-	if pr := e.PullRequest; pr != nil {
-		pr.PullRequest.Head = pr.Head.unwrap()
-		pr.PullRequest.Base = pr.Base.unwrap()
-		e.PullRequestEvent.PullRequest = &pr.PullRequest
+// otherRepository reads the top-level repository of an event forgelink
+// records without routing. A repository of an odd shape is left out
+// rather than refusing the delivery; a body that is no JSON object is
+// still malformed.
+func otherRepository(body []byte) (providers.Repository, error) {
+	var p struct {
+		Repository repository `json:"repository"`
 	}
-	return &e.PullRequestEvent
-}
-
-// decode decodes body into go-github's type for the event, once unless a
-// custom_properties object the types above do not shadow holds an array:
-// then it decodes a copy without custom_properties.
-func decode(name string, body []byte) (any, error) {
-	if !isObject(body) {
-		return nil, errNotObject
-	}
-	payload, err := decodeAs(name, body)
-	if isCustomPropertiesError(err) {
-		var clean []byte
-		if clean, err = withoutCustomProperties(body); err == nil {
-			payload, err = decodeAs(name, clean)
-		}
-	}
-	if err != nil {
-		return nil, describe(err)
-	}
-	return payload, nil
-}
-
-// decodeAs decodes body into go-github's type for the event, or into an
-// otherPayload for an event go-github does not know.
-func decodeAs(name string, body []byte) (any, error) {
-	switch name {
-	case "push":
-		var e pushPayload
-		err := json.Unmarshal(body, &e)
-		return e.unwrap(), err
-	case "pull_request":
-		var e pullRequestPayload
-		err := json.Unmarshal(body, &e)
-		return e.unwrap(), err
-	}
-	payload := gh.EventForType(name)
-	if payload == nil {
-		payload = new(otherPayload)
-	}
-	err := json.Unmarshal(body, payload)
-	return payload, err
-}
-
-// isCustomPropertiesError reports whether err is a type error inside a
-// custom_properties object. encoding/json reports the first type error
-// only, so the second decode finds any other; matching too much costs only
-// that decode.
-func isCustomPropertiesError(err error) bool {
+	err := unmarshalObject(body, &p)
 	var typ *json.UnmarshalTypeError
-	return errors.As(err, &typ) && strings.Contains(typ.Field, "custom_properties")
-}
-
-// withoutCustomProperties returns a copy of body without custom_properties
-// members, at any depth. forgelink uses none of them. The caller keeps the
-// original body.
-func withoutCustomProperties(body []byte) ([]byte, error) {
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber() // keeps numbers, 64-bit IDs among them, exact
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
+	switch {
+	case errors.As(err, &typ):
+		return providers.Repository{}, nil
+	case err != nil:
+		return providers.Repository{}, err
 	}
-	dropCustomProperties(v)
-	return json.Marshal(v)
-}
-
-func dropCustomProperties(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		delete(v, "custom_properties")
-		for _, e := range v {
-			dropCustomProperties(e)
-		}
-	case []any:
-		for _, e := range v {
-			dropCustomProperties(e)
-		}
-	}
+	return p.Repository.normalise(), nil
 }
 
 var errNotObject = errors.New("not a JSON object")
 
 // unmarshalObject is json.Unmarshal for payloads, which are JSON objects,
-// with errors that do not quote the body.
+// with errors that do not quote the body. A type error keeps its
+// *json.UnmarshalTypeError in the chain.
 func unmarshalObject(body []byte, v any) error {
-	if !isObject(body) {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
 		return errNotObject
 	}
 	if err := json.Unmarshal(body, v); err != nil {
@@ -258,81 +161,35 @@ func unmarshalObject(body []byte, v any) error {
 	return nil
 }
 
-// isObject reports whether body can be a JSON object. go-github turns a
-// null body into a nil event without an error.
-func isObject(body []byte) bool {
-	b := bytes.TrimLeft(body, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
-}
-
 // describe says what is wrong with a payload without quoting it: errors go
 // to logs, and payloads may hold anything.
 func describe(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var tm *time.ParseError
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Errorf("invalid JSON at offset %d", syntax.Offset)
 	case errors.As(err, &typ):
-		return fmt.Errorf("field %s: want %s", memberPath(typ.Field), typ.Type)
-	case errors.As(err, &tm):
-		return errors.New("invalid timestamp")
+		return &typeError{field: typ.Field, want: typ.Type.String(), err: typ}
 	}
 	return errors.New("invalid payload")
 }
 
-// memberPath drops from an UnmarshalTypeError's Field the Go names of
-// embedded structs (PushEvent.ref), which go-github's snake_case members
-// cannot be confused with.
-func memberPath(field string) string {
-	parts := strings.Split(field, ".")
-	kept := parts[:0]
-	for _, p := range parts {
-		if p == "" || p[0] < 'A' || p[0] > 'Z' {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, ".")
+// typeError names the member and the Go type wanted, never the value.
+type typeError struct {
+	field, want string
+	err         *json.UnmarshalTypeError
 }
 
-// repo is what *gh.Repository and *gh.PushEventRepository have in common.
-type repo interface {
-	GetFullName() string
-	GetCloneURL() string
-	GetSSHURL() string
-	GetHTMLURL() string
-	GetDefaultBranch() string
-}
+func (e *typeError) Error() string { return fmt.Sprintf("field %s: want %s", e.field, e.want) }
+func (e *typeError) Unwrap() error { return e.err }
 
-// repositoryOf returns the repository of a payload that has one. The
-// go-github getters are nil-safe, so a missing repository yields zeroes.
-func repositoryOf(payload any) providers.Repository {
-	var r repo
-	switch p := payload.(type) {
-	case *gh.PushEvent:
-		r = p.GetRepo()
-	case interface{ GetRepo() *gh.Repository }:
-		r = p.GetRepo()
-	default:
-		return providers.Repository{}
-	}
-	return providers.Repository{
-		FullName:      r.GetFullName(),
-		CloneURLHTTP:  r.GetCloneURL(),
-		CloneURLSSH:   r.GetSSHURL(),
-		HTMLURL:       r.GetHTMLURL(),
-		DefaultBranch: r.GetDefaultBranch(),
-	}
-}
-
-func push(p *gh.PushEvent) providers.Push {
-	ref := p.GetRef()
-	refType, refName := splitRef(ref)
+func push(p *pushPayload) providers.Push {
+	refType, refName := splitRef(p.Ref)
 	commits := make([]providers.Commit, 0, len(p.Commits))
 	for _, c := range p.Commits {
 		if c != nil {
-			commits = append(commits, commit(c))
+			commits = append(commits, c.normalise())
 		}
 	}
 	// GitHub gives no commit count: a full payload may have been cut.
@@ -340,18 +197,18 @@ func push(p *gh.PushEvent) providers.Push {
 	files, filesCapped := changedFiles(commits)
 	var head *providers.Commit
 	if p.HeadCommit != nil { // null when the ref was deleted
-		c := commit(p.HeadCommit)
+		c := p.HeadCommit.normalise()
 		head = &c
 	}
 	return providers.Push{
-		Ref:              ref,
+		Ref:              p.Ref,
 		RefType:          refType,
 		RefName:          refName,
-		Before:           p.GetBefore(),
-		After:            p.GetAfter(),
-		Created:          p.GetCreated(),
-		Deleted:          p.GetDeleted(),
-		Forced:           p.GetForced(),
+		Before:           p.Before,
+		After:            p.After,
+		Created:          p.Created,
+		Deleted:          p.Deleted,
+		Forced:           p.Forced,
 		HeadCommit:       head,
 		Commits:          commits,
 		TotalCommits:     len(commits),
@@ -371,20 +228,6 @@ func splitRef(ref string) (refType, name string) {
 		return providers.RefTag, name
 	}
 	return "", ref
-}
-
-func commit(c *gh.HeadCommit) providers.Commit {
-	return providers.Commit{
-		ID:          c.GetID(),
-		Message:     c.GetMessage(),
-		AuthorName:  c.GetAuthor().GetName(),
-		AuthorEmail: c.GetAuthor().GetEmail(),
-		Timestamp:   c.GetTimestamp().Time,
-		URL:         c.GetURL(),
-		Added:       c.Added,
-		Modified:    c.Modified,
-		Removed:     c.Removed,
-	}
 }
 
 // changedFiles returns the union of the commits' file lists, and whether a
@@ -409,21 +252,20 @@ func sortedSet(s []string) []string {
 	return slices.Compact(s)
 }
 
-func pullRequest(e *gh.PullRequestEvent) *providers.PullRequest {
-	pr := e.GetPullRequest()
-	head := pr.GetHead()
+func pullRequest(e *pullRequestPayload) *providers.PullRequest {
+	pr := &e.PullRequest
 	out := &providers.PullRequest{
-		Action:            prAction(e.GetAction(), pr.GetMerged()),
-		RawAction:         e.GetAction(),
-		Number:            e.GetNumber(),
-		Title:             pr.GetTitle(),
-		URL:               pr.GetHTMLURL(),
-		SourceBranch:      head.GetRef(),
-		DestinationBranch: pr.GetBase().GetRef(),
-		HeadSHA:           head.GetSHA(),
+		Action:            prAction(e.Action, pr.Merged),
+		RawAction:         e.Action,
+		Number:            e.Number,
+		Title:             pr.Title,
+		URL:               pr.HTMLURL,
+		SourceBranch:      pr.Head.Ref,
+		DestinationBranch: pr.Base.Ref,
+		HeadSHA:           pr.Head.SHA,
 	}
 	// A fork whose repository was deleted has a null head repository.
-	if src := head.GetRepo().GetFullName(); src != "" && src != e.GetRepo().GetFullName() {
+	if src := pr.Head.Repo.FullName; src != "" && src != e.Repository.FullName {
 		out.SourceRepository = src
 	}
 	return out
@@ -444,22 +286,6 @@ func prAction(action string, merged bool) string {
 	return providers.PROther
 }
 
-// installationPayload is what installation and installation_repositories
-// events have in common.
-type installationPayload interface {
-	GetAction() string
-	GetInstallation() *gh.Installation
-}
-
-func installation(p installationPayload) *providers.Installation {
-	in := p.GetInstallation()
-	return &providers.Installation{
-		ID:      in.GetID(),
-		Action:  installAction(p.GetAction()),
-		Account: in.GetAccount().GetLogin(),
-	}
-}
-
 // installAction maps GitHub's verbs to the lifecycle constants; created and
 // deleted already match, and other actions (new_permissions_accepted,
 // added, removed) pass through.
@@ -471,4 +297,26 @@ func installAction(action string) string {
 		return providers.InstallUnsuspended
 	}
 	return action
+}
+
+// timestamp is a commit date: RFC 3339 as GitHub sends it, or Unix
+// seconds (milliseconds past the year 3000) as go-github also reads. A
+// value in neither form decodes to the zero time instead of refusing the
+// delivery: no routing decision depends on it.
+type timestamp time.Time
+
+func (t *timestamp) UnmarshalJSON(b []byte) error {
+	if i, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		v := time.Unix(i, 0)
+		if v.Year() > 3000 {
+			v = time.UnixMilli(i)
+		}
+		*t = timestamp(v.UTC())
+		return nil
+	}
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err == nil {
+		*t = timestamp(v)
+	}
+	return nil
 }
