@@ -117,9 +117,12 @@ type HostFilter struct {
 
 // Page asks for at most Limit records whose ID sorts after After.
 // Listings are ordered by ID; a caller resumes with the last ID it saw.
+// Descending (ListEvents and ListDeliveries only) lists newest first:
+// After then means older than, and "" starts at the newest.
 type Page struct {
-	After string
-	Limit int
+	After      string
+	Limit      int
+	Descending bool
 }
 
 // HostUpdate holds the fields UpdateHost may change; nil means unchanged.

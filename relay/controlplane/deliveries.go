@@ -91,12 +91,18 @@ type listDeliveriesIn struct {
 	Pipeline   *string
 	State      *string
 	EventId    *string
+	SortOrder  *string
 	MaxResults *int
 	NextToken  *string
 	list       policy.Request
+	desc       bool
 }
 
 func (a *API) listDeliveriesAccess(_ context.Context, _ call, in *listDeliveriesIn) ([]policy.Request, error) {
+	var err error
+	if in.desc, err = sortOrder(in.SortOrder); err != nil {
+		return nil, err
+	}
 	if in.State != nil && !slices.Contains(deliveryStates, *in.State) {
 		return nil, validationError("Value '%s' at 'State' failed to satisfy constraint: Member must satisfy enum value set: %v", *in.State, deliveryStates)
 	}
@@ -117,7 +123,8 @@ func (a *API) listDeliveries(ctx context.Context, _ call, in *listDeliveriesIn) 
 		}
 	}
 	scope := "deliveries\x00" + f.Pipeline + "\x00" + f.State + "\x00" + f.EventID
-	ds, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Delivery, error) {
+	ds, next, err := listPage(in.MaxResults, in.NextToken, orderScope(scope, in.desc), func(p store.Page) ([]store.Delivery, error) {
+		p.Descending = in.desc
 		return a.opts.Store.ListDeliveries(ctx, f, p)
 	}, func(d store.Delivery) string { return d.ID })
 	if err != nil {

@@ -142,14 +142,20 @@ type listEventsIn struct {
 	Repository    *string
 	Kind          *string
 	Since, Until  *float64
+	SortOrder     *string
 	MaxResults    *int
 	NextToken     *string
 	list          policy.Request
+	desc          bool
 }
 
 // listEventsAccess: ListEvents on "*" (records filtered by their
 // connection), and on the connection the filter names.
 func (a *API) listEventsAccess(_ context.Context, _ call, in *listEventsIn) ([]policy.Request, error) {
+	var err error
+	if in.desc, err = sortOrder(in.SortOrder); err != nil {
+		return nil, err
+	}
 	in.list = on(extPrefix+"ListEvents", "*")
 	reqs := []policy.Request{in.list}
 	if in.ConnectionArn != nil {
@@ -168,7 +174,8 @@ func (a *API) listEvents(ctx context.Context, _ call, in *listEventsIn) (any, er
 		return nil, err
 	}
 	scope := fmt.Sprintf("events\x00%s\x00%s\x00%s\x00%d\x00%d", f.ConnectionID, f.Repository, f.Kind, f.Since.UnixNano(), f.Until.UnixNano())
-	events, next, err := listPage(in.MaxResults, in.NextToken, scope, func(p store.Page) ([]store.Event, error) {
+	events, next, err := listPage(in.MaxResults, in.NextToken, orderScope(scope, in.desc), func(p store.Page) ([]store.Event, error) {
+		p.Descending = in.desc
 		return a.opts.Store.ListEvents(ctx, f, p)
 	}, func(e store.Event) string { return e.ID })
 	if err != nil {

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/forgelink/forgelink/store"
@@ -21,6 +22,37 @@ func pageSize(maxResults *int) (int, error) {
 		return 0, validationError("Value '%d' at 'MaxResults' failed to satisfy constraint: Member must have value between 0 and %d", *maxResults, maxResultsLimit)
 	}
 	return *maxResults, nil
+}
+
+// Values of SortOrder, the order of ListEvents and ListDeliveries, named
+// and spelled as CodeBuild's SortOrderType.
+const (
+	ascending  = "ASCENDING"
+	descending = "DESCENDING"
+)
+
+var sortOrders = []string{ascending, descending}
+
+// sortOrder validates SortOrder and reports whether it asks for newest
+// first; absent means ASCENDING, the order before the member existed.
+func sortOrder(order *string) (desc bool, err error) {
+	if order == nil {
+		return false, nil
+	}
+	if !slices.Contains(sortOrders, *order) {
+		return false, validationError("Value '%s' at 'SortOrder' failed to satisfy constraint: Member must satisfy enum value set: [%s]",
+			*order, strings.Join(sortOrders, ", "))
+	}
+	return *order == descending, nil
+}
+
+// orderScope ends a listing's token scope with its order, so that a token
+// of one order cannot be replayed against the other.
+func orderScope(scope string, desc bool) string {
+	if desc {
+		return scope + "\x00" + descending
+	}
+	return scope + "\x00" + ascending
 }
 
 // A NextToken is opaque to clients. It carries the listing it belongs to

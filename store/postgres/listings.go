@@ -8,48 +8,64 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-// ListEvents returns events in id (arrival) order, after p.After, without
-// their bodies: a listing of many 25 MiB deliveries must stay cheap. Use
-// GetEvent for the body.
+// ListEvents returns events in id (arrival) order, past p.After in p's
+// direction, without their bodies: a listing of many 25 MiB deliveries must
+// stay cheap. Use GetEvent for the body.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error) {
-	var args params
-	where := []string{"id > " + args.add(p.After)}
-	for _, c := range []struct {
-		cond string
-		arg  any
-		set  bool
-	}{
-		{"connection_id = ", f.ConnectionID, f.ConnectionID != ""},
-		{"repository = ", f.Repository, f.Repository != ""},
-		{"kind = ", f.Kind, f.Kind != ""},
-		{"received_at >= ", f.Since.UnixNano(), !f.Since.IsZero()},
-		{"received_at < ", f.Until.UnixNano(), !f.Until.IsZero()},
-	} {
-		if c.set {
-			where = append(where, c.cond+args.add(c.arg))
-		}
-	}
-	query := "SELECT " + strings.Replace(eventColumns, "body", "''::bytea AS body", 1) + " FROM events WHERE " + strings.Join(where, " AND ")
-	events, err := queryAll(ctx, s.pool, scanEvent, args.page(query, "id", p), args...)
+	var q listing
+	q.where(f.ConnectionID != "", "connection_id = ", f.ConnectionID)
+	q.where(f.Repository != "", "repository = ", f.Repository)
+	q.where(f.Kind != "", "kind = ", f.Kind)
+	q.where(!f.Since.IsZero(), "received_at >= ", f.Since.UnixNano())
+	q.where(!f.Until.IsZero(), "received_at < ", f.Until.UnixNano())
+	columns := strings.Replace(eventColumns, "body", "''::bytea AS body", 1)
+	events, err := queryAll(ctx, s.pool, scanEvent, q.query(columns, "events", p), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return events, nil
 }
 
-// ListDeliveries returns deliveries in id order after p.After.
+// ListDeliveries returns deliveries in id order, past p.After in p's
+// direction.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error) {
-	var args params
-	where := []string{"id > " + args.add(p.After)}
-	for _, c := range []struct{ col, v string }{{"pipeline", f.Pipeline}, {"state", f.State}, {"event_id", f.EventID}} {
-		if c.v != "" {
-			where = append(where, c.col+" = "+args.add(c.v))
-		}
-	}
-	query := "SELECT " + deliveryColumns + " FROM deliveries WHERE " + strings.Join(where, " AND ")
-	ds, err := queryAll(ctx, s.pool, scanDelivery, args.page(query, "id", p), args...)
+	var q listing
+	q.where(f.Pipeline != "", "pipeline = ", f.Pipeline)
+	q.where(f.State != "", "state = ", f.State)
+	q.where(f.EventID != "", "event_id = ", f.EventID)
+	ds, err := queryAll(ctx, s.pool, scanDelivery, q.query(deliveryColumns, "deliveries", p), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	return ds, nil
+}
+
+// listing builds a keyset-paged query: the filters (each a condition
+// ending where its parameter goes), then the page's id bound, order and
+// limit.
+type listing struct {
+	conds []string
+	args  params
+}
+
+func (q *listing) where(set bool, cond string, arg any) {
+	if set {
+		q.conds = append(q.conds, cond+q.args.add(arg))
+	}
+}
+
+func (q *listing) query(columns, table string, p store.Page) string {
+	order := "id"
+	if p.Descending {
+		// "" starts at the newest; any other After is an upper bound.
+		q.where(p.After != "", "id < ", p.After)
+		order = "id DESC"
+	} else {
+		q.where(p.After != "", "id > ", p.After)
+	}
+	query := "SELECT " + columns + " FROM " + table
+	if len(q.conds) > 0 {
+		query += " WHERE " + strings.Join(q.conds, " AND ")
+	}
+	return q.args.page(query, order, store.Page{Limit: p.Limit})
 }
