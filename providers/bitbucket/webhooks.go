@@ -60,8 +60,10 @@ func (Webhooks) DeliveryID(h http.Header) string {
 }
 
 // Parse normalises a verified delivery. The event kind comes from the
-// X-Event-Key header; the body is decoded once into a union of the fields
-// any event carries.
+// X-Event-Key header. Pushes and pull requests are decoded once into the
+// lean structs of payload.go, which hold only the members forgelink uses;
+// any other event is recorded with its repository read leniently, so a
+// member forgelink does not read never refuses a genuine delivery.
 func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 	key := h.Get(headerEventKey)
 	if key == "" {
@@ -73,17 +75,36 @@ func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 		Kind:       kindOf(key),
 		RawKind:    key,
 	}
+	if ev.Kind != providers.KindPush && ev.Kind != providers.KindPullRequest {
+		return parseOther(ev, body)
+	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return providers.Event{}, malformed(ev.Kind, jsonReason(err))
 	}
 	ev.Repository = p.Repository.normalise()
-	switch ev.Kind {
-	case providers.KindPush:
+	if ev.Kind == providers.KindPush {
 		return parsePush(ev, p)
-	case providers.KindPullRequest:
-		return parsePullRequest(ev, p)
 	}
+	return parsePullRequest(ev, p)
+}
+
+// parseOther reads the repository of an event forgelink records without
+// routing. A repository of an odd shape is left out rather than refusing
+// the delivery; a body that is no JSON object is still malformed.
+func parseOther(ev providers.Event, body []byte) (providers.Event, error) {
+	var p struct {
+		Repository repository `json:"repository"`
+	}
+	err := json.Unmarshal(body, &p)
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typ) && typ.Field != "": // a member, not the body
+		return ev, nil
+	case err != nil:
+		return providers.Event{}, malformed(ev.Kind, jsonReason(err))
+	}
+	ev.Repository = p.Repository.normalise()
 	return ev, nil
 }
 

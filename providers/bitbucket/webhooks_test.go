@@ -437,6 +437,13 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+	// Members of other events decide nothing: an odd repository is left out.
+	for _, body := range []string{`{"repository": 31337}`, `{"repository": {"full_name": 5}}`, `{"fork": [], "repository": {"links": "x"}}`} {
+		ev, err := Webhooks{}.Parse(eventHeader("repo:fork"), []byte(body))
+		if err != nil || ev.Kind != providers.KindOther || ev.Repository != (providers.Repository{}) {
+			t.Errorf("Parse(repo:fork %s) = %+v, %v; want other without repository", body, ev, err)
+		}
+	}
 	t.Run("no event key", func(t *testing.T) {
 		h := eventHeader("")
 		h.Del("X-Event-Key")

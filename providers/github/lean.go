@@ -1,10 +1,6 @@
 package github
 
-import (
-	"time"
-
-	"github.com/forgelink/forgelink/providers"
-)
+import "github.com/forgelink/forgelink/providers"
 
 // The lean payload types: exactly the members forgelink reads of the
 // events it routes or acts on, in GitHub's spelling. encoding/json skips
@@ -32,43 +28,15 @@ func (r *repository) normalise() providers.Repository {
 }
 
 type pushPayload struct {
-	Ref        string        `json:"ref"`
-	Before     string        `json:"before"`
-	After      string        `json:"after"`
-	Created    bool          `json:"created"`
-	Deleted    bool          `json:"deleted"`
-	Forced     bool          `json:"forced"`
-	Commits    []*pushCommit `json:"commits"`
-	HeadCommit *pushCommit   `json:"head_commit"`
-	Repository repository    `json:"repository"`
-}
-
-type pushCommit struct {
-	ID        string    `json:"id"`
-	Message   string    `json:"message"`
-	Timestamp timestamp `json:"timestamp"`
-	URL       string    `json:"url"`
-	Author    struct {
-		Name  string `json:"name"`
-		Email string `json:"email"`
-	} `json:"author"`
-	Added    []string `json:"added"`
-	Modified []string `json:"modified"`
-	Removed  []string `json:"removed"`
-}
-
-func (c *pushCommit) normalise() providers.Commit {
-	return providers.Commit{
-		ID:          c.ID,
-		Message:     c.Message,
-		AuthorName:  c.Author.Name,
-		AuthorEmail: c.Author.Email,
-		Timestamp:   time.Time(c.Timestamp),
-		URL:         c.URL,
-		Added:       c.Added,
-		Modified:    c.Modified,
-		Removed:     c.Removed,
-	}
+	Ref        string                  `json:"ref"`
+	Before     string                  `json:"before"`
+	After      string                  `json:"after"`
+	Created    bool                    `json:"created"`
+	Deleted    bool                    `json:"deleted"`
+	Forced     bool                    `json:"forced"`
+	Commits    []*providers.PushCommit `json:"commits"`
+	HeadCommit *providers.PushCommit   `json:"head_commit"`
+	Repository repository              `json:"repository"`
 }
 
 type pullRequestPayload struct {

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -189,7 +187,7 @@ func push(p *pushPayload) providers.Push {
 	commits := make([]providers.Commit, 0, len(p.Commits))
 	for _, c := range p.Commits {
 		if c != nil {
-			commits = append(commits, c.normalise())
+			commits = append(commits, c.Normalise())
 		}
 	}
 	// GitHub gives no commit count: a full payload may have been cut.
@@ -197,7 +195,7 @@ func push(p *pushPayload) providers.Push {
 	files, filesCapped := changedFiles(commits)
 	var head *providers.Commit
 	if p.HeadCommit != nil { // null when the ref was deleted
-		c := p.HeadCommit.normalise()
+		c := p.HeadCommit.Normalise()
 		head = &c
 	}
 	return providers.Push{
@@ -297,26 +295,4 @@ func installAction(action string) string {
 		return providers.InstallUnsuspended
 	}
 	return action
-}
-
-// timestamp is a commit date: RFC 3339 as GitHub sends it, or Unix
-// seconds (milliseconds past the year 3000) as go-github also reads. A
-// value in neither form decodes to the zero time instead of refusing the
-// delivery: no routing decision depends on it.
-type timestamp time.Time
-
-func (t *timestamp) UnmarshalJSON(b []byte) error {
-	if i, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		v := time.Unix(i, 0)
-		if v.Year() > 3000 {
-			v = time.UnixMilli(i)
-		}
-		*t = timestamp(v.UTC())
-		return nil
-	}
-	var v time.Time
-	if err := v.UnmarshalJSON(b); err == nil {
-		*t = timestamp(v)
-	}
-	return nil
 }

@@ -1,13 +1,13 @@
 package gitlab
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
@@ -18,23 +18,33 @@ import (
 // zeroSHA is the before of a created ref and the after of a deleted one.
 const zeroSHA = "0000000000000000000000000000000000000000"
 
+// Generic hook names: integrations send Service Hook, instance system
+// hooks System Hook, whatever the event; the body's object_kind tells it.
+const (
+	eventSystemHook  = "System Hook"
+	eventServiceHook = "Service Hook"
+)
+
 // Parse normalises a verified delivery. X-Gitlab-Event picks the payload
-// type. GitLab has no ping event (its "Test" button sends a real push), so
-// every hook but pushes, tag pushes and merge requests is KindOther.
+// type, or for the generic System Hook and Service Hook the body's
+// object_kind. Pushes, tag pushes and merge requests are decoded into lean
+// structs of the members forgelink uses (payload.go), so only those members
+// can make a delivery malformed; any other hook is KindOther with its
+// project read leniently. GitLab has no ping event (its "Test" button sends
+// a real push).
 func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 	ev := providers.Event{
 		Provider:   store.ProviderGitLab,
 		DeliveryID: w.DeliveryID(h),
 		RawKind:    h.Get(headerEvent),
 	}
-	var err error
-	switch gitlab.EventType(ev.RawKind) {
-	case "":
+	if ev.RawKind == "" {
 		return providers.Event{}, fmt.Errorf("%w: no %s header", providers.ErrMalformed, headerEvent)
-	case gitlab.EventTypePush:
+	}
+	var err error
+	switch kindOf(ev.RawKind, body) {
+	case gitlab.EventTypePush, gitlab.EventTypeTagPush:
 		err = parsePush(&ev, body)
-	case gitlab.EventTypeTagPush:
-		err = parseTagPush(&ev, body)
 	case gitlab.EventTypeMergeRequest:
 		err = parseMergeRequest(&ev, body)
 	default:
@@ -46,20 +56,33 @@ func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 	return ev, nil
 }
 
+// kindOf returns the hook type of a delivery: its header, or for a generic
+// hook the specific type its object_kind (else event_name) names.
+func kindOf(header string, body []byte) gitlab.EventType {
+	if header != eventSystemHook && header != eventServiceHook {
+		return gitlab.EventType(header)
+	}
+	var g generic
+	if json.Unmarshal(body, &g) != nil {
+		return gitlab.EventType(header) // parseOther judges the body
+	}
+	switch cmp.Or(g.ObjectKind, g.EventName) {
+	case "push":
+		return gitlab.EventTypePush
+	case "tag_push":
+		return gitlab.EventTypeTagPush
+	case "merge_request":
+		return gitlab.EventTypeMergeRequest
+	}
+	return gitlab.EventType(header)
+}
+
 func parsePush(ev *providers.Event, body []byte) error {
 	var p pushPayload
 	if err := decode(body, &p); err != nil {
 		return err
 	}
 	return setPush(ev, &p)
-}
-
-func parseTagPush(ev *providers.Event, body []byte) error {
-	var p tagPayload
-	if err := decode(body, &p); err != nil {
-		return err
-	}
-	return setPush(ev, p.asPush())
 }
 
 func setPush(ev *providers.Event, p *pushPayload) error {
@@ -75,7 +98,7 @@ func setPush(ev *providers.Event, p *pushPayload) error {
 func newPush(p *pushPayload) providers.Push {
 	commits := make([]providers.Commit, len(p.Commits))
 	for i := range p.Commits {
-		commits[i] = p.Commits[i].normalise()
+		commits[i] = p.Commits[i].Normalise()
 	}
 	refType, refName := splitRef(p.Ref)
 	// GitLab sends at most the newest 20 commits and counts all of them in
@@ -99,20 +122,6 @@ func newPush(p *pushPayload) providers.Push {
 		CommitsTruncated: truncated,
 		Files:            changedFiles(commits),
 		FilesIncomplete:  truncated,
-	}
-}
-
-func (c *pushCommit) normalise() providers.Commit {
-	return providers.Commit{
-		ID:          c.ID,
-		Message:     c.Message,
-		AuthorName:  c.Author.Name,
-		AuthorEmail: c.Author.Email,
-		Timestamp:   time.Time(c.Timestamp),
-		URL:         c.URL,
-		Added:       c.Added,
-		Modified:    c.Modified,
-		Removed:     c.Removed,
 	}
 }
 
@@ -228,7 +237,7 @@ func parseOther(ev *providers.Event, body []byte) error {
 	return nil
 }
 
-func repository(p *gitlab.PushEventProject) providers.Repository {
+func repository(p *project) providers.Repository {
 	return providers.Repository{
 		FullName:      p.PathWithNamespace,
 		CloneURLHTTP:  p.GitHTTPURL,
