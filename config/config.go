@@ -73,6 +73,8 @@ type Config struct {
 	Webhooks Webhooks    `yaml:"webhooks"`
 	// Store selects the embedded SQLite store or a shared PostgreSQL.
 	Store Store `yaml:"store"`
+	// Retention bounds what the store keeps of finished work (retention.go).
+	Retention Retention `yaml:"retention"`
 	// Providers locates the cloud providers' APIs (providers.go).
 	Providers Providers `yaml:"providers"`
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
@@ -177,6 +179,7 @@ func Default() *Config {
 		Limits:    Limits{Connections: DefaultMaxConnections, Hosts: DefaultMaxHosts},
 		Webhooks:  Webhooks{MaxBodyBytes: DefaultMaxBodyBytes, SecretOverlap: DefaultSecretOverlap},
 		Store:     Store{Driver: StoreSQLite},
+		Retention: defaultRetention(),
 	}
 }
 
@@ -435,6 +438,7 @@ func (c *Config) validate(runtime bool) error {
 		bad("log.format", "want auto, console or json, got %q", c.Log.Format)
 	}
 	c.validateStore(bad)
+	c.validateRetention(bad)
 	c.validateTransport(bad)
 	if c.Limits.Connections < 1 {
 		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)
