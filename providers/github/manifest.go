@@ -137,18 +137,25 @@ func webPage(webBaseURL, path string, query url.Values) (string, error) {
 	return u.String(), nil
 }
 
-// NewAppURL returns the page the manifest is posted to (a form with
-// fields manifest and state): <web>/settings/apps/new registers an App
-// owned by the signed-in user, <web>/organizations/{org}/settings/apps/new
+// NewAppURL returns the URL the manifest form is posted to, with state in
+// its query as GitHub's "Registering a GitHub App from a manifest"
+// documents (the form itself carries only manifest; GitHub reads state
+// from the URL and hands it back on the redirect):
+// <web>/settings/apps/new?state=... registers an App owned by the
+// signed-in user, <web>/organizations/{org}/settings/apps/new?state=...
 // one owned by org. github.com and GHES use the same paths.
-func NewAppURL(webBaseURL, org string) (string, error) {
+func NewAppURL(webBaseURL, org, state string) (string, error) {
+	var q url.Values
+	if state != "" {
+		q = url.Values{"state": {state}}
+	}
 	if org == "" {
-		return webPage(webBaseURL, "/settings/apps/new", nil)
+		return webPage(webBaseURL, "/settings/apps/new", q)
 	}
 	if !orgLogin.MatchString(org) {
 		return "", fmt.Errorf("github new app url: %w: %q is not an organization login", ErrInvalidParameter, org)
 	}
-	return webPage(webBaseURL, "/organizations/"+org+"/settings/apps/new", nil)
+	return webPage(webBaseURL, "/organizations/"+org+"/settings/apps/new", q)
 }
 
 // InstallURL returns the page that installs App slug, which sends the

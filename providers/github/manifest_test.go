@@ -99,20 +99,22 @@ func TestManifestParams(t *testing.T) {
 
 func TestNewAppURL(t *testing.T) {
 	tests := []struct {
-		name, web, org, want string
+		name, web, org, state, want string
 	}{
-		{"github.com user", "https://github.com", "", "https://github.com/settings/apps/new"},
-		{"github.com organization", "https://github.com/", "octo-org", "https://github.com/organizations/octo-org/settings/apps/new"},
-		{"GHES user", "https://ghe.example.com", "", "https://ghe.example.com/settings/apps/new"},
-		{"GHES organization", "https://ghe.example.com:8443/", "platform", "https://ghe.example.com:8443/organizations/platform/settings/apps/new"},
-		{"organization with a slash", "https://github.com", "a/b", ""},
-		{"organization with a query", "https://github.com", "a?x=1", ""},
-		{"relative base", "github.com", "", ""},
-		{"not http", "ssh://github.com", "", ""},
+		{"github.com user", "https://github.com", "", "abc123", "https://github.com/settings/apps/new?state=abc123"},
+		{"github.com organization", "https://github.com/", "octo-org", "abc123", "https://github.com/organizations/octo-org/settings/apps/new?state=abc123"},
+		{"GHES user", "https://ghe.example.com", "", "s1", "https://ghe.example.com/settings/apps/new?state=s1"},
+		{"GHES organization", "https://ghe.example.com:8443/", "platform", "s1", "https://ghe.example.com:8443/organizations/platform/settings/apps/new?state=s1"},
+		{"state escaped", "https://github.com", "", "a+b/c=&d", "https://github.com/settings/apps/new?state=a%2Bb%2Fc%3D%26d"},
+		{"no state", "https://github.com", "", "", "https://github.com/settings/apps/new"},
+		{"organization with a slash", "https://github.com", "a/b", "s", ""},
+		{"organization with a query", "https://github.com", "a?x=1", "s", ""},
+		{"relative base", "github.com", "", "s", ""},
+		{"not http", "ssh://github.com", "", "s", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewAppURL(tt.web, tt.org)
+			got, err := NewAppURL(tt.web, tt.org, tt.state)
 			if tt.want == "" {
 				if o := outcome(t, err); o != "invalid" {
 					t.Errorf("NewAppURL = %q, %s; want invalid", got, o)
@@ -234,11 +236,12 @@ func TestManifestFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newApp, err := NewAppURL(srv.URL, "octo-org")
+	newApp, err := NewAppURL(srv.URL, "octo-org", "st-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := redirectQuery(t, noRedirects, http.MethodPost, newApp, url.Values{"manifest": {string(manifest)}, "state": {"st-1"}}, testManifest.RedirectURL)
+	// GitHub takes state from the URL only: a form field is not handed back.
+	back := redirectQuery(t, noRedirects, http.MethodPost, newApp, url.Values{"manifest": {string(manifest)}, "state": {"form-state"}}, testManifest.RedirectURL)
 	if back.Get("state") != "st-1" || back.Get("code") == "" {
 		t.Fatalf("manifest callback query %v; want a code and state st-1", back)
 	}

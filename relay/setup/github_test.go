@@ -360,11 +360,15 @@ func submitManifest(t *testing.T, link string) response {
 	if action == nil {
 		t.Fatalf("no manifest form:\n%s", r.body)
 	}
+	target := html.UnescapeString(action[1])
+	if must(url.Parse(target)).Query().Get("state") == "" {
+		t.Errorf("form action %s: no state in its query, where GitHub reads it", target)
+	}
 	form := url.Values{}
 	for _, m := range formField.FindAllStringSubmatch(r.body, -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
-	return postForm(t, browser, html.UnescapeString(action[1]), form)
+	return postForm(t, browser, target, form)
 }
 
 func TestGHESHostManifestFlow(t *testing.T) {

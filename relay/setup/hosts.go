@@ -147,7 +147,7 @@ func (s *Service) renderManifestForm(w http.ResponseWriter, webURL, org, key, wh
 	if err != nil {
 		return err
 	}
-	action, err := github.NewAppURL(webURL, org)
+	action, err := github.NewAppURL(webURL, org, raw)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,6 @@ func (s *Service) renderManifestForm(w http.ResponseWriter, webURL, org, key, wh
 		Message:  "Sending you to GitHub to register forgelink's GitHub App on " + where + ". Review it there and create it.",
 		Action:   action,
 		Manifest: string(manifest),
-		State:    raw,
 		Provider: "GitHub",
 	})
 	return nil

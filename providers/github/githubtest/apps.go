@@ -599,7 +599,8 @@ func (s *Server) newAppPage(w http.ResponseWriter, r *http.Request) {
 	})
 	s.mu.Unlock()
 	code := s.ManifestCode(a.ID)
-	redirect(w, r, a.RedirectURL, url.Values{"code": {code}, "state": {r.FormValue("state")}})
+	// GitHub hands back the state of the page's URL, not of the form.
+	redirect(w, r, a.RedirectURL, url.Values{"code": {code}, "state": {r.URL.Query().Get("state")}})
 }
 
 // installPage installs the App on Options.InstallAccount with all of its

@@ -36,8 +36,9 @@
 // Web pages, for browser-driven set-up tests:
 //
 //   - POST /settings/apps/new and /organizations/{org}/settings/apps/new:
-//     the manifest form (fields manifest and state) registers the App and
-//     redirects to its redirect_url with code and state.
+//     the manifest form (field manifest; state in the URL's query, as
+//     GitHub reads it) registers the App and redirects to its redirect_url
+//     with code and that state.
 //   - GET /apps/{slug}/installations/new (github.com's path) and
 //     /github-apps/{slug}/installations/new (GHES's): installs the App on
 //     Options.InstallAccount with all its repositories, gives Options.User
