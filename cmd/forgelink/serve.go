@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	// Deferred after the store's Close, so it runs first: attempts in flight
 	// finish (up to the grace) before the store closes.
 	defer stopDelivering()
-	stopBackground := runBackground(ds.svc.Run, reconciler.Run)
+	stopBackground := runBackground(ds.svc.Run, reconciler.Run, newRetention(cfg, st, reg, log.Named("retention")))
 	defer stopBackground()
 	stopReload := reloadOnHUP(ctx, pl, reload, log, func() {
 		// Pipelines may name new repositories: their webhooks are made now.
