@@ -214,17 +214,6 @@ func TestOpenErrors(t *testing.T) {
 			want: "not a database",
 		},
 		{
-			name:   "damaged page",
-			asRoot: true,
-			setUp: func(t *testing.T, dir string) string {
-				path := filepath.Join(dir, "forgelink.db")
-				mustClose(t, mustOpen(t, path))
-				damagePage(t, path, 3)
-				return path
-			},
-			want: "database is damaged",
-		},
-		{
 			name:   "schema from a newer binary",
 			asRoot: true,
 			setUp: func(t *testing.T, dir string) string {
