@@ -171,7 +171,7 @@ const autoVacuumIncremental = 2
 // store compact` converts it while the daemon is stopped.
 func (s *Store) EnableIncrementalVacuum(ctx context.Context, maxBytes int64) (converted bool, err error) {
 	var mode int
-	if err := s.r.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+	if err := s.w.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return false, fmt.Errorf("read auto_vacuum: %w", err)
 	}
 	if mode == autoVacuumIncremental {
