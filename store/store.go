@@ -41,14 +41,22 @@ const (
 	StatusError     = "ERROR"
 )
 
-// Connection is a named link to one provider account. Its ARN is not stored:
-// it is rendered from ID, Region and the account, in the namespace
-// (codeconnections or codestar-connections) of the request that reads it.
+// ARN service prefixes. A resource keeps the prefix of the API namespace
+// that created it, whichever namespace reads it later (AWS's rename notes).
+const (
+	ServiceCodeConnections     = "codeconnections"
+	ServiceCodeStarConnections = "codestar-connections"
+)
+
+// Connection is a named link to one provider account. Its ARN is rendered
+// from Service, Region, the account and ID, all fixed at creation.
+// Connections are global: readable in every region, changed only in Region.
 type Connection struct {
 	ID           string // UUID, never reused
 	Name         string // 1-32 characters, unique among live connections
 	ProviderType string
-	Region       string // region the connection was created in
+	Region       string // home region: the region the connection was created in
+	Service      string // ARN service prefix; empty is written as ServiceCodeConnections
 	Status       string
 	StatusReason string // why the connection is in ERROR; empty otherwise
 	HostID       string // empty unless the provider is self-managed
@@ -67,7 +75,8 @@ type Host struct {
 	Name             string // 1-64 characters, unique per region
 	ProviderType     string
 	ProviderEndpoint string
-	Region           string
+	Region           string // the only region that sees the host
+	Service          string // ARN service prefix; empty is written as ServiceCodeConnections
 	Status           string
 	StatusMessage    string
 	VPC              *VPCConfiguration // informational; forgelink provisions no VPC resources

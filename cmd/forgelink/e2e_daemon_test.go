@@ -237,9 +237,9 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 		{"/healthz", []string{"ok"}},
 		{"/readyz", []string{"ready"}},
 		{"/metrics", []string{
-			`forgelink_api_requests_total{operation="ListConnections",outcome="success"} 1`,
-			`forgelink_api_requests_total{operation="GetConnection",outcome="ResourceNotFoundException"} 1`,
-			`forgelink_api_request_duration_seconds_count{operation="ListConnections",outcome="success"} 1`,
+			`forgelink_api_requests_total{operation="ListConnections",outcome="success",region="us-east-1"} 1`,
+			`forgelink_api_requests_total{operation="GetConnection",outcome="ResourceNotFoundException",region="us-east-1"} 1`,
+			`forgelink_api_request_duration_seconds_count{operation="ListConnections",outcome="success",region="us-east-1"} 1`,
 		}},
 	} {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {

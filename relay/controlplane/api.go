@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,12 +85,16 @@ type Authenticator interface {
 
 // Options configure an API.
 type Options struct {
-	Store     Store
-	Log       *zap.Logger
-	Auth      Authenticator // nil: unauthenticated (loopback-only deployments)
-	Metrics   *Metrics      // nil: not measured
-	Keyring   Keyring
-	Region    string
+	Store   Store
+	Log     *zap.Logger
+	Auth    Authenticator // nil: unauthenticated (loopback-only deployments)
+	Metrics *Metrics      // nil: not measured
+	Keyring Keyring
+	// Region is the default region: an unsigned request's.
+	Region string
+	// Regions are the regions served, Region first (a request's is its
+	// SigV4 credential scope's); nil: Region alone.
+	Regions   []string
 	AccountID string
 	Limits    Limits
 	// WebhookBaseURL is the externally reachable base URL of forgelink's
@@ -152,6 +157,8 @@ type API struct {
 	opts Options
 	ops  map[string]operation // the CodeConnections operations
 	ext  map[string]operation // forgelink's own, in the forgelink namespace
+	// arns: connection id → its own ARN, which never changes (region.go).
+	arns sync.Map
 }
 
 // call is one decoded request on its way to an operation.
@@ -210,14 +217,14 @@ func New(opts Options) *API {
 	fl := func(name string) string { return extPrefix + name }
 	a.ops = map[string]operation{
 		"CreateConnection":     op(a, a.createConnectionAccess, a.createConnection),
-		"GetConnection":        op(a, onConnection(connectionArnOf, cc("GetConnection")), a.getConnection),
+		"GetConnection":        op(a, onConnection(a, connectionArnOf, cc("GetConnection")), a.getConnection),
 		"ListConnections":      op(a, a.listConnectionsAccess, a.listConnections),
-		"DeleteConnection":     op(a, onConnection(connectionArnOf, cc("DeleteConnection")), a.deleteConnection),
+		"DeleteConnection":     op(a, onConnection(a, connectionArnOf, cc("DeleteConnection")), a.deleteConnection),
 		"CreateHost":           op(a, a.createHostAccess, a.createHost),
-		"GetHost":              op(a, onHost(cc("GetHost"), false), a.getHost),
+		"GetHost":              op(a, a.onHost(cc("GetHost"), false), a.getHost),
 		"ListHosts":            op(a, listing(cc("ListHosts"), listOf), a.listHosts),
 		"UpdateHost":           op(a, a.updateHostAccess, a.updateHost),
-		"DeleteHost":           op(a, onHost(cc("DeleteHost"), false), a.deleteHost),
+		"DeleteHost":           op(a, a.onHost(cc("DeleteHost"), false), a.deleteHost),
 		"TagResource":          op(a, a.tagResourceAccess, a.tagResource),
 		"UntagResource":        op(a, a.untagResourceAccess, a.untagResource),
 		"ListTagsForResource":  op(a, a.listTagsAccess, a.listTagsForResource),
@@ -229,7 +236,7 @@ func New(opts Options) *API {
 	}
 	a.addSyncOperations(a.ops)
 	a.ext = map[string]operation{
-		"GetConnectionWebhook":          op(a, onConnection(webhookArnOf, fl("GetConnectionWebhook")), a.getConnectionWebhook),
+		"GetConnectionWebhook":          op(a, onConnection(a, webhookArnOf, fl("GetConnectionWebhook")), a.getConnectionWebhook),
 		"RotateConnectionWebhookSecret": op(a, a.rotateSecretAccess, a.rotateConnectionWebhookSecret),
 		"ListEvents":                    op(a, a.listEventsAccess, a.listEvents),
 		"GetEvent":                      op(a, a.onEvent(fl("GetEvent")), a.getEvent),
@@ -240,9 +247,9 @@ func New(opts Options) *API {
 		"DiscardDelivery":               op(a, a.onDelivery(fl("DiscardDelivery")), a.discardDelivery),
 		"ListPipelines":                 op(a, listing(fl("ListPipelines"), listPipelinesOf), a.listPipelines),
 		"GetPipeline":                   op(a, a.getPipelineAccess, a.getPipeline),
-		"CompleteConnection":            op(a, completeAccess, a.completeConnection),
+		"CompleteConnection":            op(a, a.completeAccess, a.completeConnection),
 		"StartConnectionSetup":          op(a, a.setupConnectionAccess, a.startConnectionSetup),
-		"StartHostSetup":                op(a, onHost(cc("StartAppRegistrationHandshake"), true), a.startHostSetup),
+		"StartHostSetup":                op(a, a.onHost(cc("StartAppRegistrationHandshake"), true), a.startHostSetup),
 		"StartGitHubAppSetup":           op(a, onNothing[gitHubAppSetupIn](fl("StartGitHubAppSetup")), a.startGitHubAppSetup),
 		"ConfigureHostApp":              op(a, a.configureHostAccess, a.configureHostApp),
 		"GetConnectionToken":            op(a, a.connectionTokenAccess, a.getConnectionToken),
@@ -255,42 +262,48 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := uuid.NewString()
 	w.Header().Set("X-Amzn-Requestid", requestID)
-	opName, out, err := a.serve(r)
+	opName, region, out, err := a.serve(r)
 	outcome := "success"
 	if err != nil {
-		outcome = a.writeError(w, opName, requestID, err)
+		outcome = a.writeError(w, opName, region, requestID, err)
 	} else {
 		writeJSON(w, http.StatusOK, out)
 	}
-	a.opts.Metrics.observe(opName, outcome, time.Since(start))
+	a.opts.Metrics.observe(opName, region, outcome, time.Since(start))
 }
 
-// serve resolves the operation, authenticates, authorizes and runs it. The returned
-// operation name is "unknown" until the target is recognised, to keep metric
-// labels bounded.
-func (a *API) serve(r *http.Request) (opName string, out any, err error) {
-	opName = "unknown"
+// serve resolves the operation, authenticates, authorizes and runs it. The
+// returned operation name is "unknown" until the target is recognised, and
+// the region "none" until the request's is known (a served one), to keep
+// metric labels bounded.
+func (a *API) serve(r *http.Request) (opName, region string, out any, err error) {
+	opName, region = "unknown", "none"
 	if r.Method != http.MethodPost {
-		return opName, nil, newError(codeUnknownOperation, "the control plane accepts only POST, got %s", r.Method)
+		return opName, region, nil, newError(codeUnknownOperation, "the control plane accepts only POST, got %s", r.Method)
 	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return opName, nil, err
+		return opName, region, nil, err
 	}
 	ns, name, err := a.resolveTarget(r.Header.Get("X-Amz-Target"))
 	if err != nil {
-		return opName, nil, err
+		return opName, region, nil, err
 	}
 	opName = name
 	body, err := readBody(r)
 	if err != nil {
-		return opName, nil, err
+		return opName, region, nil, err
 	}
 	ctx, err := a.authenticate(r, ns, body)
 	if err != nil {
-		return opName, nil, err
+		return opName, region, nil, err
 	}
-	out, err = a.operations(ns)[name](ctx, call{ns: ns, body: body})
-	return opName, out, err
+	req, err := a.requestRegion(r)
+	if err != nil {
+		return opName, region, nil, err
+	}
+	region = req
+	out, err = a.operations(ns)[name](context.WithValue(ctx, regionKey{}, region), call{ns: ns, body: body})
+	return opName, region, out, err
 }
 
 // resolveTarget accepts both spellings clients send: the short
@@ -450,9 +463,9 @@ func memberSeparators(b []byte) int {
 	return n
 }
 
-func (a *API) writeError(w http.ResponseWriter, op, requestID string, err error) string {
+func (a *API) writeError(w http.ResponseWriter, op, region, requestID string, err error) string {
 	e, internal := toWire(err)
-	log := a.opts.Log.With(zap.String("operation", op), zap.String("request_id", requestID), zap.String("code", e.code))
+	log := a.opts.Log.With(zap.String("operation", op), zap.String("region", region), zap.String("request_id", requestID), zap.String("code", e.code))
 	if internal {
 		log.Error("control plane request failed", zap.Error(err))
 	} else {

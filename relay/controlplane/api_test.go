@@ -59,7 +59,7 @@ func newFixture(t testing.TB, limits Limits, auth bool, configure ...func(*Optio
 	opts := Options{Store: st, Log: zap.NewNop(), Keyring: kr, Region: testRegion, AccountID: "123456789012", Limits: limits,
 		WebhookBaseURL: "https://forgelink.example", SecretOverlap: time.Hour}
 	if auth {
-		opts.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+		opts.Auth = &sigv4.Verifier{Regions: []string{testRegion}, Secret: func(id string) (string, bool) {
 			return testSecret, id == testKeyID
 		}}
 	}
@@ -137,14 +137,15 @@ func TestConnectionLifecycleAcrossNamespaces(t *testing.T) {
 		t.Errorf("CreateConnection echoed tags %v", created.Tags)
 	}
 
-	// The legacy namespace reads the same record and names it in its own ARN form.
-	got, err := f.cs.GetConnection(ctx, &codestarconnections.GetConnectionInput{ConnectionArn: &arn})
+	// The legacy namespace reads the same record and returns its ARN as
+	// created; it also takes the ARN in its own prefix.
+	legacyARN := strings.Replace(arn, ":codeconnections:", ":codestar-connections:", 1)
+	got, err := f.cs.GetConnection(ctx, &codestarconnections.GetConnectionInput{ConnectionArn: &legacyARN})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := got.Connection
-	legacyARN := strings.Replace(arn, ":codeconnections:", ":codestar-connections:", 1)
-	if aws.ToString(c.ConnectionArn) != legacyARN || aws.ToString(c.ConnectionName) != "my-github" ||
+	if aws.ToString(c.ConnectionArn) != arn || aws.ToString(c.ConnectionName) != "my-github" ||
 		c.ConnectionStatus != cstypes.ConnectionStatusPending || c.ProviderType != cstypes.ProviderTypeGithub ||
 		aws.ToString(c.OwnerAccountId) != "123456789012" || c.HostArn != nil {
 		t.Errorf("GetConnection = %+v", c)

@@ -198,27 +198,10 @@ func (a *API) resourceTags(ctx context.Context, arn string) ([]store.Tag, error)
 	if !ok || r.account != a.opts.AccountID || r.partition != "aws" {
 		return nil, nil
 	}
-	ref := store.ResourceRef{Kind: r.kind}
-	var err error
-	switch r.kind {
-	case store.KindConnection:
-		var c store.Connection
-		c, err = a.lookupConnection(ctx, "ResourceArn", arn)
-		ref.ID = c.ID
-	case store.KindHost:
-		var h store.Host
-		h, err = a.lookupHost(ctx, "ResourceArn", arn)
-		ref.ID = h.ID
-	case store.KindRepositoryLink:
-		var l store.RepositoryLink
-		l, err = a.lookupLink(ctx, "ResourceArn", arn)
-		ref.ID = l.ID
-	default:
-		return nil, nil
-	}
+	res, err := a.lookupResource(ctx, arn)
 	if err == nil {
 		var tags []store.Tag
-		tags, err = a.opts.Store.ListTags(ctx, ref)
+		tags, err = a.opts.Store.ListTags(ctx, res.ref)
 		if err == nil {
 			return tags, nil
 		}

@@ -52,7 +52,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 	policies := map[string]policy.Policy{}
 	authz := newLateAuthorizer()
 	af.fixture = newFixture(t, Limits{}, true, func(o *Options) {
-		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+		o.Auth = &sigv4.Verifier{Regions: []string{testRegion}, Secret: func(id string) (string, bool) {
 			if id == testKeyID {
 				return testSecret, true
 			}
@@ -431,7 +431,7 @@ func TestResourceTagsLoadedOnlyWhenRead(t *testing.T) {
 	f := newFixture(t, Limits{}, true, func(o *Options) {
 		counting.Store = o.Store
 		o.Store = counting
-		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+		o.Auth = &sigv4.Verifier{Regions: []string{testRegion}, Secret: func(id string) (string, bool) {
 			if id == testKeyID {
 				return testSecret, true
 			}

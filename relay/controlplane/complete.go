@@ -40,11 +40,11 @@ type completeIn struct {
 
 // completeAccess: UpdateConnectionInstallation on the connection, the
 // action with which AWS binds a connection to its provider credential.
-func completeAccess(ctx context.Context, c call, in *completeIn) ([]policy.Request, error) {
+func (a *API) completeAccess(ctx context.Context, c call, in *completeIn) ([]policy.Request, error) {
 	if err := checkToken("Token", in.Token); err != nil {
 		return nil, err
 	}
-	return onConnection(func(in *completeIn) *string { return in.ConnectionArn }, actionPrefix+"UpdateConnectionInstallation")(ctx, c, in)
+	return onConnection(a, func(in *completeIn) *string { return in.ConnectionArn }, actionPrefix+"UpdateConnectionInstallation")(ctx, c, in)
 }
 
 // completeConnection is the headless completion of a connection, for build
@@ -58,6 +58,9 @@ func (a *API) completeConnection(ctx context.Context, _ call, in *completeIn) (a
 	arn := *in.ConnectionArn
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", arn)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.inHomeRegion(ctx, "connection "+arn, conn.Region); err != nil {
 		return nil, err
 	}
 	apiURL, err := a.providerAPI(ctx, conn, arn)

@@ -23,20 +23,33 @@ type wireConnection struct {
 	StatusReason string `json:"StatusReason,omitempty"`
 }
 
-func (a *API) connectionOut(ns namespace, c store.Connection) wireConnection {
+// connectionOut renders a connection as stored, whatever the namespace
+// and region of the request: its own ARN, and its host's (hosts names the
+// hosts already rendered for this answer).
+func (a *API) connectionOut(ctx context.Context, c store.Connection, hosts map[string]string) (wireConnection, error) {
 	out := wireConnection{
 		ConnectionName:   c.Name,
-		ConnectionArn:    formatARN(ns, c.Region, a.opts.AccountID, store.KindConnection, c.ID),
+		ConnectionArn:    a.connectionARNOf(c),
 		ProviderType:     c.ProviderType,
 		OwnerAccountID:   a.opts.AccountID,
 		ConnectionStatus: c.Status,
 		StatusReason:     c.StatusReason,
 	}
-	if c.HostID != "" {
-		arn := formatARN(ns, a.opts.Region, a.opts.AccountID, store.KindHost, c.HostID)
-		out.HostArn = &arn
+	if c.HostID == "" {
+		return out, nil
 	}
-	return out
+	arn, ok := hosts[c.HostID]
+	if !ok {
+		// A host with live connections cannot be deleted.
+		h, err := a.opts.Store.GetHost(ctx, c.HostID)
+		if err != nil {
+			return out, fmt.Errorf("host of connection %s: %w", c.ID, err)
+		}
+		arn = a.hostARNOf(h)
+		hosts[c.HostID] = arn
+	}
+	out.HostArn = &arn
+	return out, nil
 }
 
 type createConnectionIn struct {
@@ -68,21 +81,23 @@ func (a *API) createConnectionAccess(ctx context.Context, c call, in *createConn
 	if a.authorizing() && !a.opts.Authorizer.MayAllow(callerOf(ctx), action) {
 		return nil, deniedError(callerOf(ctx), on(action, "*"), policy.NotAllowed)
 	}
-	in.conn = store.Connection{Name: *in.ConnectionName, Region: a.opts.Region, Status: store.StatusPending}
+	// The caller's region becomes the home region; the ARN keeps the
+	// namespace's service prefix for good.
+	in.conn = store.Connection{Name: *in.ConnectionName, Region: a.region(ctx), Service: c.ns.service, Status: store.StatusPending}
 	if err := a.resolveProvider(ctx, c.ns, &in.conn, in.ProviderType, in.HostArn); err != nil {
 		return nil, err
 	}
 	return []policy.Request{withRequestTags(on(action, "*", policy.KeyProviderType, in.conn.ProviderType), tags)}, nil
 }
 
-func (a *API) createConnection(ctx context.Context, c call, in *createConnectionIn) (any, error) {
+func (a *API) createConnection(ctx context.Context, _ call, in *createConnectionIn) (any, error) {
 	if err := a.insertConnection(ctx, &in.conn, in.tags); err != nil {
 		return nil, err
 	}
 	out := struct {
 		ConnectionArn string
 		Tags          []wireTag `json:",omitempty"`
-	}{ConnectionArn: formatARN(c.ns, in.conn.Region, a.opts.AccountID, store.KindConnection, in.conn.ID), Tags: in.Tags}
+	}{ConnectionArn: a.connectionARNOf(in.conn), Tags: in.Tags}
 	return out, nil
 }
 
@@ -137,7 +152,7 @@ func (a *API) insertConnection(ctx context.Context, conn *store.Connection, tags
 	case errors.Is(err, store.ErrAlreadyExists):
 		return onResource(fmt.Sprintf("connection named %q", conn.Name), store.ErrAlreadyExists)
 	case errors.Is(err, store.ErrLimitExceeded):
-		return newError(codeLimitExceeded, "the account already has the maximum of %d connections", a.opts.Limits.Connections)
+		return newError(codeLimitExceeded, "the account already has the maximum of %d connections in %s", a.opts.Limits.Connections, conn.Region)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnavailable):
 		// The host was deleted or changed since it was looked up.
 		return onResource("host of this connection", err)
@@ -146,8 +161,10 @@ func (a *API) insertConnection(ctx context.Context, conn *store.Connection, tags
 	}
 }
 
-// lookupConnection resolves a connection ARN to its record. ARNs of another
-// account or region, or of another resource type, name nothing here.
+// lookupConnection resolves a connection ARN, in either service prefix, to
+// its record, from any region: connections are global. An ARN of another
+// account, of a region that is not the connection's home, or of another
+// resource type names nothing.
 func (a *API) lookupConnection(ctx context.Context, field, arn string) (store.Connection, error) {
 	r, err := a.parseResourceARN(field, arn, store.KindConnection)
 	if err != nil {
@@ -160,6 +177,7 @@ func (a *API) lookupConnection(ctx context.Context, field, arn string) (store.Co
 	if err != nil {
 		return store.Connection{}, onResource("connection "+arn, err)
 	}
+	a.rememberARN(conn)
 	return conn, nil
 }
 
@@ -181,10 +199,10 @@ func (a *API) parseResourceARN(field, arn string, kind store.ResourceKind) (reso
 type connectionIn struct{ ConnectionArn *string }
 
 // onConnection is the access of an operation on the connection its
-// ConnectionArn names.
-func onConnection[In any](arn func(*In) *string, actions ...string) func(context.Context, call, *In) ([]policy.Request, error) {
-	return func(_ context.Context, _ call, in *In) ([]policy.Request, error) {
-		r, err := checkARN("ConnectionArn", arn(in), store.KindConnection, maxConnectionARN)
+// ConnectionArn names, authorised on the connection's own ARN.
+func onConnection[In any](a *API, arn func(*In) *string, actions ...string) func(context.Context, call, *In) ([]policy.Request, error) {
+	return func(ctx context.Context, _ call, in *In) ([]policy.Request, error) {
+		r, err := a.resolveARN(ctx, "ConnectionArn", arn(in), store.KindConnection)
 		if err != nil {
 			return nil, err
 		}
@@ -198,12 +216,16 @@ func onConnection[In any](arn func(*In) *string, actions ...string) func(context
 
 func connectionArnOf(in *connectionIn) *string { return in.ConnectionArn }
 
-func (a *API) getConnection(ctx context.Context, c call, in *connectionIn) (any, error) {
+func (a *API) getConnection(ctx context.Context, _ call, in *connectionIn) (any, error) {
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
 	if err != nil {
 		return nil, err
 	}
-	return struct{ Connection wireConnection }{a.connectionOut(c.ns, conn)}, nil
+	out, err := a.connectionOut(ctx, conn, map[string]string{})
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Connection wireConnection }{out}, nil
 }
 
 type listConnectionsIn struct {
@@ -231,7 +253,9 @@ func (a *API) listConnectionsAccess(_ context.Context, c call, in *listConnectio
 	return []policy.Request{r}, nil
 }
 
-func (a *API) listConnections(ctx context.Context, c call, in *listConnectionsIn) (any, error) {
+// listConnections lists the connections of every home region: they are
+// global.
+func (a *API) listConnections(ctx context.Context, _ call, in *listConnectionsIn) (any, error) {
 	filter, err := a.connectionFilter(ctx, in.ProviderTypeFilter, in.HostArnFilter)
 	if err != nil {
 		return nil, err
@@ -243,9 +267,7 @@ func (a *API) listConnections(ctx context.Context, c call, in *listConnectionsIn
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
-	conns, err = filterVisible(ctx, a, in.list, conns, func(conn store.Connection) string {
-		return formatARN(namespaces[0], conn.Region, a.opts.AccountID, store.KindConnection, conn.ID)
-	})
+	conns, err = filterVisible(ctx, a, in.list, conns, a.connectionARNOf)
 	if err != nil {
 		return nil, err
 	}
@@ -253,8 +275,13 @@ func (a *API) listConnections(ctx context.Context, c call, in *listConnectionsIn
 		Connections []wireConnection
 		NextToken   *string `json:",omitempty"`
 	}{Connections: []wireConnection{}, NextToken: next}
+	hosts := map[string]string{}
 	for _, conn := range conns {
-		out.Connections = append(out.Connections, a.connectionOut(c.ns, conn))
+		w, err := a.connectionOut(ctx, conn, hosts)
+		if err != nil {
+			return nil, err
+		}
+		out.Connections = append(out.Connections, w)
 	}
 	return out, nil
 }
@@ -274,9 +301,12 @@ func (a *API) connectionFilter(ctx context.Context, providerType, hostARN *strin
 	return f, nil
 }
 
-func (a *API) deleteConnection(ctx context.Context, c call, in *connectionIn) (any, error) {
+func (a *API) deleteConnection(ctx context.Context, _ call, in *connectionIn) (any, error) {
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", *in.ConnectionArn)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.inHomeRegion(ctx, "connection "+*in.ConnectionArn, conn.Region); err != nil {
 		return nil, err
 	}
 	if err := a.releaseConnection(ctx, conn, *in.ConnectionArn); err != nil {

@@ -89,6 +89,10 @@ func toWire(err error) (e *apiError, internal bool) {
 	if errors.As(err, &e) {
 		return e, false
 	}
+	var home *homeRegionError
+	if errors.As(err, &home) {
+		return newError(codeInvalidInput, "%s", home.Error()), false
+	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		return &apiError{code: se.Code, status: se.Status(), msg: se.Message}, false

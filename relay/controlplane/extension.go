@@ -52,13 +52,16 @@ func (a *API) rotateSecretAccess(ctx context.Context, c call, in *webhookIn) ([]
 	if s := in.OverlapSeconds; s != nil && (*s < 0 || *s > 30*24*3600) {
 		return nil, validationError("Value '%d' at 'OverlapSeconds' failed to satisfy constraint: Member must be between 0 and 2592000", *s)
 	}
-	return onConnection(webhookArnOf, extPrefix+"RotateConnectionWebhookSecret")(ctx, c, in)
+	return onConnection(a, webhookArnOf, extPrefix+"RotateConnectionWebhookSecret")(ctx, c, in)
 }
 
 func (a *API) rotateConnectionWebhookSecret(ctx context.Context, _ call, in *webhookIn) (any, error) {
 	arn := *in.ConnectionArn
 	conn, err := a.lookupConnection(ctx, "ConnectionArn", arn)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.inHomeRegion(ctx, "connection "+arn, conn.Region); err != nil {
 		return nil, err
 	}
 	overlap := a.opts.SecretOverlap
@@ -131,10 +134,10 @@ func (a *API) eventOut(e store.Event) eventSummary {
 	}
 }
 
-// connectionARN names a connection in forgelink's own operations, which
-// use the codeconnections form.
+// connectionARN names a connection in forgelink's own operations: its own
+// ARN (region.go).
 func (a *API) connectionARN(id string) string {
-	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, id)
+	return a.storedConnectionARN(id)
 }
 
 type listEventsIn struct {

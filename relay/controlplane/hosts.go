@@ -22,10 +22,10 @@ type wireHost struct {
 	StatusMessage    string   `json:"StatusMessage,omitempty"`
 }
 
-func (a *API) hostOut(ns namespace, h store.Host) wireHost {
+func (a *API) hostOut(h store.Host) wireHost {
 	return wireHost{
 		Name:             h.Name,
-		HostArn:          formatARN(ns, h.Region, a.opts.AccountID, store.KindHost, h.ID),
+		HostArn:          a.hostARNOf(h),
 		ProviderType:     h.ProviderType,
 		ProviderEndpoint: h.ProviderEndpoint,
 		VpcConfiguration: toWireVPC(h.VPC),
@@ -34,15 +34,16 @@ func (a *API) hostOut(ns namespace, h store.Host) wireHost {
 	}
 }
 
-// lookupHost resolves a host ARN. Hosts are regional: a host ARN of another
-// region names nothing here.
+// lookupHost resolves a host ARN. Hosts are regional: a host of another
+// region than the request's names nothing, as AWS answers for a host that
+// does not exist.
 func (a *API) lookupHost(ctx context.Context, field, arn string) (store.Host, error) {
 	r, err := a.parseResourceARN(field, arn, store.KindHost)
 	if err != nil {
 		return store.Host{}, err
 	}
 	h, err := a.opts.Store.GetHost(ctx, r.id)
-	if err == nil && (h.Region != r.region || h.Region != a.opts.Region) {
+	if err == nil && (h.Region != r.region || h.Region != a.region(ctx)) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
@@ -61,7 +62,7 @@ type createHostIn struct {
 	tags             []store.Tag
 }
 
-func (a *API) createHostAccess(_ context.Context, c call, in *createHostIn) ([]policy.Request, error) {
+func (a *API) createHostAccess(ctx context.Context, c call, in *createHostIn) ([]policy.Request, error) {
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -95,7 +96,8 @@ func (a *API) createHostAccess(_ context.Context, c call, in *createHostIn) ([]p
 		Name:             *in.Name,
 		ProviderType:     *in.ProviderType,
 		ProviderEndpoint: strings.TrimRight(*in.ProviderEndpoint, "/"),
-		Region:           a.opts.Region,
+		Region:           a.region(ctx),
+		Service:          c.ns.service,
 		Status:           store.StatusPending,
 		VPC:              vpc,
 	}
@@ -115,7 +117,7 @@ func withVPC(r policy.Request, vpc *store.VPCConfiguration) policy.Request {
 	return r
 }
 
-func (a *API) createHost(ctx context.Context, c call, in *createHostIn) (any, error) {
+func (a *API) createHost(ctx context.Context, _ call, in *createHostIn) (any, error) {
 	h := in.host
 	switch err := a.opts.Store.CreateHost(ctx, h, in.tags, a.opts.Limits.Hosts); {
 	case errors.Is(err, store.ErrLimitExceeded):
@@ -128,7 +130,7 @@ func (a *API) createHost(ctx context.Context, c call, in *createHostIn) (any, er
 	return struct {
 		HostArn string
 		Tags    []wireTag `json:",omitempty"`
-	}{formatARN(c.ns, h.Region, a.opts.AccountID, store.KindHost, h.ID), in.Tags}, nil
+	}{a.hostARNOf(h), in.Tags}, nil
 }
 
 // hostID builds "<name>-<8 hex>" as AWS does. Host names may hold any
@@ -151,11 +153,12 @@ func hostID(name string) string {
 // hostIn is the input of the operations on one host.
 type hostIn struct{ HostArn *string }
 
-// onHost is the access of an operation on the host its HostArn names;
-// the set-up actions also carry codeconnections:HostArn.
-func onHost(action string, withKey bool) func(context.Context, call, *hostIn) ([]policy.Request, error) {
-	return func(_ context.Context, _ call, in *hostIn) ([]policy.Request, error) {
-		arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
+// onHost is the access of an operation on the host its HostArn names,
+// authorised on the host's own ARN; the set-up actions also carry
+// codeconnections:HostArn.
+func (a *API) onHost(action string, withKey bool) func(context.Context, call, *hostIn) ([]policy.Request, error) {
+	return func(ctx context.Context, _ call, in *hostIn) ([]policy.Request, error) {
+		arn, err := a.resolveARN(ctx, "HostArn", in.HostArn, store.KindHost)
 		if err != nil {
 			return nil, err
 		}
@@ -198,16 +201,17 @@ func listing[In any](action string, list func(*In) *policy.Request) func(context
 
 func listOf(in *listIn) *policy.Request { return &in.list }
 
-func (a *API) listHosts(ctx context.Context, c call, in *listIn) (any, error) {
-	hosts, next, err := listPage(in.MaxResults, in.NextToken, "hosts\x00"+a.opts.Region, func(p store.Page) ([]store.Host, error) {
-		return a.opts.Store.ListHosts(ctx, store.HostFilter{Region: a.opts.Region}, p)
+// listHosts lists the hosts of the request's region only: hosts are
+// regional.
+func (a *API) listHosts(ctx context.Context, _ call, in *listIn) (any, error) {
+	region := a.region(ctx)
+	hosts, next, err := listPage(in.MaxResults, in.NextToken, "hosts\x00"+region, func(p store.Page) ([]store.Host, error) {
+		return a.opts.Store.ListHosts(ctx, store.HostFilter{Region: region}, p)
 	}, func(h store.Host) string { return h.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
-	hosts, err = filterVisible(ctx, a, in.list, hosts, func(h store.Host) string {
-		return formatARN(namespaces[0], h.Region, a.opts.AccountID, store.KindHost, h.ID)
-	})
+	hosts, err = filterVisible(ctx, a, in.list, hosts, a.hostARNOf)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +220,7 @@ func (a *API) listHosts(ctx context.Context, c call, in *listIn) (any, error) {
 		NextToken *string `json:",omitempty"`
 	}{Hosts: []wireHost{}, NextToken: next}
 	for _, h := range hosts {
-		out.Hosts = append(out.Hosts, a.hostOut(c.ns, h))
+		out.Hosts = append(out.Hosts, a.hostOut(h))
 	}
 	return out, nil
 }
@@ -228,8 +232,8 @@ type updateHostIn struct {
 	update           store.HostUpdate
 }
 
-func (a *API) updateHostAccess(_ context.Context, _ call, in *updateHostIn) ([]policy.Request, error) {
-	arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
+func (a *API) updateHostAccess(ctx context.Context, _ call, in *updateHostIn) ([]policy.Request, error) {
+	arn, err := a.resolveARN(ctx, "HostArn", in.HostArn, store.KindHost)
 	if err != nil {
 		return nil, err
 	}

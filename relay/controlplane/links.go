@@ -48,14 +48,14 @@ type wireLink struct {
 	RepositoryName    string
 }
 
-// linkOut renders a link. A link lives in its connection's region, so
-// both ARNs use the link's.
-func (a *API) linkOut(ns namespace, l store.RepositoryLink) struct{ RepositoryLinkInfo wireLink } {
+// linkOut renders a link: its connection's own ARN, and its own in its
+// connection's home region.
+func (a *API) linkOut(l store.RepositoryLink) struct{ RepositoryLinkInfo wireLink } {
 	out := wireLink{
-		ConnectionArn:     formatARN(ns, l.Region, a.opts.AccountID, store.KindConnection, l.ConnectionID),
+		ConnectionArn:     a.connectionARN(l.ConnectionID),
 		OwnerId:           l.OwnerID,
 		ProviderType:      l.ProviderType,
-		RepositoryLinkArn: formatARN(ns, l.Region, a.opts.AccountID, store.KindRepositoryLink, l.ID),
+		RepositoryLinkArn: a.linkARNOf(l),
 		RepositoryLinkId:  l.ID,
 		RepositoryName:    l.RepositoryName,
 	}
@@ -75,7 +75,7 @@ type createLinkIn struct {
 // createLinkAccess: CreateRepositoryLink, PassConnection and UseConnection
 // (with the repository's keys) on the connection, as IAM's reference has
 // it, and TagResource on the new link when tags are given.
-func (a *API) createLinkAccess(_ context.Context, _ call, in *createLinkIn) ([]policy.Request, error) {
+func (a *API) createLinkAccess(ctx context.Context, _ call, in *createLinkIn) ([]policy.Request, error) {
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -84,7 +84,7 @@ func (a *API) createLinkAccess(_ context.Context, _ call, in *createLinkIn) ([]p
 			return nil, err
 		}
 	}
-	conn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+	conn, err := a.resolveARN(ctx, "ConnectionArn", in.ConnectionArn, store.KindConnection)
 	if err != nil {
 		return nil, err
 	}
@@ -106,22 +106,37 @@ func (a *API) createLinkAccess(_ context.Context, _ call, in *createLinkIn) ([]p
 		on(actionUseConnection, conn, policy.KeyFullRepositoryID, owner+"/"+name, policy.KeyOwnerID, owner, policy.KeyRepositoryName, name),
 	}
 	if len(in.tags) > 0 {
-		reqs = append(reqs, withRequestTags(on(actionPrefix+"TagResource", a.linkARN(in.id)), in.tags))
+		// The new link lives in its connection's home region.
+		r, _ := parseARN(conn)
+		link := a.arnOf(store.ServiceCodeConnections, r.region, store.KindRepositoryLink, in.id)
+		reqs = append(reqs, withRequestTags(on(actionPrefix+"TagResource", link), in.tags))
 	}
 	return reqs, nil
 }
 
-// linkARN names a repository link in the codeconnections form.
-func (a *API) linkARN(id string) string {
-	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindRepositoryLink, id)
+// linkResource is the ARN an operation on the link id is authorised on:
+// the link's own, or, for a link that does not exist, one in the
+// request's region.
+func (a *API) linkResource(ctx context.Context, id string) (string, error) {
+	l, err := a.opts.Store.GetRepositoryLink(ctx, id)
+	switch {
+	case err == nil:
+		return a.linkARNOf(l), nil
+	case errors.Is(err, store.ErrNotFound):
+		return a.arnOf(store.ServiceCodeConnections, a.region(ctx), store.KindRepositoryLink, id), nil
+	}
+	return "", fmt.Errorf("repository link %s: %w", id, err)
 }
 
 // createRepositoryLink accepts a connection in any status: its hook is
 // registered once the connection is AVAILABLE. EncryptionKeyArn is kept and
 // echoed only; forgelink seals its secrets with its own keyring.
-func (a *API) createRepositoryLink(ctx context.Context, c call, in *createLinkIn) (any, error) {
+func (a *API) createRepositoryLink(ctx context.Context, _ call, in *createLinkIn) (any, error) {
 	conn, err := a.linkConnection(ctx, *in.ConnectionArn)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.inHomeRegion(ctx, "connection "+*in.ConnectionArn, conn.Region); err != nil {
 		return nil, err
 	}
 	if err := checkRepository(conn.ProviderType, *in.OwnerId, *in.RepositoryName); err != nil {
@@ -144,7 +159,7 @@ func (a *API) createRepositoryLink(ctx context.Context, c call, in *createLinkIn
 		return nil, fmt.Errorf("create repository link: %w", err)
 	}
 	a.syncHooks(conn.ID)
-	return a.linkOut(c.ns, l), nil
+	return a.linkOut(l), nil
 }
 
 // linkConnection resolves the connection a link is to use. The link
@@ -210,32 +225,36 @@ type linkIn struct{ RepositoryLinkId *string }
 // onLink is the access of an operation on the link its RepositoryLinkId
 // names (as a repository-link ARN).
 func (a *API) onLink(action string) func(context.Context, call, *linkIn) ([]policy.Request, error) {
-	return func(_ context.Context, _ call, in *linkIn) ([]policy.Request, error) {
+	return func(ctx context.Context, _ call, in *linkIn) ([]policy.Request, error) {
 		if err := checkUUID("RepositoryLinkId", in.RepositoryLinkId, "a repository link id"); err != nil {
 			return nil, err
 		}
-		return []policy.Request{on(action, a.linkARN(*in.RepositoryLinkId))}, nil
+		arn, err := a.linkResource(ctx, *in.RepositoryLinkId)
+		if err != nil {
+			return nil, err
+		}
+		return []policy.Request{on(action, arn)}, nil
 	}
 }
 
-func (a *API) getRepositoryLink(ctx context.Context, c call, in *linkIn) (any, error) {
+// getRepositoryLink answers in every region: a link follows its
+// connection, which is global.
+func (a *API) getRepositoryLink(ctx context.Context, _ call, in *linkIn) (any, error) {
 	l, err := a.opts.Store.GetRepositoryLink(ctx, *in.RepositoryLinkId)
 	if err != nil {
 		return nil, onResource("repository link "+*in.RepositoryLinkId, err)
 	}
-	return a.linkOut(c.ns, l), nil
+	return a.linkOut(l), nil
 }
 
-func (a *API) listRepositoryLinks(ctx context.Context, c call, in *listIn) (any, error) {
+func (a *API) listRepositoryLinks(ctx context.Context, _ call, in *listIn) (any, error) {
 	links, next, err := listPage(in.MaxResults, in.NextToken, "repository-links", func(p store.Page) ([]store.RepositoryLink, error) {
 		return a.opts.Store.ListRepositoryLinks(ctx, store.RepositoryLinkFilter{}, p)
 	}, func(l store.RepositoryLink) string { return l.ID })
 	if err != nil {
 		return nil, fmt.Errorf("list repository links: %w", err)
 	}
-	links, err = filterVisible(ctx, a, in.list, links, func(l store.RepositoryLink) string {
-		return formatARN(namespaces[0], l.Region, a.opts.AccountID, store.KindRepositoryLink, l.ID)
-	})
+	links, err = filterVisible(ctx, a, in.list, links, a.linkARNOf)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +263,7 @@ func (a *API) listRepositoryLinks(ctx context.Context, c call, in *listIn) (any,
 		NextToken       *string `json:",omitempty"`
 	}{RepositoryLinks: []wireLink{}, NextToken: next}
 	for _, l := range links {
-		out.RepositoryLinks = append(out.RepositoryLinks, a.linkOut(c.ns, l).RepositoryLinkInfo)
+		out.RepositoryLinks = append(out.RepositoryLinks, a.linkOut(l).RepositoryLinkInfo)
 	}
 	return out, nil
 }
@@ -253,7 +272,7 @@ type updateLinkIn struct{ RepositoryLinkId, ConnectionArn, EncryptionKeyArn *str
 
 // updateLinkAccess: the link, and when it moves, the destination
 // connection (UpdateRepositoryLink and PassConnection on it).
-func (a *API) updateLinkAccess(_ context.Context, _ call, in *updateLinkIn) ([]policy.Request, error) {
+func (a *API) updateLinkAccess(ctx context.Context, _ call, in *updateLinkIn) ([]policy.Request, error) {
 	if err := checkUUID("RepositoryLinkId", in.RepositoryLinkId, "a repository link id"); err != nil {
 		return nil, err
 	}
@@ -261,9 +280,13 @@ func (a *API) updateLinkAccess(_ context.Context, _ call, in *updateLinkIn) ([]p
 		return nil, err
 	}
 	action := actionPrefix + "UpdateRepositoryLink"
-	reqs := []policy.Request{on(action, a.linkARN(*in.RepositoryLinkId))}
+	link, err := a.linkResource(ctx, *in.RepositoryLinkId)
+	if err != nil {
+		return nil, err
+	}
+	reqs := []policy.Request{on(action, link)}
 	if in.ConnectionArn != nil {
-		conn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+		conn, err := a.resolveARN(ctx, "ConnectionArn", in.ConnectionArn, store.KindConnection)
 		if err != nil {
 			return nil, err
 		}
@@ -274,11 +297,14 @@ func (a *API) updateLinkAccess(_ context.Context, _ call, in *updateLinkIn) ([]p
 
 // updateRepositoryLink may move a link to another connection of the same
 // provider type and region, and change its EncryptionKeyArn.
-func (a *API) updateRepositoryLink(ctx context.Context, c call, in *updateLinkIn) (any, error) {
+func (a *API) updateRepositoryLink(ctx context.Context, _ call, in *updateLinkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	old, err := a.opts.Store.GetRepositoryLink(ctx, id)
 	if err != nil {
 		return nil, onResource("repository link "+id, err)
+	}
+	if err := a.inHomeRegion(ctx, "repository link "+id, old.Region); err != nil {
+		return nil, err
 	}
 	u := store.RepositoryLinkUpdate{EncryptionKeyARN: in.EncryptionKeyArn}
 	if in.ConnectionArn != nil {
@@ -300,7 +326,7 @@ func (a *API) updateRepositoryLink(ctx context.Context, c call, in *updateLinkIn
 	}
 	a.syncHooks(old.ConnectionID)
 	a.syncHooks(l.ConnectionID)
-	return a.linkOut(c.ns, l), nil
+	return a.linkOut(l), nil
 }
 
 // checkMove allows a link onto conn only if conn has the link's provider
@@ -322,6 +348,9 @@ func checkMove(l store.RepositoryLink, conn store.Connection, arn string) error 
 func (a *API) deleteRepositoryLink(ctx context.Context, _ call, in *linkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	l, err := a.opts.Store.GetRepositoryLink(ctx, id)
+	if err == nil {
+		err = a.inHomeRegion(ctx, "repository link "+id, l.Region)
+	}
 	if err == nil {
 		err = a.opts.Store.DeleteRepositoryLink(ctx, id)
 	}

@@ -49,7 +49,7 @@ func newScopeFixture(t *testing.T) *scopeFixture {
 		setup: &fakeSetup{}, console: &fakeConsoleLinks{}, tokens: &fakeRepoTokens{}}
 	pipelines := fakePipelines{}
 	sf.fixture = newFixture(t, Limits{}, true, func(o *Options) {
-		o.Auth = &sigv4.Verifier{Region: testRegion, Secret: func(id string) (string, bool) {
+		o.Auth = &sigv4.Verifier{Regions: []string{testRegion}, Secret: func(id string) (string, bool) {
 			if id == testKeyID {
 				return testSecret, true
 			}

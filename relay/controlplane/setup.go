@@ -46,7 +46,7 @@ type setupConnectionIn struct {
 // on the record, so it is looked up first; one that does not exist needs
 // both, so that a caller allowed only one of them learns nothing.
 func (a *API) setupConnectionAccess(ctx context.Context, _ call, in *setupConnectionIn) ([]policy.Request, error) {
-	arn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+	arn, err := a.resolveARN(ctx, "ConnectionArn", in.ConnectionArn, store.KindConnection)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,10 @@ func (a *API) setupConnectionAccess(ctx context.Context, _ call, in *setupConnec
 func (a *API) startConnectionSetup(ctx context.Context, _ call, in *setupConnectionIn) (any, error) {
 	if in.err != nil {
 		return nil, in.err
+	}
+	// Setting a connection up (again) updates its installation.
+	if err := a.inHomeRegion(ctx, "connection "+*in.ConnectionArn, in.conn.Region); err != nil {
+		return nil, err
 	}
 	expires := a.opts.Now().Add(setupLinkTTL)
 	link, err := a.opts.Setup.ConnectionSetupURL(ctx, in.conn.ID)
@@ -133,7 +137,7 @@ type configureHostIn struct {
 
 // configureHostAccess: RegisterAppCode on the host, with its HostArn.
 func (a *API) configureHostAccess(ctx context.Context, c call, in *configureHostIn) ([]policy.Request, error) {
-	arn, err := checkARN("HostArn", in.HostArn, store.KindHost, maxConnectionARN)
+	arn, err := a.resolveARN(ctx, "HostArn", in.HostArn, store.KindHost)
 	if err != nil {
 		return nil, err
 	}

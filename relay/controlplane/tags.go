@@ -9,9 +9,9 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-// taggableARN validates a tagging ARN (syntax and kind) and returns it in
-// the codeconnections form.
-func taggableARN(arn *string) (string, error) {
+// taggableARN validates a tagging ARN (syntax and kind) and returns the
+// ARN to authorise: the resource's own.
+func (a *API) taggableARN(ctx context.Context, arn *string) (string, error) {
 	if err := required("ResourceArn", arn); err != nil {
 		return "", err
 	}
@@ -22,25 +22,19 @@ func taggableARN(arn *string) (string, error) {
 	if !ok || (r.kind != store.KindConnection && r.kind != store.KindHost && r.kind != store.KindRepositoryLink) {
 		return "", validationError("Value '%s' at 'ResourceArn' failed to satisfy constraint: Member must be a connection, host or repository link ARN", *arn)
 	}
-	return canonicalARN(*arn), nil
+	return a.ownARN(ctx, *arn)
 }
 
 // taggable resolves a tagging ARN to a resource reference, checking that
-// the resource exists in this account and region.
-func (a *API) taggable(ctx context.Context, arn string) (store.ResourceRef, error) {
-	r, _ := parseARN(arn)
-	switch r.kind {
-	case store.KindConnection:
-		c, err := a.lookupConnection(ctx, "ResourceArn", arn)
-		return store.ResourceRef{Kind: store.KindConnection, ID: c.ID}, err
-	case store.KindHost:
-		h, err := a.lookupHost(ctx, "ResourceArn", arn)
-		return store.ResourceRef{Kind: store.KindHost, ID: h.ID}, err
-	case store.KindRepositoryLink:
-		l, err := a.lookupLink(ctx, "ResourceArn", arn)
-		return store.ResourceRef{Kind: store.KindRepositoryLink, ID: l.ID}, err
+// the resource exists in this account and is visible in the request's
+// region. A change (change) to a connection's or link's tags is a change
+// to its data, accepted only in its home region.
+func (a *API) taggable(ctx context.Context, arn string, change bool) (store.ResourceRef, error) {
+	res, err := a.lookupResource(ctx, arn)
+	if err == nil && change {
+		err = a.inHomeRegion(ctx, string(res.ref.Kind)+" "+arn, res.home)
 	}
-	return store.ResourceRef{}, onResource("resource "+arn, store.ErrNotFound)
+	return res.ref, err
 }
 
 type tagResourceIn struct {
@@ -49,7 +43,7 @@ type tagResourceIn struct {
 	tags        []store.Tag
 }
 
-func (a *API) tagResourceAccess(_ context.Context, _ call, in *tagResourceIn) ([]policy.Request, error) {
+func (a *API) tagResourceAccess(ctx context.Context, _ call, in *tagResourceIn) ([]policy.Request, error) {
 	if in.Tags == nil {
 		return nil, validationError("Value null at 'Tags' failed to satisfy constraint: Member must not be null")
 	}
@@ -58,7 +52,7 @@ func (a *API) tagResourceAccess(_ context.Context, _ call, in *tagResourceIn) ([
 		return nil, err
 	}
 	in.tags = tags
-	arn, err := taggableARN(in.ResourceArn)
+	arn, err := a.taggableARN(ctx, in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +60,7 @@ func (a *API) tagResourceAccess(_ context.Context, _ call, in *tagResourceIn) ([
 }
 
 func (a *API) tagResource(ctx context.Context, _ call, in *tagResourceIn) (any, error) {
-	ref, err := a.taggable(ctx, *in.ResourceArn)
+	ref, err := a.taggable(ctx, *in.ResourceArn, true)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +78,7 @@ type untagResourceIn struct {
 	TagKeys     []string
 }
 
-func (a *API) untagResourceAccess(_ context.Context, _ call, in *untagResourceIn) ([]policy.Request, error) {
+func (a *API) untagResourceAccess(ctx context.Context, _ call, in *untagResourceIn) ([]policy.Request, error) {
 	if in.TagKeys == nil {
 		return nil, validationError("Value null at 'TagKeys' failed to satisfy constraint: Member must not be null")
 	}
@@ -96,7 +90,7 @@ func (a *API) untagResourceAccess(_ context.Context, _ call, in *untagResourceIn
 			return nil, err
 		}
 	}
-	arn, err := taggableARN(in.ResourceArn)
+	arn, err := a.taggableARN(ctx, in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +102,7 @@ func (a *API) untagResourceAccess(_ context.Context, _ call, in *untagResourceIn
 }
 
 func (a *API) untagResource(ctx context.Context, _ call, in *untagResourceIn) (any, error) {
-	ref, err := a.taggable(ctx, *in.ResourceArn)
+	ref, err := a.taggable(ctx, *in.ResourceArn, true)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +114,8 @@ func (a *API) untagResource(ctx context.Context, _ call, in *untagResourceIn) (a
 
 type resourceIn struct{ ResourceArn *string }
 
-func (a *API) listTagsAccess(_ context.Context, _ call, in *resourceIn) ([]policy.Request, error) {
-	arn, err := taggableARN(in.ResourceArn)
+func (a *API) listTagsAccess(ctx context.Context, _ call, in *resourceIn) ([]policy.Request, error) {
+	arn, err := a.taggableARN(ctx, in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +123,7 @@ func (a *API) listTagsAccess(_ context.Context, _ call, in *resourceIn) ([]polic
 }
 
 func (a *API) listTagsForResource(ctx context.Context, _ call, in *resourceIn) (any, error) {
-	ref, err := a.taggable(ctx, *in.ResourceArn)
+	ref, err := a.taggable(ctx, *in.ResourceArn, false)
 	if err != nil {
 		return nil, err
 	}
@@ -140,14 +134,15 @@ func (a *API) listTagsForResource(ctx context.Context, _ call, in *resourceIn) (
 	return struct{ Tags []wireTag }{toWireTags(tags)}, nil
 }
 
-// lookupLink resolves a repository link ARN. Links are regional, as hosts.
+// lookupLink resolves a repository link ARN. Links follow their
+// connection: visible from every region, their ARN in its home region.
 func (a *API) lookupLink(ctx context.Context, field, arn string) (store.RepositoryLink, error) {
 	r, err := a.parseResourceARN(field, arn, store.KindRepositoryLink)
 	if err != nil {
 		return store.RepositoryLink{}, err
 	}
 	l, err := a.opts.Store.GetRepositoryLink(ctx, r.id)
-	if err == nil && (l.Region != r.region || l.Region != a.opts.Region) {
+	if err == nil && l.Region != r.region {
 		err = store.ErrNotFound
 	}
 	if err != nil {

@@ -67,8 +67,8 @@ type connectionTokenIn struct {
 // connectionTokenAccess: GetConnectionToken and UseConnection on the
 // connection, the latter with the repository, the permissions and the git
 // action (GitPull for read_only, GitPush for read_write).
-func (a *API) connectionTokenAccess(_ context.Context, _ call, in *connectionTokenIn) ([]policy.Request, error) {
-	arn, err := checkARN("ConnectionArn", in.ConnectionArn, store.KindConnection, maxConnectionARN)
+func (a *API) connectionTokenAccess(ctx context.Context, _ call, in *connectionTokenIn) ([]policy.Request, error) {
+	arn, err := a.resolveARN(ctx, "ConnectionArn", in.ConnectionArn, store.KindConnection)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,8 @@ func (a *API) auditToken(ctx context.Context, arn, repo, permissions string, con
 	}
 	fields := []zap.Field{
 		zap.String("access_key_id", caller),
-		zap.String("connection_arn", canonicalARN(arn)),
+		zap.String("connection_arn", a.connectionARNOf(conn)),
+		zap.String("region", a.region(ctx)),
 		zap.String("provider_type", conn.ProviderType),
 		zap.String("repository", repo),
 		zap.String("permissions", permissions),
