@@ -40,12 +40,18 @@ func newMemStore() *memStore {
 		secrets: map[string][]store.WebhookSecret{}, hooks: map[string][]store.RegisteredHook{}}
 }
 
-// page returns the records after p.After in id order, at most p.Limit.
+// page returns the records past p.After in id order (descending with
+// p.Descending, where "" starts at the newest), at most p.Limit.
 func page[T any](all []T, id func(T) string, p store.Page) []T {
 	sorted := slices.SortedFunc(slices.Values(all), func(a, b T) int { return cmp.Compare(id(a), id(b)) })
+	past := func(r T) bool { return id(r) > p.After }
+	if p.Descending {
+		slices.Reverse(sorted)
+		past = func(r T) bool { return p.After == "" || id(r) < p.After }
+	}
 	var out []T
 	for _, r := range sorted {
-		if id(r) > p.After && (p.Limit == 0 || len(out) < p.Limit) {
+		if past(r) && (p.Limit == 0 || len(out) < p.Limit) {
 			out = append(out, r)
 		}
 	}

@@ -96,9 +96,8 @@ func (c *Console) overviewData(ctx context.Context, s session) (overviewView, er
 		v.Hosts = append(v.Hosts, hostRow{Host: h, ARN: arn,
 			SetupAction: c.setupAction(v.CanSetup && c.allowed(s, actionAppRegistration, arn), "hosts", h.ID, h.Status)})
 	}
-	now := c.opts.Now()
-	events, err := recent(ctx, now, func(ctx context.Context, after string, limit int) ([]store.Event, error) {
-		return c.opts.Store.ListEvents(ctx, store.EventFilter{}, store.Page{After: after, Limit: limit})
+	events, _, err := recent(ctx, "", func(ctx context.Context, before string, limit int) ([]store.Event, error) {
+		return c.opts.Store.ListEvents(ctx, store.EventFilter{}, store.Page{After: before, Limit: limit, Descending: true})
 	}, func(e store.Event) string { return e.ID }, func(e store.Event) bool {
 		return c.allowed(s, actionListEvents, arnOf(e.ConnectionID))
 	})
@@ -108,8 +107,8 @@ func (c *Console) overviewData(ctx context.Context, s session) (overviewView, er
 	for _, e := range events {
 		v.Events = append(v.Events, eventRow{Event: e, Connection: cmp.Or(names[e.ConnectionID], e.ConnectionID)})
 	}
-	v.Deliveries, err = recent(ctx, now, func(ctx context.Context, after string, limit int) ([]store.Delivery, error) {
-		return c.opts.Store.ListDeliveries(ctx, store.DeliveryFilter{}, store.Page{After: after, Limit: limit})
+	v.Deliveries, _, err = recent(ctx, "", func(ctx context.Context, before string, limit int) ([]store.Delivery, error) {
+		return c.opts.Store.ListDeliveries(ctx, store.DeliveryFilter{}, store.Page{After: before, Limit: limit, Descending: true})
 	}, func(d store.Delivery) string { return d.ID }, func(d store.Delivery) bool {
 		return c.allowed(s, actionListDeliveries, arnOf(d.ConnectionID))
 	})

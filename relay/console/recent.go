@@ -2,74 +2,46 @@ package console
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"time"
 )
 
-// recentLimit is how many events and deliveries the overview shows.
+// recentLimit is how many events and deliveries a list shows.
 const recentLimit = 50
 
-// scanPage is the page size used to read a look-back window.
+// scanPage is the page size in which recent reads a listing.
 const scanPage = 500
 
-// lookBack are the windows tried in turn to find the newest records. The
-// stores list in ascending id order only; ids are UUIDv7, so a window
-// starts at the smallest id of its first millisecond, and only the records
-// of the first window holding recentLimit of them are read, not the whole
-// history. The last resort reads everything.
-var lookBack = []time.Duration{5 * time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+// maxScan bounds how many records one list reads: a key allowed only a
+// few connections' records must not make each view read the whole
+// history. The page then ends early, with an Older link to go on.
+const maxScan = 20 * scanPage
 
-// lister lists records whose id sorts after after, in id order.
-type lister[T any] func(ctx context.Context, after string, limit int) ([]T, error)
+// lister lists records older than before ("": the newest), newest first,
+// at most limit.
+type lister[T any] func(ctx context.Context, before string, limit int) ([]T, error)
 
-// recent returns up to recentLimit of the newest records that keep
-// accepts, newest first.
-func recent[T any](ctx context.Context, now time.Time, list lister[T], id func(T) string, keep func(T) bool) ([]T, error) {
-	for _, d := range lookBack {
-		got, err := tail(ctx, uuidv7Floor(now.Add(-d)), list, id, keep)
-		if err != nil || len(got) >= recentLimit {
-			return got, err
-		}
-	}
-	return tail(ctx, "", list, id, keep)
-}
-
-// tail reads every record after from and keeps the last recentLimit that
-// keep accepts, reversed. Paging goes by the unfiltered page, so records
-// filtered out never end the scan early.
-func tail[T any](ctx context.Context, from string, list lister[T], id func(T) string, keep func(T) bool) ([]T, error) {
-	var kept []T
-	after := from
-	for {
-		page, err := list(ctx, after, scanPage)
+// recent returns up to recentLimit of the newest records older than
+// before that keep accepts, newest first, and where the next (older) page
+// starts: "" when the listing has no more. The stores list newest first,
+// so only as many records are read as the page needs.
+func recent[T any](ctx context.Context, before string, list lister[T], id func(T) string, keep func(T) bool) (kept []T, next string, err error) {
+	for scanned := 0; scanned < maxScan; {
+		page, err := list(ctx, before, scanPage)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		scanned += len(page)
 		for _, r := range page {
-			if keep(r) {
-				kept = append(kept, r)
+			before = id(r)
+			if !keep(r) {
+				continue
+			}
+			if kept = append(kept, r); len(kept) == recentLimit {
+				return kept, before, nil
 			}
 		}
-		if len(kept) > recentLimit {
-			kept = slices.Clone(kept[len(kept)-recentLimit:])
-		}
 		if len(page) < scanPage {
-			break
+			return kept, "", nil
 		}
-		after = id(page[len(page)-1])
 	}
-	slices.Reverse(kept)
-	return kept, nil
-}
-
-// uuidv7Floor is a string that sorts before every UUIDv7 made at or after
-// t and after every one made before: the 48-bit millisecond timestamp,
-// then zeros (lower than any version nibble).
-func uuidv7Floor(t time.Time) string {
-	ms := t.UnixMilli()
-	if ms < 0 {
-		return ""
-	}
-	return fmt.Sprintf("%08x-%04x-0000-0000-000000000000", uint64(ms)>>16&0xffffffff, ms&0xffff)
+	return kept, before, nil
 }

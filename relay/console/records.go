@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -100,23 +98,13 @@ func listQuery(r *http.Request) (v listView, before string) {
 	return listView{Connection: get("connection"), Pipeline: get("pipeline"), State: get("state"), States: deliveryStates}, get("before")
 }
 
-// cursor is where a page ending before id starts looking back from: the
-// UUIDv7's own millisecond, or now for the first page.
-func (c *Console) cursor(before string) time.Time {
-	if b, err := hex.DecodeString(strings.ReplaceAll(before, "-", "")); err == nil && len(b) == 16 {
-		ms := int64(b[0])<<40 | int64(b[1])<<32 | int64(b[2])<<24 | int64(b[3])<<16 | int64(b[4])<<8 | int64(b[5])
-		return time.UnixMilli(ms + 1)
-	}
-	return c.opts.Now()
-}
-
-// olderQuery is the query of the page after one that ended at last, when
-// the page was full.
-func olderQuery(v listView, n int, last string) string {
-	if n < recentLimit {
+// olderQuery is the query of the page that starts before next; empty when
+// there is none.
+func olderQuery(v listView, next string) string {
+	if next == "" {
 		return ""
 	}
-	q := url.Values{"before": {last}}
+	q := url.Values{"before": {next}}
 	for k, val := range map[string]string{"connection": v.Connection, "pipeline": v.Pipeline, "state": v.State} {
 		if val != "" {
 			q.Set(k, val)
@@ -144,10 +132,10 @@ func (c *Console) eventList(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	idx := c.connIndex(ctx)
 	var failed error
-	events, err := recent(ctx, c.cursor(before), func(ctx context.Context, after string, limit int) ([]store.Event, error) {
-		return c.opts.Store.ListEvents(ctx, store.EventFilter{ConnectionID: v.Connection}, store.Page{After: after, Limit: limit})
+	events, next, err := recent(ctx, before, func(ctx context.Context, before string, limit int) ([]store.Event, error) {
+		return c.opts.Store.ListEvents(ctx, store.EventFilter{ConnectionID: v.Connection}, store.Page{After: before, Limit: limit, Descending: true})
 	}, func(e store.Event) string { return e.ID }, func(e store.Event) bool {
-		return (before == "" || e.ID < before) && idx.allowed(s, actionListEvents, e.ConnectionID, &failed)
+		return idx.allowed(s, actionListEvents, e.ConnectionID, &failed)
 	})
 	if err == nil {
 		v.Connections, err = c.visibleConnections(ctx, s)
@@ -159,9 +147,7 @@ func (c *Console) eventList(w http.ResponseWriter, r *http.Request, s session) {
 	for _, e := range events {
 		v.Events = append(v.Events, eventRow{Event: e, Connection: idx.name(e.ConnectionID)})
 	}
-	if len(events) > 0 {
-		v.Older = olderQuery(v, len(events), events[len(events)-1].ID)
-	}
+	v.Older = olderQuery(v, next)
 	v.frame = c.frame("Events", s)
 	c.render(w, http.StatusOK, "events.html", v)
 }
@@ -171,11 +157,10 @@ func (c *Console) deliveryList(w http.ResponseWriter, r *http.Request, s session
 	ctx := r.Context()
 	idx := c.connIndex(ctx)
 	var failed error
-	ds, err := recent(ctx, c.cursor(before), func(ctx context.Context, after string, limit int) ([]store.Delivery, error) {
-		return c.opts.Store.ListDeliveries(ctx, store.DeliveryFilter{Pipeline: v.Pipeline, State: v.State}, store.Page{After: after, Limit: limit})
+	ds, next, err := recent(ctx, before, func(ctx context.Context, before string, limit int) ([]store.Delivery, error) {
+		return c.opts.Store.ListDeliveries(ctx, store.DeliveryFilter{Pipeline: v.Pipeline, State: v.State}, store.Page{After: before, Limit: limit, Descending: true})
 	}, func(d store.Delivery) string { return d.ID }, func(d store.Delivery) bool {
-		return (before == "" || d.ID < before) && (v.Connection == "" || d.ConnectionID == v.Connection) &&
-			idx.allowed(s, actionListDeliveries, d.ConnectionID, &failed)
+		return (v.Connection == "" || d.ConnectionID == v.Connection) && idx.allowed(s, actionListDeliveries, d.ConnectionID, &failed)
 	})
 	if err == nil {
 		v.Connections, err = c.visibleConnections(ctx, s)
@@ -185,9 +170,7 @@ func (c *Console) deliveryList(w http.ResponseWriter, r *http.Request, s session
 		return
 	}
 	v.Deliveries = ds
-	if len(ds) > 0 {
-		v.Older = olderQuery(v, len(ds), ds[len(ds)-1].ID)
-	}
+	v.Older = olderQuery(v, next)
 	v.frame = c.frame("Deliveries", s)
 	c.render(w, http.StatusOK, "deliveries.html", v)
 }
