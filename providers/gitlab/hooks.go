@@ -149,8 +149,23 @@ func (h *Hooks) list(ctx context.Context, repository string, spec providers.Hook
 	return mine, nil
 }
 
+// The client library has no signing_token member yet: the hook options
+// are sent with it added, through the library's own request path.
+type addHookOptions struct {
+	*gitlab.AddProjectHookOptions
+	SigningToken string `json:"signing_token"`
+}
+
+type editHookOptions struct {
+	*gitlab.EditProjectHookOptions
+	SigningToken string `json:"signing_token"`
+}
+
+// create adds the hook with the secret token and the signing token derived
+// from the same secret; a GitLab without signing tokens (or with the
+// feature flag off) ignores the latter and sends X-Gitlab-Token only.
 func (h *Hooks) create(ctx context.Context, repository string, spec providers.HookSpec) (*gitlab.ProjectHook, error) {
-	hook, resp, err := h.c.Projects.AddProjectHook(repository, &gitlab.AddProjectHookOptions{
+	opt := addHookOptions{&gitlab.AddProjectHookOptions{
 		Name:                  gitlab.Ptr(hookName),
 		URL:                   gitlab.Ptr(spec.URL),
 		Token:                 gitlab.Ptr(spec.Secret),
@@ -158,20 +173,23 @@ func (h *Hooks) create(ctx context.Context, repository string, spec providers.Ho
 		TagPushEvents:         gitlab.Ptr(true),
 		MergeRequestsEvents:   gitlab.Ptr(true),
 		EnableSSLVerification: gitlab.Ptr(verifyTLS(spec.URL)),
-	}, gitlab.WithContext(ctx))
+	}, SigningToken([]byte(spec.Secret))}
+	var hook gitlab.ProjectHook
+	resp, err := h.do(ctx, http.MethodPost, hooksPath(repository), opt, &hook)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab create hook: %w", hookError(statusOf(resp), err))
 	}
-	if hook == nil || hook.ID == 0 {
+	if hook.ID == 0 {
 		return nil, fmt.Errorf("gitlab create hook: %w: the answer has no hook id", providers.ErrProviderUnavailable)
 	}
-	return hook, nil
+	return &hook, nil
 }
 
-// update writes every setting forgelink cares about, the secret included:
-// GitLab never shows a hook's token, so the whole desired state is sent.
+// update writes every setting forgelink cares about, the secret and
+// signing tokens included: GitLab never shows a hook's tokens, so the
+// whole desired state is sent.
 func (h *Hooks) update(ctx context.Context, repository string, id int64, spec providers.HookSpec) error {
-	_, resp, err := h.c.Projects.EditProjectHook(repository, id, &gitlab.EditProjectHookOptions{
+	opt := editHookOptions{&gitlab.EditProjectHookOptions{
 		Name:                   gitlab.Ptr(hookName),
 		URL:                    gitlab.Ptr(spec.URL),
 		Token:                  gitlab.Ptr(spec.Secret),
@@ -181,7 +199,8 @@ func (h *Hooks) update(ctx context.Context, repository string, id int64, spec pr
 		TagPushEvents:          gitlab.Ptr(true),
 		MergeRequestsEvents:    gitlab.Ptr(true),
 		EnableSSLVerification:  gitlab.Ptr(verifyTLS(spec.URL)),
-	}, gitlab.WithContext(ctx))
+	}, SigningToken([]byte(spec.Secret))}
+	resp, err := h.do(ctx, http.MethodPut, hooksPath(repository)+"/"+hookID(id), opt, nil)
 	switch {
 	case statusOf(resp) == http.StatusNotFound:
 		// Deleted since it was listed: the next Ensure creates it again.
@@ -190,6 +209,20 @@ func (h *Hooks) update(ctx context.Context, repository string, id int64, spec pr
 		return fmt.Errorf("gitlab update hook: %w", hookError(statusOf(resp), err))
 	}
 	return nil
+}
+
+func hooksPath(repository string) string {
+	return "projects/" + gitlab.PathEscape(repository) + "/hooks"
+}
+
+// do sends opt as the JSON body of one API call and decodes the answer
+// into out (nil: none).
+func (h *Hooks) do(ctx context.Context, method, path string, opt, out any) (*gitlab.Response, error) {
+	req, err := h.c.NewRequest(method, path, opt, []gitlab.RequestOptionFunc{gitlab.WithContext(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	return h.c.Do(req, out)
 }
 
 func (h *Hooks) delete(ctx context.Context, repository string, id int64) error {

@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,13 +28,15 @@ const (
 	otherHookURL = "https://ci.example.com/hook"
 )
 
-// fakeHook is a project hook as the fake keeps it; Token is never shown.
+// fakeHook is a project hook as the fake keeps it; Token and SigningToken
+// are never shown.
 type fakeHook struct {
 	ID                     int64      `json:"id"`
 	ProjectID              int64      `json:"project_id"`
 	URL                    string     `json:"url"`
 	Name                   string     `json:"name"`
 	Token                  string     `json:"-"`
+	SigningToken           string     `json:"-"`
 	PushEvents             bool       `json:"push_events"`
 	PushEventsBranchFilter string     `json:"push_events_branch_filter"`
 	BranchFilterStrategy   string     `json:"branch_filter_strategy"`
@@ -156,6 +159,7 @@ type hookParams struct {
 	URL                    *string `json:"url"`
 	Name                   *string `json:"name"`
 	Token                  *string `json:"token"`
+	SigningToken           *string `json:"signing_token"`
 	PushEvents             *bool   `json:"push_events"`
 	PushEventsBranchFilter *string `json:"push_events_branch_filter"`
 	BranchFilterStrategy   *string `json:"branch_filter_strategy"`
@@ -168,12 +172,24 @@ func (p hookParams) apply(h *fakeHook) {
 	set(&h.URL, p.URL)
 	set(&h.Name, p.Name)
 	set(&h.Token, p.Token)
+	set(&h.SigningToken, p.SigningToken)
 	set(&h.PushEvents, p.PushEvents)
 	set(&h.PushEventsBranchFilter, p.PushEventsBranchFilter)
 	set(&h.BranchFilterStrategy, p.BranchFilterStrategy)
 	set(&h.TagPushEvents, p.TagPushEvents)
 	set(&h.MergeRequestsEvents, p.MergeRequestsEvents)
 	set(&h.EnableSSLVerification, p.EnableSSLVerification)
+}
+
+// valid reports whether the parameters are what GitLab's API accepts: a
+// signing token is "whsec_" and the base64 of a 32-byte key.
+func (p hookParams) valid() bool {
+	if p.SigningToken == nil {
+		return true
+	}
+	b64, ok := strings.CutPrefix(*p.SigningToken, "whsec_")
+	key, err := base64.StdEncoding.DecodeString(b64)
+	return ok && err == nil && len(key) == 32
 }
 
 func set[T any](dst *T, v *T) {
@@ -184,8 +200,8 @@ func set[T any](dst *T, v *T) {
 
 func (f *hookFake) create(w http.ResponseWriter, r *http.Request) {
 	var p hookParams
-	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.URL == nil {
-		writeJSON(w, http.StatusBadRequest, `{"error":"url is missing"}`)
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.URL == nil || !p.valid() {
+		writeJSON(w, http.StatusBadRequest, `{"error":"url is missing or signing_token is invalid"}`)
 		return
 	}
 	f.nextID++
@@ -205,7 +221,7 @@ func (f *hookFake) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p hookParams
-	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || !p.valid() {
 		writeJSON(w, http.StatusBadRequest, `{"error":"bad request"}`)
 		return
 	}
@@ -263,7 +279,7 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 
 // good is forgelink's hook as Ensure leaves it.
 func good(id int64) fakeHook {
-	return fakeHook{ID: id, URL: hookURL, Name: "forgelink", Token: hookSecret, PushEvents: true, TagPushEvents: true,
+	return fakeHook{ID: id, URL: hookURL, Name: "forgelink", Token: hookSecret, SigningToken: SigningToken([]byte(hookSecret)), PushEvents: true, TagPushEvents: true,
 		MergeRequestsEvents: true, EnableSSLVerification: true, AlertStatus: "executable"}
 }
 
@@ -296,7 +312,7 @@ func TestHooksEnsure(t *testing.T) {
 	}{
 		{"absent", others(1, 2), 0, current, providers.Hook{ID: "new", Created: true}, []string{"POST"}, []string{"1"}},
 		{"current", append(others(1), good(5)), 0, current, providers.Hook{ID: "5"}, nil, []string{"1"}},
-		{"secret not current", []fakeHook{with(good(5), func(h *fakeHook) { h.Token = "old" })}, 0, rotated,
+		{"secret not current", []fakeHook{with(good(5), func(h *fakeHook) { h.Token, h.SigningToken = "old", "" })}, 0, rotated,
 			providers.Hook{ID: "5", Updated: true}, []string{"PUT 5"}, []string{"1"}},
 		{"merge request events off", []fakeHook{with(good(5), func(h *fakeHook) { h.MergeRequestsEvents = false })}, 0, current,
 			providers.Hook{ID: "5", Updated: true}, []string{"PUT 5"}, []string{"1"}},

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/forgelink/forgelink/providers"
 )
@@ -29,12 +30,23 @@ const (
 
 // Webhooks verifies and parses GitLab webhook deliveries. The zero value is
 // ready to use.
-type Webhooks struct{}
+type Webhooks struct {
+	// Now is the clock signature timestamps are checked against; time.Now
+	// when nil.
+	Now func() time.Time
+}
 
-// Verify checks the X-Gitlab-Token header against each secret. GitLab sends
-// the secret itself, not a signature, so the token says nothing about the
+// Verify checks a delivery's webhook-signature (GitLab's signing token,
+// see signing.go) when it carries one: then the signature alone decides,
+// so a forged body with a leaked secret token is refused. Otherwise it
+// checks the X-Gitlab-Token header against each secret, which hooks
+// created by hand and GitLab versions without signing tokens send. GitLab
+// sends that token itself, not a signature, so it says nothing about the
 // body: a cut body passes Verify and fails Parse.
-func (Webhooks) Verify(h http.Header, _ []byte, secrets [][]byte) error {
+func (w Webhooks) Verify(h http.Header, body []byte, secrets [][]byte) error {
+	if sig := h.Get(headerWebhookSignature); sig != "" {
+		return w.verifySignature(h, sig, body, secrets)
+	}
 	token := h.Get(headerToken)
 	if token == "" {
 		return fmt.Errorf("gitlab token: %w", providers.ErrMissingSignature)
