@@ -94,8 +94,9 @@ type Config struct {
 
 	// lines maps a field path ("limits.connections") to its line in File.
 	lines map[string]int
-	// fromEnv maps a field path to the environment variable that set it,
-	// so that a bad value is reported under the name the operator set.
+	// fromEnv maps a field path to the environment variable (or, through
+	// SetByFlag, the command-line flag) that set it, so that a bad value is
+	// reported under the name the operator set.
 	fromEnv map[string]string
 	// problems are what Load found but could not apply (unknown keys,
 	// values of the wrong type, bad environment values); Validate reports
@@ -359,6 +360,16 @@ func (c *Config) applyEnv(environ []string) {
 			c.fromEnv[f.field] = f.name
 		}
 	}
+}
+
+// SetByFlag records that the command-line flag (e.g. "--listen") set the
+// field (a dotted path, e.g. "listen"): a bad value is then reported under
+// the flag's name, as one from the environment is under the variable's.
+func (c *Config) SetByFlag(field, flag string) {
+	if c.fromEnv == nil {
+		c.fromEnv = map[string]string{}
+	}
+	c.fromEnv[field] = flag
 }
 
 // fieldError places a problem with a field: under the environment

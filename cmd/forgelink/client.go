@@ -1,21 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
+	"slices"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/forgelink/forgelink/cmd/forgelink/internal/sdktransport"
+	"github.com/forgelink/forgelink/relay/sigv4"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -29,129 +28,113 @@ import (
 // defaultEndpoint is where a daemon started with default settings listens.
 const defaultEndpoint = "http://127.0.0.1:7788"
 
-// subcommand is a leaf command such as "connections get".
-type subcommand struct {
-	name     string
-	synopsis string // the command line after the leaf's name
-	summary  string
-	run      func(ctx context.Context, l *leaf, args []string) error
+// cli is one invocation's surroundings: where output goes, where input and
+// settings come from. Commands reach nothing global.
+type cli struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+
+	common commonFlags
+	// credentials describes what the client signed with (never a secret),
+	// for the hint on an authentication error.
+	credentials string
 }
 
-// runSubcommand runs the subcommand of group named by args[0].
-func runSubcommand(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(stderr, "usage: forgelink %s <subcommand> [flags]\n\nsubcommands:\n", group)
-		for _, s := range subs {
-			fmt.Fprintf(stderr, "  %-8s %s\n", s.name, s.summary)
-		}
-		return flag.ErrHelp
-	}
-	for _, s := range subs {
-		if s.name == args[0] {
-			l := newLeaf(group+" "+s.name, s.synopsis, stdout, stderr, os.Getenv)
-			return shortAPIError(s.run(ctx, l, args[1:]))
-		}
-	}
-	return usagef("unknown subcommand %q; run 'forgelink %s -h'", args[0], group)
-}
-
-// commonFlags are the flags every leaf command accepts.
+// commonFlags are the flags every client command accepts.
 type commonFlags struct {
 	endpoint string
 	region   string
 	output   string
 }
 
-// leaf is one invocation of a leaf command: its flags and its outputs.
-type leaf struct {
-	*flag.FlagSet
-	synopsis string
-	common   commonFlags
-	stdout   io.Writer
-	stderr   io.Writer
-	getenv   func(string) string
+// addClientFlags registers the common flags on fs. The defaults shown are
+// fixed; the environment is read when a command runs, so that help does
+// not depend on it.
+func (c *cli) addClientFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.common.endpoint, "endpoint-url", "",
+		"forgelink daemon `URL` (env FORGELINK_ENDPOINT, default "+defaultEndpoint+")")
+	fs.StringVar(&c.common.region, "region", "",
+		"AWS `region` to sign requests for (env AWS_REGION, AWS_DEFAULT_REGION, default us-east-1)")
+	fs.StringVarP(&c.common.output, "output", "o", "table", "output `format`: table, json or yaml")
 }
 
-func newLeaf(name, synopsis string, stdout, stderr io.Writer, getenv func(string) string) *leaf {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// parse reports errors itself, once, instead of the flag package's
-	// error-plus-usage dump.
-	fs.SetOutput(io.Discard)
-	l := &leaf{FlagSet: fs, synopsis: synopsis, stdout: stdout, stderr: stderr, getenv: getenv}
-	fs.StringVar(&l.common.endpoint, "endpoint-url", cmp.Or(getenv("FORGELINK_ENDPOINT"), defaultEndpoint),
-		"forgelink daemon `URL` (env FORGELINK_ENDPOINT)")
-	fs.StringVar(&l.common.region, "region", cmp.Or(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), "us-east-1"),
-		"AWS `region` to sign requests for (env AWS_REGION, AWS_DEFAULT_REGION)")
-	fs.StringVar(&l.common.output, "output", "table", "output `format`: table or json")
-	return l
+// clientGroup is a group of client commands, which all take the common flags.
+func (c *cli) clientGroup(use, short string, subs ...*cobra.Command) *cobra.Command {
+	g := group(use, short, subs...)
+	c.addClientFlags(g.PersistentFlags())
+	return g
 }
 
-// parse parses flags that may come before, between or after the positional
-// arguments, and returns the positional arguments, of which there must be
-// at least min and, unless max is negative, at most max.
-func (l *leaf) parse(args []string, min, max int) ([]string, error) {
-	var pos []string
-	for {
-		if err := l.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				l.usage()
-				return nil, err
+// call is one run of a client command: its arguments, its clients and its
+// output.
+type call struct {
+	ctx  context.Context
+	cli  *cli
+	cmd  *cobra.Command
+	args []string
+	api  *codeconnections.Client // CodeConnections operations
+	ext  *extClient              // forgelink's own operations
+}
+
+// leaf builds a client command: the positional arguments are checked, the
+// common flags resolved and both clients built before run is called, and a
+// service error comes back as the service put it.
+func (c *cli) leaf(use, short string, args cobra.PositionalArgs, run func(x *call) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.resolveCommon(); err != nil {
+				return err
 			}
-			return nil, usageError{err.Error()}
-		}
-		rest := l.Args()
-		if len(rest) == 0 {
-			break
-		}
-		// After "--" everything is positional.
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+			x := &call{ctx: cmd.Context(), cli: c, cmd: cmd, args: args}
+			cfg, err := c.awsConfig(x.ctx)
+			if err != nil {
+				return err
+			}
+			x.api = c.sdkClient(cfg)
+			x.ext = newExtClient(c.common.endpoint, cfg)
+			return shortAPIError(run(x))
+		},
 	}
-	switch {
-	case len(pos) < min:
-		return nil, usagef("missing arguments; usage: forgelink %s %s", l.Name(), l.synopsis)
-	case max >= 0 && len(pos) > max:
-		return nil, usagef("unexpected arguments %q", pos[max:])
-	case l.common.output != "table" && l.common.output != "json":
-		return nil, usagef("unknown --output %q; want table or json", l.common.output)
-	}
-	return pos, nil
 }
 
-func (l *leaf) usage() {
-	fmt.Fprintf(l.stderr, "usage: forgelink %s %s\n\nflags:\n", l.Name(), l.synopsis)
-	l.SetOutput(l.stderr)
-	l.PrintDefaults()
+// topLeaf is a client command directly under the root, with the common
+// flags of its own.
+func (c *cli) topLeaf(use, short string, args cobra.PositionalArgs, run func(x *call) error) *cobra.Command {
+	cmd := c.leaf(use, short, args, run)
+	c.addClientFlags(cmd.Flags())
+	return cmd
 }
 
-// client returns a CodeConnections client for the parsed common flags.
-func (l *leaf) client(ctx context.Context) (*codeconnections.Client, error) {
-	return newClient(ctx, &l.common, l.getenv)
-}
-
-// newClient builds a client that signs with the standard AWS credential
-// chain, else with the daemon's root credentials from the environment, and
-// otherwise sends unsigned requests, which a daemon without credentials
-// accepts on loopback.
-func newClient(ctx context.Context, f *commonFlags, getenv func(string) string) (*codeconnections.Client, error) {
-	cfg, err := awsConfig(ctx, f, getenv)
-	if err != nil {
-		return nil, err
+// resolveCommon fills in what the flags left to the environment.
+func (c *cli) resolveCommon() error {
+	c.common.endpoint = cmp.Or(c.common.endpoint, c.getenv("FORGELINK_ENDPOINT"), defaultEndpoint)
+	c.common.region = cmp.Or(c.common.region, c.getenv("AWS_REGION"), c.getenv("AWS_DEFAULT_REGION"), "us-east-1")
+	switch c.common.output {
+	case outputTable, outputJSON, outputYAML:
+		return nil
 	}
+	return usagef("unknown --output %q; want table, json or yaml", c.common.output)
+}
+
+// sdkClient is a CodeConnections client for the resolved common flags.
+func (c *cli) sdkClient(cfg aws.Config) *codeconnections.Client {
 	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
-		o.BaseEndpoint = aws.String(f.endpoint)
+		o.BaseEndpoint = aws.String(c.common.endpoint)
 		o.HTTPClient = &http.Client{Transport: sdktransport.BufferedBodies(http.DefaultTransport)}
-	}), nil
+	})
 }
 
-// awsConfig resolves region and credentials for either client.
-func awsConfig(ctx context.Context, f *commonFlags, getenv func(string) string) (aws.Config, error) {
+// awsConfig resolves region and credentials for either client: the
+// standard AWS credential chain, else the daemon's root credentials from
+// the environment, and otherwise unsigned requests, which a daemon
+// without credentials accepts on loopback.
+func (c *cli) awsConfig(ctx context.Context) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
-		config.WithRegion(f.region),
+		config.WithRegion(c.common.region),
 		// IMDS is never the daemon's credential source and would only add
 		// network timeouts off EC2.
 		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
@@ -159,13 +142,60 @@ func awsConfig(ctx context.Context, f *commonFlags, getenv func(string) string) 
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		cfg.Credentials = aws.AnonymousCredentials{}
-		if id, secret := getenv("FORGELINK_ROOT_ACCESS_KEY_ID"), getenv("FORGELINK_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-			cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, "")
-		}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err == nil {
+		c.credentials = describeCredentials(creds, c.getenv)
+		return cfg, nil
+	}
+	cfg.Credentials = aws.AnonymousCredentials{}
+	c.credentials = "no credentials (requests went unsigned)"
+	if id, secret := c.getenv("FORGELINK_ROOT_ACCESS_KEY_ID"), c.getenv("FORGELINK_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, "")
+		c.credentials = "FORGELINK_ROOT_ACCESS_KEY_ID from the environment (key " + maskKeyID(id) + ")"
 	}
 	return cfg, nil
+}
+
+// describeCredentials names where the SDK found a key, and the key's id
+// masked as the AWS CLI's `configure list` does.
+func describeCredentials(creds aws.Credentials, getenv func(string) string) string {
+	key := " (key " + maskKeyID(creds.AccessKeyID) + ")"
+	switch src := creds.Source; {
+	case src == credentials.StaticCredentialsName:
+		return "a static key" + key
+	case strings.HasPrefix(src, "EnvConfigCredentials"):
+		return "AWS_ACCESS_KEY_ID from the environment" + key
+	case strings.HasPrefix(src, "SharedConfigCredentials"):
+		return fmt.Sprintf("profile %q of the AWS shared files", cmp.Or(getenv("AWS_PROFILE"), getenv("AWS_DEFAULT_PROFILE"), "default")) + key
+	default:
+		return "the AWS SDK's credential chain (" + src + ")" + key
+	}
+}
+
+func maskKeyID(id string) string {
+	if len(id) <= 4 {
+		return "****"
+	}
+	return strings.Repeat("*", len(id)-4) + id[len(id)-4:]
+}
+
+// authCodes are the errors a daemon answers to a request whose signature
+// or key it does not accept, or whose key may not do what was asked.
+var authCodes = []string{
+	sigv4.CodeMissingAuthenticationToken, sigv4.CodeUnrecognizedClient, sigv4.CodeInvalidSignature,
+	sigv4.CodeIncompleteSignature, "AccessDeniedException", "AccessDenied",
+}
+
+// authHint tells, after an authentication error, what the client signed
+// with and how to choose another key.
+func (c *cli) authHint(err error) string {
+	var api smithy.APIError
+	if c.credentials == "" || !errors.As(err, &api) || !slices.Contains(authCodes, api.ErrorCode()) {
+		return ""
+	}
+	return "hint: this used " + c.credentials + "; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), " +
+		"or FORGELINK_ROOT_ACCESS_KEY_ID and FORGELINK_ROOT_SECRET_ACCESS_KEY, to a key the daemon accepts " +
+		"(README, \"The forgelink CLI\")"
 }
 
 // apiError shows a service error as the service put it, without the SDK's
@@ -186,129 +216,25 @@ func shortAPIError(err error) error {
 	return err
 }
 
-// print writes v as JSON, or in table mode has table write to a tabwriter.
-func (l *leaf) print(v any, table func(w io.Writer)) error {
-	if l.common.output == "json" {
-		return writeJSON(l.stdout, v)
-	}
-	tw := tabwriter.NewWriter(l.stdout, 0, 0, 2, ' ', 0)
-	table(tw)
-	return tw.Flush()
+// tagFlag registers the repeatable --tag KEY=VALUE flag.
+func tagFlag(fs *pflag.FlagSet) *[]types.Tag {
+	v := &tagsValue{}
+	fs.Var(v, "tag", "add tag `KEY=VALUE` (repeatable)")
+	return &v.tags
 }
 
-// printPage is print for one page of a listing: in table mode it tells on
-// stderr how to fetch the next page.
-func (l *leaf) printPage(v any, nextToken *string, table func(w io.Writer)) error {
-	if err := l.print(v, table); err != nil {
+// tagsValue is the pflag.Value of a repeated --tag.
+type tagsValue struct{ tags []types.Tag }
+
+func (v *tagsValue) String() string { return "" }
+func (v *tagsValue) Type() string   { return "KEY=VALUE" }
+func (v *tagsValue) Set(s string) error {
+	t, err := parseTag(s)
+	if err != nil {
 		return err
 	}
-	if l.common.output == "table" && aws.ToString(nextToken) != "" {
-		fmt.Fprintf(l.stderr, "more results: --next-token %s\n", *nextToken)
-	}
+	v.tags = append(v.tags, t)
 	return nil
-}
-
-// writeJSON writes an SDK output as the wire spells it: PascalCase member
-// names, absent members left out, and no client-side ResultMetadata.
-func writeJSON(w io.Writer, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode output: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("encode output: %w", err)
-	}
-	delete(doc, "ResultMetadata")
-	out, err := json.MarshalIndent(dropNulls(doc), "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode output: %w", err)
-	}
-	_, err = w.Write(append(out, '\n'))
-	return err
-}
-
-// dropNulls removes null members, which the SDK's nil pointers become.
-func dropNulls(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if e == nil {
-				delete(v, k)
-			} else {
-				v[k] = dropNulls(e)
-			}
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = dropNulls(e)
-		}
-	}
-	return v
-}
-
-// pageFlags are the flags of list commands that page by hand.
-type pageFlags struct {
-	maxResults int32
-	nextToken  string
-}
-
-func (l *leaf) pageFlags() *pageFlags {
-	p := new(pageFlags)
-	l.Func("max-results", "fetch one page of at most `n` results instead of all", func(s string) error {
-		n, err := strconv.ParseInt(s, 10, 32)
-		if err != nil || n < 1 {
-			return errors.New("want a positive number")
-		}
-		p.maxResults = int32(n)
-		return nil
-	})
-	l.StringVar(&p.nextToken, "next-token", "", "fetch one page starting at `token`, from an earlier listing")
-	return p
-}
-
-// all reports whether to fetch every page rather than one.
-func (p *pageFlags) all() bool { return p.maxResults == 0 && p.nextToken == "" }
-
-// pager is what the SDK's list paginators have in common.
-type pager[O any] interface {
-	HasMorePages() bool
-	NextPage(ctx context.Context, optFns ...func(*codeconnections.Options)) (O, error)
-}
-
-// collect fetches every page, or only the first unless all, and returns
-// the pages' items and the last page, whose NextToken resumes the listing.
-func collect[O, T any](ctx context.Context, p pager[O], all bool, items func(O) []T) ([]T, O, error) {
-	// Not nil, so that an empty listing is [] in JSON.
-	list := []T{}
-	var last O
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, last, err
-		}
-		list, last = append(list, items(page)...), page
-		if !all {
-			break
-		}
-	}
-	return list, last, nil
-}
-
-// tagFlag registers the repeatable --tag KEY=VALUE flag.
-func (l *leaf) tagFlag() *[]types.Tag {
-	tags := new([]types.Tag)
-	l.Func("tag", "add tag `KEY=VALUE` (repeatable)", func(s string) error {
-		t, err := parseTag(s)
-		if err != nil {
-			return err
-		}
-		*tags = append(*tags, t)
-		return nil
-	})
-	return tags
 }
 
 func parseTag(s string) (types.Tag, error) {
@@ -325,4 +251,14 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// required fails with a usage error naming the first of flags not given.
+func required(cmd *cobra.Command, flags ...string) error {
+	for _, f := range flags {
+		if v := cmd.Flags().Lookup(f); v == nil || v.Value.String() == "" {
+			return usagef("--%s is required", f)
+		}
+	}
+	return nil
 }

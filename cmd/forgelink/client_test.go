@@ -154,32 +154,32 @@ func TestCommandLine(t *testing.T) {
 		name:     "no subcommand",
 		args:     []string{"connections"},
 		wantCode: 2,
-		wantErr:  "usage: forgelink connections <subcommand>",
+		wantErr:  "forgelink connections: missing command; one of: complete, create, delete, get, list, rotate-secret, setup, webhook\nRun 'forgelink connections --help' for usage.\n",
 	}, {
 		name:     "unknown subcommand",
 		args:     []string{"hosts", "frob"},
 		wantCode: 2,
-		wantErr:  `forgelink hosts: unknown subcommand "frob"`,
+		wantErr:  `forgelink hosts: unknown command "frob"`,
 	}, {
-		name:     "help",
-		args:     []string{"tags", "add", "-h"},
+		name:     "misspelt subcommand",
+		args:     []string{"connections", "lst"},
 		wantCode: 2,
-		wantErr:  "usage: forgelink tags add [flags] ARN KEY=VALUE ...\n\nflags:\n  -endpoint-url URL",
+		wantErr:  `forgelink connections: unknown command "lst"; did you mean get or list?`,
 	}, {
 		name:     "unknown flag",
 		args:     []string{"connections", "list", "--bogus"},
 		wantCode: 2,
-		wantErr:  "forgelink connections: flag provided but not defined: -bogus\n",
+		wantErr:  "forgelink connections list: unknown flag: --bogus\nRun 'forgelink connections list --help' for usage.\n",
 	}, {
 		name:     "unknown output",
-		args:     []string{"tags", "list", connARN, "--output", "yaml"},
+		args:     []string{"tags", "list", connARN, "--output", "xml"},
 		wantCode: 2,
-		wantErr:  `unknown --output "yaml"; want table or json`,
+		wantErr:  `unknown --output "xml"; want table, json or yaml`,
 	}, {
 		name:     "missing ARN",
 		args:     []string{"connections", "get", "--output", "json"},
 		wantCode: 2,
-		wantErr:  "missing arguments; usage: forgelink connections get [flags] ARN",
+		wantErr:  "missing arguments; usage: forgelink connections get ARN [flags]",
 	}, {
 		name:     "extra ARN",
 		args:     []string{"hosts", "delete", hostARN, "other"},
@@ -190,6 +190,13 @@ func TestCommandLine(t *testing.T) {
 		args:     []string{"tags", "remove", connARN, "--", "-odd"},
 		replies:  []string{`{}`},
 		wantReqs: []string{`UntagResource {"ResourceArn":"` + connARN + `","TagKeys":["-odd"]}`},
+		wantOut:  "Untagged " + connARN + ": 1 tag removed.\n",
+	}, {
+		name:     "common flags before the subcommand",
+		args:     []string{"tags", "--output", "json", "remove", connARN, "team"},
+		replies:  []string{`{}`},
+		wantReqs: []string{`UntagResource {"ResourceArn":"` + connARN + `","TagKeys":["team"]}`},
+		wantOut:  "{}\n",
 	}})
 }
 
@@ -241,11 +248,12 @@ func TestCredentials(t *testing.T) {
 				t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
 			}
 			f := newFake(t, `{"Tags":[]}`)
-			client, err := newClient(t.Context(), &commonFlags{endpoint: f.url, region: "us-east-1"},
-				func(k string) string { return tc.env[k] })
+			c := &cli{getenv: func(k string) string { return tc.env[k] }, common: commonFlags{endpoint: f.url, region: "us-east-1"}}
+			cfg, err := c.awsConfig(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
+			client := c.sdkClient(cfg)
 			arn := connARN
 			if _, err := client.ListTagsForResource(t.Context(), &codeconnections.ListTagsForResourceInput{ResourceArn: &arn}); err != nil {
 				t.Fatal(err)
@@ -266,7 +274,10 @@ func TestCredentials(t *testing.T) {
 func TestAPIErrorWraps(t *testing.T) {
 	isolateEnv(t)
 	f := newFake(t, `{"__type":"ResourceNotFoundException","message":"connection `+connARN+` does not exist"}`)
-	err := runConnections(t.Context(), []string{"get", connARN, "--endpoint-url", f.url}, io.Discard, io.Discard)
+	c := &cli{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	cmd := c.rootCommand()
+	cmd.SetArgs([]string{"connections", "get", connARN, "--endpoint-url", f.url})
+	err := cmd.ExecuteContext(t.Context())
 	if want := "ResourceNotFoundException: connection " + connARN + " does not exist"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}

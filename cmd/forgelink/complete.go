@@ -1,11 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // completeOutput is CompleteConnection's answer.
@@ -18,30 +19,26 @@ type completeOutput struct {
 // connectionsComplete completes a connection with an access token, for
 // build hosts with no browser. The token comes from a file, never from the
 // command line, where the process list and shell history would show it.
-func connectionsComplete(ctx context.Context, l *leaf, args []string) error {
-	tokenFile := l.String("token-file", "", "read the access token (for Bitbucket, an access token or username:app_password) from `file` (required)")
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if *tokenFile == "" {
-		return usagef("--token-file is required")
-	}
-	token, err := readToken(*tokenFile, l.stderr)
-	if err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
-	var out completeOutput
-	if err := client.call(ctx, "CompleteConnection", map[string]any{"ConnectionArn": pos[0], "Token": token}, &out); err != nil {
-		return err
-	}
-	return l.print(out, func(w io.Writer) {
-		fmt.Fprintf(w, "CONNECTION\t%s\nSTATUS\t%s\nACCOUNT\t%s\n", out.ConnectionArn, out.ConnectionStatus, out.Account)
+func (c *cli) connectionsComplete() *cobra.Command {
+	var tokenFile string
+	cmd := c.leaf("complete --token-file FILE ARN", "make a connection AVAILABLE with an access token (no browser)", exactArgs(1, 1), func(x *call) error {
+		if err := required(x.cmd, "token-file"); err != nil {
+			return err
+		}
+		token, err := readToken(tokenFile, x.cli.stderr)
+		if err != nil {
+			return err
+		}
+		var out completeOutput
+		if err := x.ext.call(x.ctx, "CompleteConnection", map[string]any{"ConnectionArn": x.args[0], "Token": token}, &out); err != nil {
+			return err
+		}
+		return x.show(out, func(w io.Writer) {
+			fmt.Fprintf(w, "CONNECTION\t%s\nSTATUS\t%s\nACCOUNT\t%s\n", out.ConnectionArn, out.ConnectionStatus, out.Account)
+		})
 	})
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the access token (for Bitbucket, an access token or username:app_password) from `file` (required)")
+	return cmd
 }
 
 // readToken reads a token file, trimmed of surrounding whitespace (the

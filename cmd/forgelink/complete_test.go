@@ -52,12 +52,12 @@ func TestConnectionsComplete(t *testing.T) {
 		replies:  []string{`{"__type":"InvalidInputException","message":"the provider rejected the token (HTTP 401): the connection stays PENDING"}`},
 		wantReqs: []string{request},
 		wantCode: 1,
-		wantErr:  "forgelink connections: InvalidInputException: the provider rejected the token (HTTP 401): the connection stays PENDING\n",
+		wantErr:  "forgelink connections complete: InvalidInputException: the provider rejected the token (HTTP 401): the connection stays PENDING\n",
 	}, {
 		name:     "no token file",
 		args:     []string{"connections", "complete", connARN},
 		wantCode: 2,
-		wantErr:  "forgelink connections: --token-file is required\n",
+		wantErr:  "forgelink connections complete: --token-file is required\n",
 	}, {
 		name:     "empty token file",
 		args:     []string{"connections", "complete", connARN, "--token-file", empty},

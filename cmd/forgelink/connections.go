@@ -1,69 +1,61 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/spf13/cobra"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 )
 
-func runConnections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "connections", []subcommand{
-		{"create", "--name NAME (--provider-type TYPE | --host-arn ARN) [--tag KEY=VALUE ...] [flags]", "create a connection", connectionsCreate},
-		{"get", "[flags] ARN", "show a connection", connectionsGet},
-		{"list", "[flags]", "list connections", connectionsList},
-		{"delete", "[flags] ARN", "delete a connection", connectionsDelete},
-		{"webhook", "[flags] ARN", "show the connection's webhook URL and secret", connectionsWebhook},
-		{"rotate-secret", "[--overlap DURATION | --revoke-now] [flags] ARN", "issue a new webhook secret", connectionsRotateSecret},
-		{"complete", "--token-file FILE [flags] ARN", "make a connection AVAILABLE with an access token (no browser)", connectionsComplete},
-		{"setup", "[flags] ARN", "print a link that sets the connection up in a browser (valid 10 minutes)", connectionsSetup},
-	}, args, stdout, stderr)
+func (c *cli) connectionsCommand() *cobra.Command {
+	return c.clientGroup("connections", "create, get, list and delete connections",
+		c.connectionsCreate(),
+		c.leaf("get ARN", "show a connection", exactArgs(1, 1), connectionsGet),
+		c.connectionsList(),
+		c.leaf("delete ARN", "delete a connection", exactArgs(1, 1), connectionsDelete),
+		c.leaf("webhook ARN", "show the connection's webhook URL and secret", exactArgs(1, 1), connectionsWebhook),
+		c.connectionsRotateSecret(),
+		c.connectionsComplete(),
+		c.leaf("setup ARN", "print a link that sets the connection up in a browser (valid 10 minutes)", exactArgs(1, 1), connectionsSetup),
+	)
 }
 
-func connectionsCreate(ctx context.Context, l *leaf, args []string) error {
-	name := l.String("name", "", "connection `name` (required)")
-	provider := l.String("provider-type", "", "provider `type`, e.g. GitHub, GitLab, Bitbucket")
-	host := l.String("host-arn", "", "`ARN` of the host of a self-managed provider")
-	tags := l.tagFlag()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	if *name == "" {
-		return usagef("--name is required")
-	}
-	if *provider == "" && *host == "" {
-		return usagef("--provider-type or --host-arn is required")
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.CreateConnection(ctx, &codeconnections.CreateConnectionInput{
-		ConnectionName: name,
-		ProviderType:   types.ProviderType(*provider),
-		HostArn:        optional(*host),
-		Tags:           *tags,
+func (c *cli) connectionsCreate() *cobra.Command {
+	var name, provider, host string
+	var tags *[]types.Tag
+	cmd := c.leaf("create --name NAME (--provider-type TYPE | --host-arn ARN)", "create a connection", exactArgs(0, 0), func(x *call) error {
+		if err := required(x.cmd, "name"); err != nil {
+			return err
+		}
+		if provider == "" && host == "" {
+			return usagef("--provider-type or --host-arn is required")
+		}
+		out, err := x.api.CreateConnection(x.ctx, &codeconnections.CreateConnectionInput{
+			ConnectionName: &name,
+			ProviderType:   types.ProviderType(provider),
+			HostArn:        optional(host),
+			Tags:           *tags,
+		})
+		if err != nil {
+			return err
+		}
+		return x.show(out, func(w io.Writer) { fmt.Fprintln(w, aws.ToString(out.ConnectionArn)) })
 	})
-	if err != nil {
-		return err
-	}
-	return l.print(out, func(w io.Writer) { fmt.Fprintln(w, aws.ToString(out.ConnectionArn)) })
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "connection `name` (required)")
+	f.StringVar(&provider, "provider-type", "", "provider `type`: GitHub, GitLab, Bitbucket (or GitHubEnterpriseServer, GitLabSelfManaged with --host-arn)")
+	f.StringVar(&host, "host-arn", "", "`ARN` of the host of a self-managed provider")
+	tags = tagFlag(f)
+	return cmd
 }
 
-func connectionsGet(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &pos[0]})
+func connectionsGet(x *call) error {
+	out, err := x.api.GetConnection(x.ctx, &codeconnections.GetConnectionInput{ConnectionArn: &x.args[0]})
 	if err != nil {
 		return err
 	}
@@ -71,47 +63,40 @@ func connectionsGet(ctx context.Context, l *leaf, args []string) error {
 	if out.Connection != nil {
 		conns = append(conns, *out.Connection)
 	}
-	return l.print(out, connectionTable(conns))
+	return x.show(out, connectionTable(conns))
 }
 
-func connectionsList(ctx context.Context, l *leaf, args []string) error {
-	provider := l.String("provider-type", "", "list only connections to provider `type`")
-	host := l.String("host-arn", "", "list only connections to the host with this `ARN`")
-	paging := l.pageFlags()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	p := codeconnections.NewListConnectionsPaginator(client, &codeconnections.ListConnectionsInput{
-		ProviderTypeFilter: types.ProviderType(*provider),
-		HostArnFilter:      optional(*host),
-		MaxResults:         paging.maxResults,
-		NextToken:          optional(paging.nextToken),
+func (c *cli) connectionsList() *cobra.Command {
+	var provider, host string
+	var paging pageFlags
+	cmd := c.leaf("list", "list connections", exactArgs(0, 0), func(x *call) error {
+		p := codeconnections.NewListConnectionsPaginator(x.api, &codeconnections.ListConnectionsInput{
+			ProviderTypeFilter: types.ProviderType(provider),
+			HostArnFilter:      optional(host),
+			MaxResults:         paging.maxResults,
+			NextToken:          optional(paging.nextToken),
+		})
+		conns, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListConnectionsOutput) ([]types.Connection, *string) {
+			return o.Connections, o.NextToken
+		})
+		if err != nil {
+			return err
+		}
+		defer x.moreHint(next)
+		return x.show(&codeconnections.ListConnectionsOutput{Connections: conns, NextToken: next}, connectionTable(conns))
 	})
-	conns, last, err := collect(ctx, p, paging.all(), func(o *codeconnections.ListConnectionsOutput) []types.Connection {
-		return o.Connections
-	})
-	if err != nil {
-		return err
-	}
-	out := &codeconnections.ListConnectionsOutput{Connections: conns, NextToken: last.NextToken}
-	return l.printPage(out, out.NextToken, connectionTable(conns))
+	cmd.Flags().StringVar(&provider, "provider-type", "", "list only connections to provider `type`")
+	cmd.Flags().StringVar(&host, "host-arn", "", "list only connections to the host with this `ARN`")
+	paging.register(cmd.Flags())
+	return cmd
 }
 
-func connectionsDelete(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
+func connectionsDelete(x *call) error {
+	out, err := x.api.DeleteConnection(x.ctx, &codeconnections.DeleteConnectionInput{ConnectionArn: &x.args[0]})
 	if err != nil {
 		return err
 	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = client.DeleteConnection(ctx, &codeconnections.DeleteConnectionInput{ConnectionArn: &pos[0]})
-	return err
+	return x.done(out, "Deleted connection %s.", x.args[0])
 }
 
 // connectionTable lists connections, with a HOST column only when one of

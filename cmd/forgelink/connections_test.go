@@ -24,7 +24,7 @@ func TestConnections(t *testing.T) {
 		name:     "create without name",
 		args:     []string{"connections", "create", "--provider-type", "GitHub"},
 		wantCode: 2,
-		wantErr:  "forgelink connections: --name is required\n",
+		wantErr:  "forgelink connections create: --name is required\n",
 	}, {
 		name:     "create without provider",
 		args:     []string{"connections", "create", "--name", "web"},
@@ -34,7 +34,7 @@ func TestConnections(t *testing.T) {
 		name:     "create with bad tag",
 		args:     []string{"connections", "create", "--name", "web", "--provider-type", "GitHub", "--tag", "team"},
 		wantCode: 2,
-		wantErr:  `invalid value "team" for flag -tag: tag "team" is not KEY=VALUE`,
+		wantErr:  `invalid argument "team" for "--tag" flag: tag "team" is not KEY=VALUE`,
 	}, {
 		name:     "get",
 		args:     []string{"connections", "get", connARN},
@@ -64,7 +64,7 @@ func TestConnections(t *testing.T) {
 		replies:  []string{`{"__type":"ResourceNotFoundException","message":"connection ` + connARN + ` does not exist"}`},
 		wantReqs: []string{`GetConnection {"ConnectionArn":"` + connARN + `"}`},
 		wantCode: 1,
-		wantErr:  "forgelink connections: ResourceNotFoundException: connection " + connARN + " does not exist\n",
+		wantErr:  "forgelink connections get: ResourceNotFoundException: connection " + connARN + " does not exist\n",
 	}, {
 		name:    "list follows every page",
 		args:    []string{"connections", "list"},
@@ -83,7 +83,7 @@ func TestConnections(t *testing.T) {
 		wantReqs: []string{`ListConnections {"HostArnFilter":"` + hostARN + `","MaxResults":1,"ProviderTypeFilter":"GitHub"}`},
 		wantOut: "NAME  STATUS     PROVIDER  ARN\n" +
 			"web   AVAILABLE  GitHub    " + connARN + "\n",
-		wantErr: "more results: --next-token t2\n",
+		wantErr: "more results: --next-token t2 (or --limit N, --all)\n",
 	}, {
 		name:     "list page from token as json",
 		args:     []string{"connections", "list", "--next-token", "t2", "--output", "json"},
@@ -94,18 +94,25 @@ func TestConnections(t *testing.T) {
 		name:     "list with bad max results",
 		args:     []string{"connections", "list", "--max-results", "0"},
 		wantCode: 2,
-		wantErr:  `invalid value "0" for flag -max-results: want a positive number`,
+		wantErr:  `invalid argument "0" for "--max-results" flag: want a positive number`,
 	}, {
 		name:     "list error on second page",
 		args:     []string{"connections", "list"},
 		replies:  []string{`{"Connections":[` + conn1 + `],"NextToken":"t1"}`, `{"__type":"ValidationException","message":"bad token"}`},
 		wantReqs: []string{`ListConnections {}`, `ListConnections {"NextToken":"t1"}`},
 		wantCode: 1,
-		wantErr:  "forgelink connections: ValidationException: bad token\n",
+		wantErr:  "forgelink connections list: ValidationException: bad token\n",
 	}, {
 		name:     "delete",
 		args:     []string{"connections", "delete", connARN},
 		replies:  []string{`{}`},
 		wantReqs: []string{`DeleteConnection {"ConnectionArn":"` + connARN + `"}`},
+		wantOut:  "Deleted connection " + connARN + ".\n",
+	}, {
+		name:     "delete as json",
+		args:     []string{"connections", "delete", connARN, "-o", "json"},
+		replies:  []string{`{}`},
+		wantReqs: []string{`DeleteConnection {"ConnectionArn":"` + connARN + `"}`},
+		wantOut:  "{}\n",
 	}})
 }

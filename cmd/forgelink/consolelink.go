@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // consoleLinkOutput is CreateConsoleLink's answer.
@@ -14,31 +14,22 @@ type consoleLinkOutput struct {
 	ExpiresAt float64 // epoch seconds
 }
 
-func runConsoleLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	l := newLeaf("console-link", "[flags]", stdout, stderr, os.Getenv)
-	return shortAPIError(consoleLink(ctx, l, args))
+func (c *cli) consoleLinkCommand() *cobra.Command {
+	return c.topLeaf("console-link", "print a one-time sign-in link to the web console", exactArgs(0, 0), consoleLink)
 }
 
 // consoleLink prints a one-time sign-in link to the daemon's web console.
 // The URL alone goes to stdout, so that it can be piped to a browser; when
 // it expires goes to stderr.
-func consoleLink(ctx context.Context, l *leaf, args []string) error {
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
+func consoleLink(x *call) error {
 	var out consoleLinkOutput
-	if err := client.call(ctx, "CreateConsoleLink", struct{}{}, &out); err != nil {
+	if err := x.ext.call(x.ctx, "CreateConsoleLink", struct{}{}, &out); err != nil {
 		return err
 	}
-	if l.common.output == "json" {
-		return writeJSON(l.stdout, out)
-	}
-	expires := time.UnixMilli(int64(out.ExpiresAt * 1000)).Local()
-	fmt.Fprintf(l.stderr, "single use, valid until %s\n", expires.Format(time.DateTime+" MST"))
-	_, err = fmt.Fprintln(l.stdout, out.URL)
-	return err
+	return x.showText(out, func(w io.Writer) error {
+		expires := time.UnixMilli(int64(out.ExpiresAt * 1000)).Local()
+		fmt.Fprintf(x.cli.stderr, "single use, valid until %s\n", expires.Format(time.DateTime+" MST"))
+		_, err := fmt.Fprintln(w, out.URL)
+		return err
+	})
 }

@@ -1,20 +1,21 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "deliveries", []subcommand{
-		{"list", "[--pipeline P] [--state S] [--event-id E] [--all] [flags]", "list deliveries to pipeline targets", deliveriesList},
-		{"get", "[flags] DELIVERY-ID", "show a delivery with every attempt", deliveriesGet},
-		{"redeliver", "[flags] DELIVERY-ID", "deliver a finished delivery again", deliveriesRedeliver},
-		{"discard", "[flags] DELIVERY-ID", "drop a pending or dead delivery", deliveriesDiscard},
-	}, args, stdout, stderr)
+func (c *cli) deliveriesCommand() *cobra.Command {
+	return c.clientGroup("deliveries", "list, show, redeliver and discard deliveries to targets",
+		c.deliveriesList(),
+		c.leaf("get DELIVERY-ID", "show a delivery with every attempt", exactArgs(1, 1), deliveriesGet),
+		c.leaf("redeliver DELIVERY-ID", "deliver a finished delivery again", exactArgs(1, 1), deliveriesRedeliver),
+		c.leaf("discard DELIVERY-ID", "drop a pending or dead delivery", exactArgs(1, 1), deliveriesDiscard),
+	)
 }
 
 // deliverySummary is a delivery as ListDeliveries returns it.
@@ -39,7 +40,8 @@ type listDeliveriesInput struct {
 	Pipeline   *string `json:",omitempty"`
 	State      *string `json:",omitempty"`
 	EventID    *string `json:"EventId,omitempty"`
-	MaxResults int32   `json:",omitempty"`
+	SortOrder  string
+	MaxResults int     `json:",omitempty"`
 	NextToken  *string `json:",omitempty"`
 }
 
@@ -48,32 +50,32 @@ type listDeliveriesOutput struct {
 	NextToken  *string `json:",omitempty"`
 }
 
-func deliveriesList(ctx context.Context, l *leaf, args []string) error {
-	pipeline := l.String("pipeline", "", "only deliveries of pipeline `NAME`")
-	state := l.String("state", "", "only deliveries in `STATE`: pending, leased, succeeded, dead, superseded, discarded, filtered")
-	eventID := l.String("event-id", "", "only deliveries of event `ID`")
-	all := l.Bool("all", false, "fetch every page, not just the first")
-	page := l.pageFlags()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
-	in := listDeliveriesInput{Pipeline: optional(*pipeline), State: optional(*state), EventID: optional(*eventID),
-		MaxResults: page.maxResults, NextToken: optional(page.nextToken)}
-	out := listDeliveriesOutput{Deliveries: []deliverySummary{}}
-	out.NextToken, err = followPages(*all, &in.NextToken, func() (*string, error) {
-		var p listDeliveriesOutput
-		err := client.call(ctx, "ListDeliveries", in, &p)
-		out.Deliveries = append(out.Deliveries, p.Deliveries...)
-		return p.NextToken, err
+func (c *cli) deliveriesList() *cobra.Command {
+	var pipeline, state, eventID string
+	var list newestFirst
+	cmd := c.leaf("list", "list deliveries to pipeline targets, newest first", exactArgs(0, 0), func(x *call) error {
+		if err := list.check(x.cmd.Flags()); err != nil {
+			return err
+		}
+		in := listDeliveriesInput{Pipeline: optional(pipeline), State: optional(state), EventID: optional(eventID), SortOrder: list.sortOrder()}
+		ds, next, err := collectNewest(&list, func(max int, token *string) ([]deliverySummary, *string, error) {
+			in.MaxResults, in.NextToken = max, token
+			var p listDeliveriesOutput
+			err := x.ext.call(x.ctx, "ListDeliveries", in, &p)
+			return p.Deliveries, p.NextToken, err
+		})
+		if err != nil {
+			return err
+		}
+		defer x.moreHint(next)
+		return x.show(listDeliveriesOutput{Deliveries: ds, NextToken: next}, func(w io.Writer) { printDeliveries(w, ds) })
 	})
-	if err != nil {
-		return err
-	}
-	return l.printPage(out, out.NextToken, func(w io.Writer) { printDeliveries(w, out.Deliveries) })
+	f := cmd.Flags()
+	f.StringVar(&pipeline, "pipeline", "", "only deliveries of pipeline `NAME`")
+	f.StringVar(&state, "state", "", "only deliveries in `STATE`: pending, leased, succeeded, dead, superseded, discarded, filtered")
+	f.StringVar(&eventID, "event-id", "", "only deliveries of event `ID`")
+	list.register(f)
+	return cmd
 }
 
 func printDeliveries(w io.Writer, ds []deliverySummary) {
@@ -107,15 +109,7 @@ func (a attempt) status() string {
 	return "-"
 }
 
-func deliveriesGet(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
+func deliveriesGet(x *call) error {
 	var out struct {
 		Delivery struct {
 			deliverySummary
@@ -123,10 +117,10 @@ func deliveriesGet(ctx context.Context, l *leaf, args []string) error {
 		}
 		Attempts []attempt
 	}
-	if err := client.call(ctx, "GetDelivery", map[string]string{"DeliveryId": pos[0]}, &out); err != nil {
+	if err := x.ext.call(x.ctx, "GetDelivery", map[string]string{"DeliveryId": x.args[0]}, &out); err != nil {
 		return err
 	}
-	return l.print(out, func(w io.Writer) {
+	return x.show(out, func(w io.Writer) {
 		d := out.Delivery
 		next := "-"
 		if d.NextAttemptAt != nil {
@@ -145,26 +139,18 @@ func deliveriesGet(ctx context.Context, l *leaf, args []string) error {
 	})
 }
 
-func deliveriesRedeliver(ctx context.Context, l *leaf, args []string) error {
-	return deliveryCall(ctx, l, args, "RedeliverDelivery")
-}
-
-func deliveriesDiscard(ctx context.Context, l *leaf, args []string) error {
-	return deliveryCall(ctx, l, args, "DiscardDelivery")
-}
-
-// deliveryCall runs an operation on the delivery named by the one argument;
-// like other changes, it prints nothing on success.
-func deliveryCall(ctx context.Context, l *leaf, args []string, op string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
+func deliveriesRedeliver(x *call) error {
+	if err := x.ext.call(x.ctx, "RedeliverDelivery", map[string]string{"DeliveryId": x.args[0]}, &struct{}{}); err != nil {
 		return err
 	}
-	client, err := l.extClient(ctx)
-	if err != nil {
+	return x.done(nil, "Queued delivery %s for redelivery.", x.args[0])
+}
+
+func deliveriesDiscard(x *call) error {
+	if err := x.ext.call(x.ctx, "DiscardDelivery", map[string]string{"DeliveryId": x.args[0]}, &struct{}{}); err != nil {
 		return err
 	}
-	return client.call(ctx, op, map[string]string{"DeliveryId": pos[0]}, &struct{}{})
+	return x.done(nil, "Discarded delivery %s.", x.args[0])
 }
 
 func orDash(s string) string {

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 const (
 	deliveryID = "019a0000-0000-7000-8000-000000000001"
@@ -15,6 +18,27 @@ const (
 		`"FilesIncomplete":false,"NextAttemptAt":1795608000,"LastError":"","CreatedAt":1795608000,"UpdatedAt":1795608000}`
 )
 
+// deliveriesJSON is ListDeliveries' JSON output of n copies of
+// deliveryJSON and NextToken next.
+func deliveriesJSON(n int, next string) string {
+	one := `    {
+      "Attempts": 2,
+      "Branch": "main",
+      "ConnectionArn": "` + connARN + `",
+      "CreatedAt": 1795608000,
+      "DeliveryId": "` + deliveryID + `",
+      "EventId": "` + eventID + `",
+      "FilesIncomplete": false,
+      "LastError": "HTTP 503",
+      "Mode": "QUEUED",
+      "Pipeline": "build",
+      "State": "dead",
+      "Target": "ci",
+      "UpdatedAt": 1795608001.5
+    }`
+	return "{\n  \"Deliveries\": [\n" + strings.Repeat(one+",\n", n-1) + one + "\n  ],\n  \"NextToken\": \"" + next + "\"\n}\n"
+}
+
 func TestDeliveriesCommands(t *testing.T) {
 	getReply := `{"Delivery":` + deliveryJSON[:len(deliveryJSON)-1] + `,"Message":{"pipeline":"build"}},"Attempts":[` +
 		`{"N":1,"StartedAt":1795608000.25,"DurationMs":1.5,"Outcome":"retry","StatusCode":503,"Error":"HTTP 503","Output":""},` +
@@ -27,17 +51,17 @@ func TestDeliveriesCommands(t *testing.T) {
 			`{"Deliveries":[` + pendingDeliveryJSON + `]}`,
 		},
 		wantReqs: []string{
-			`ListDeliveries {"EventId":"` + eventID + `","Pipeline":"build","State":"dead"}`,
-			`ListDeliveries {"EventId":"` + eventID + `","NextToken":"t1","Pipeline":"build","State":"dead"}`,
+			`ListDeliveries {"EventId":"` + eventID + `","MaxResults":100,"Pipeline":"build","SortOrder":"DESCENDING","State":"dead"}`,
+			`ListDeliveries {"EventId":"` + eventID + `","MaxResults":100,"NextToken":"t1","Pipeline":"build","SortOrder":"DESCENDING","State":"dead"}`,
 		},
 		wantOut: "CREATED               PIPELINE  BRANCH  STATE    ATTEMPTS  DELIVERY                              EVENT\n" +
 			"2026-11-25T12:00:00Z  build     main    dead     2         " + deliveryID + "  " + eventID + "\n" +
 			"2026-11-25T12:00:00Z  release   -       pending  0         019a0000-0000-7000-8000-000000000002  " + eventID + "\n",
 	}, {
-		name:     "list one page",
-		args:     []string{"deliveries", "list", "--max-results", "1"},
+		name:     "list one, oldest first",
+		args:     []string{"deliveries", "list", "--limit", "1", "--oldest-first"},
 		replies:  []string{`{"Deliveries":[` + deliveryJSON + `],"NextToken":"t1"}`},
-		wantReqs: []string{`ListDeliveries {"MaxResults":1}`},
+		wantReqs: []string{`ListDeliveries {"MaxResults":1,"SortOrder":"ASCENDING"}`},
 		wantOut: "CREATED               PIPELINE  BRANCH  STATE  ATTEMPTS  DELIVERY                              EVENT\n" +
 			"2026-11-25T12:00:00Z  build     main    dead   2         " + deliveryID + "  " + eventID + "\n",
 		wantErr: "more results: --next-token t1",
@@ -45,8 +69,30 @@ func TestDeliveriesCommands(t *testing.T) {
 		name:     "list empty as JSON",
 		args:     []string{"deliveries", "list", "--output", "json"},
 		replies:  []string{`{"Deliveries":[]}`},
-		wantReqs: []string{`ListDeliveries {}`},
+		wantReqs: []string{`ListDeliveries {"MaxResults":20,"SortOrder":"DESCENDING"}`},
 		wantOut:  "{\n  \"Deliveries\": []\n}\n",
+	}, {
+		name: "limit across pages, resumable",
+		args: []string{"deliveries", "list", "--limit", "3", "-o", "json", "--next-token", "t0"},
+		replies: []string{
+			`{"Deliveries":[` + deliveryJSON + `],"NextToken":"t1"}`,
+			`{"Deliveries":[` + deliveryJSON + `,` + deliveryJSON + `],"NextToken":"t2"}`,
+		},
+		wantReqs: []string{
+			`ListDeliveries {"MaxResults":3,"NextToken":"t0","SortOrder":"DESCENDING"}`,
+			`ListDeliveries {"MaxResults":2,"NextToken":"t1","SortOrder":"DESCENDING"}`,
+		},
+		wantOut: deliveriesJSON(3, "t2"),
+	}, {
+		name:     "limit and all",
+		args:     []string{"deliveries", "list", "--limit", "3", "--all"},
+		wantCode: 2,
+		wantErr:  "--all and --limit exclude each other",
+	}, {
+		name:     "zero limit",
+		args:     []string{"deliveries", "list", "--limit", "0"},
+		wantCode: 2,
+		wantErr:  "--limit 0: want a positive number",
 	}, {
 		name:     "get",
 		args:     []string{"deliveries", "get", deliveryID},
@@ -103,24 +149,32 @@ func TestDeliveriesCommands(t *testing.T) {
 		name:     "get without id",
 		args:     []string{"deliveries", "get"},
 		wantCode: 2,
-		wantErr:  "missing arguments; usage: forgelink deliveries get [flags] DELIVERY-ID",
+		wantErr:  "missing arguments; usage: forgelink deliveries get DELIVERY-ID [flags]",
 	}, {
 		name:     "redeliver",
 		args:     []string{"deliveries", "redeliver", deliveryID},
 		replies:  []string{`{}`},
 		wantReqs: []string{`RedeliverDelivery {"DeliveryId":"` + deliveryID + `"}`},
+		wantOut:  "Queued delivery " + deliveryID + " for redelivery.\n",
+	}, {
+		name:     "redeliver as JSON",
+		args:     []string{"deliveries", "redeliver", deliveryID, "--output=json"},
+		replies:  []string{`{}`},
+		wantReqs: []string{`RedeliverDelivery {"DeliveryId":"` + deliveryID + `"}`},
+		wantOut:  "{}\n",
 	}, {
 		name:     "redeliver refused",
 		args:     []string{"deliveries", "redeliver", deliveryID},
 		replies:  []string{`{"__type":"ConflictException","message":"delivery ` + deliveryID + ` is pending; only succeeded, dead, superseded, discarded or filtered deliveries can be redelivered"}`},
 		wantReqs: []string{`RedeliverDelivery {"DeliveryId":"` + deliveryID + `"}`},
 		wantCode: 1,
-		wantErr:  "forgelink deliveries: ConflictException: delivery " + deliveryID + " is pending; only succeeded",
+		wantErr:  "forgelink deliveries redeliver: ConflictException: delivery " + deliveryID + " is pending; only succeeded",
 	}, {
 		name:     "discard",
 		args:     []string{"deliveries", "discard", deliveryID},
 		replies:  []string{`{}`},
 		wantReqs: []string{`DiscardDelivery {"DeliveryId":"` + deliveryID + `"}`},
+		wantOut:  "Discarded delivery " + deliveryID + ".\n",
 	}})
 }
 
@@ -177,7 +231,7 @@ func TestPipelinesCommands(t *testing.T) {
 		replies:  []string{`{"__type":"ResourceNotFoundException","message":"pipeline nope does not exist"}`},
 		wantReqs: []string{`GetPipeline {"Name":"nope"}`},
 		wantCode: 1,
-		wantErr:  "forgelink pipelines: ResourceNotFoundException: pipeline nope does not exist\n",
+		wantErr:  "forgelink pipelines get: ResourceNotFoundException: pipeline nope does not exist\n",
 	}})
 }
 
@@ -200,7 +254,10 @@ func TestEventsCommands(t *testing.T) {
 			`{"Events":[` + event + `],"NextToken":"t1"}`,
 			`{"Events":[]}`,
 		},
-		wantReqs: []string{`ListEvents {"Kind":"push"}`, `ListEvents {"Kind":"push","NextToken":"t1"}`},
+		wantReqs: []string{
+			`ListEvents {"Kind":"push","MaxResults":100,"SortOrder":"DESCENDING"}`,
+			`ListEvents {"Kind":"push","MaxResults":100,"NextToken":"t1","SortOrder":"DESCENDING"}`,
+		},
 		wantOut: "RECEIVED              KIND  REPOSITORY  DELIVERY  HELD   EVENT\n" +
 			"2026-11-25T12:00:00Z  push  acme/app    gh-1      false  " + eventID + "\n",
 	}, {

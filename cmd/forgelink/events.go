@@ -1,23 +1,29 @@
 package main
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 
 	"github.com/forgelink/forgelink/relay/route"
 )
 
-func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "events", []subcommand{
-		{"list", "[--connection-arn ARN] [--repository OWNER/REPO] [--kind KIND] [--since T] [--until T] [--all] [flags]", "list recorded webhook events", eventsList},
-		{"get", "[flags] EVENT-ID", "show one event with its body", eventsGet},
-		{"explain", "[flags] EVENT-ID", "show why each pipeline did or did not trigger", eventsExplain},
-	}, args, stdout, stderr)
+func (c *cli) eventsCommand() *cobra.Command {
+	return c.clientGroup("events", "list, show and explain recorded webhook events",
+		c.eventsList(),
+		c.leaf("get EVENT-ID", "show one event: its summary, headers and raw body", exactArgs(1, 1), eventsGet),
+		c.leaf("explain EVENT-ID", "show why each pipeline did or did not trigger", exactArgs(1, 1), eventsExplain),
+	)
 }
 
 // eventSummary is an event as ListEvents returns it.
@@ -46,8 +52,9 @@ type listEventsInput struct {
 	Kind          *string  `json:",omitempty"`
 	Since         *float64 `json:",omitempty"`
 	Until         *float64 `json:",omitempty"`
-	MaxResults    int32    `json:",omitempty"`
-	NextToken     *string  `json:",omitempty"`
+	SortOrder     string
+	MaxResults    int     `json:",omitempty"`
+	NextToken     *string `json:",omitempty"`
 }
 
 type listEventsOutput struct {
@@ -55,59 +62,49 @@ type listEventsOutput struct {
 	NextToken *string `json:",omitempty"`
 }
 
-func eventsList(ctx context.Context, l *leaf, args []string) error {
-	conn := l.String("connection-arn", "", "only events of the connection `ARN`")
-	repo := l.String("repository", "", "only events of `OWNER/REPO`")
-	kind := l.String("kind", "", "only events of `KIND`: push, pull_request, ping, installation, other")
-	since := l.String("since", "", "only events received at or after `T` (RFC 3339, or a duration such as 1h for that long ago)")
-	until := l.String("until", "", "only events received before `T` (RFC 3339 or a duration ago)")
-	all := l.Bool("all", false, "fetch every page, not just the first")
-	page := l.pageFlags()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	in := listEventsInput{ConnectionArn: optional(*conn), Repository: optional(*repo), Kind: optional(*kind),
-		MaxResults: page.maxResults, NextToken: optional(page.nextToken)}
-	var err error
-	if in.Since, err = timeFlag("--since", *since); err != nil {
-		return err
-	}
-	if in.Until, err = timeFlag("--until", *until); err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
-	out := listEventsOutput{Events: []eventSummary{}}
-	out.NextToken, err = followPages(*all, &in.NextToken, func() (*string, error) {
-		var p listEventsOutput
-		err := client.call(ctx, "ListEvents", in, &p)
-		out.Events = append(out.Events, p.Events...)
-		return p.NextToken, err
-	})
-	if err != nil {
-		return err
-	}
-	return l.printPage(out, out.NextToken, func(w io.Writer) {
-		fmt.Fprintln(w, "RECEIVED\tKIND\tREPOSITORY\tDELIVERY\tHELD\tEVENT")
-		for _, e := range out.Events {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\n", e.received(), e.Kind, e.Repository, e.DeliveryID, e.Held, e.EventID)
+func (c *cli) eventsList() *cobra.Command {
+	var conn, repo, kind, since, until string
+	var list newestFirst
+	cmd := c.leaf("list", "list recorded webhook events, newest first", exactArgs(0, 0), func(x *call) error {
+		if err := list.check(x.cmd.Flags()); err != nil {
+			return err
 		}
-	})
-}
-
-// followPages fetches the first page of a listing and, if all, every
-// further one, setting *token to the page to fetch next. It returns the
-// NextToken of the last page fetched.
-func followPages(all bool, token **string, fetch func() (next *string, err error)) (*string, error) {
-	for {
-		next, err := fetch()
-		if err != nil || !all || next == nil {
-			return next, err
+		in := listEventsInput{ConnectionArn: optional(conn), Repository: optional(repo), SortOrder: list.sortOrder()}
+		var err error
+		if in.Kind, err = kindFlag(kind); err != nil {
+			return err
 		}
-		*token = next
-	}
+		if in.Since, err = timeFlag("--since", since); err != nil {
+			return err
+		}
+		if in.Until, err = timeFlag("--until", until); err != nil {
+			return err
+		}
+		events, next, err := collectNewest(&list, func(max int, token *string) ([]eventSummary, *string, error) {
+			in.MaxResults, in.NextToken = max, token
+			var p listEventsOutput
+			err := x.ext.call(x.ctx, "ListEvents", in, &p)
+			return p.Events, p.NextToken, err
+		})
+		if err != nil {
+			return err
+		}
+		defer x.moreHint(next)
+		return x.show(listEventsOutput{Events: events, NextToken: next}, func(w io.Writer) {
+			fmt.Fprintln(w, "RECEIVED\tKIND\tREPOSITORY\tDELIVERY\tHELD\tEVENT")
+			for _, e := range events {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\n", e.received(), e.Kind, e.Repository, e.DeliveryID, e.Held, e.EventID)
+			}
+		})
+	})
+	f := cmd.Flags()
+	f.StringVar(&conn, "connection-arn", "", "only events of the connection `ARN`")
+	f.StringVar(&repo, "repository", "", "only events of `OWNER/REPO`")
+	f.StringVar(&kind, "kind", "", "only events of `KIND`: "+kindsHelp)
+	f.StringVar(&since, "since", "", "only events received at or after `T` (RFC 3339, or a duration such as 1h for that long ago)")
+	f.StringVar(&until, "until", "", "only events received before `T` (RFC 3339 or a duration ago)")
+	list.register(f)
+	return cmd
 }
 
 // timeFlag parses an RFC 3339 time or a duration meaning that long ago, as
@@ -128,43 +125,70 @@ func timeFlag(name, v string) (*float64, error) {
 	return &s, nil
 }
 
-func eventsGet(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Event struct {
-			eventSummary
-			Headers    json.RawMessage
-			Body       string
-			Normalized json.RawMessage
-		}
-	}
-	if err := client.call(ctx, "GetEvent", map[string]string{"EventId": pos[0]}, &out); err != nil {
-		return err
-	}
-	return l.print(out, func(w io.Writer) {
-		e := out.Event
-		fmt.Fprintf(w, "EVENT\t%s\nCONNECTION\t%s\nPROVIDER\t%s\nKIND\t%s (%s)\nREPOSITORY\t%s\nDELIVERY\t%s\nRECEIVED\t%s\nHELD\t%t\n",
-			e.EventID, e.ConnectionArn, e.Provider, e.Kind, e.RawKind, e.Repository, e.DeliveryID, e.received(), e.Held)
-		fmt.Fprintf(w, "NORMALIZED\t%s\n", e.Normalized)
-	})
+// eventDetail is an event as GetEvent returns it.
+type eventDetail struct {
+	eventSummary
+	Headers    json.RawMessage
+	Body       string
+	Normalized json.RawMessage
 }
 
-func eventsExplain(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
+func eventsGet(x *call) error {
+	var out struct{ Event eventDetail }
+	if err := x.ext.call(x.ctx, "GetEvent", map[string]string{"EventId": x.args[0]}, &out); err != nil {
+		return err
+	}
+	return x.showText(out, func(w io.Writer) error { return printEvent(w, out.Event) })
+}
+
+// printEvent writes the summary as a table, then the headers one per line,
+// the raw body and the normalised form, each after a blank line.
+func printEvent(w io.Writer, e eventDetail) error {
+	err := tabulate(w, func(w io.Writer) {
+		fmt.Fprintf(w, "EVENT\t%s\nCONNECTION\t%s\nPROVIDER\t%s\nKIND\t%s (%s)\nREPOSITORY\t%s\nDELIVERY\t%s\nRECEIVED\t%s\nHELD\t%t\n",
+			e.EventID, e.ConnectionArn, e.Provider, e.Kind, e.RawKind, e.Repository, e.DeliveryID, e.received(), e.Held)
+	})
 	if err != nil {
 		return err
 	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
+	var b strings.Builder
+	b.WriteString("\nHEADERS\n")
+	var headers map[string]string
+	if json.Unmarshal(e.Headers, &headers) == nil {
+		for _, k := range slices.Sorted(maps.Keys(headers)) {
+			fmt.Fprintf(&b, "%s: %s\n", k, headers[k])
+		}
 	}
+	b.WriteString("\nBODY\n" + showBody(e.Body) + "\n")
+	b.WriteString("\nNORMALIZED\n" + indentJSON(e.Normalized) + "\n")
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// showBody is the raw body, indented if it is JSON, or its size if it is
+// not text. Bytes the wire could not carry as UTF-8 arrive as U+FFFD.
+func showBody(body string) string {
+	if !utf8.ValidString(body) || strings.ContainsFunc(body, func(r rune) bool {
+		return r == utf8.RuneError || unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}) {
+		return fmt.Sprintf("(%d bytes, binary)", len(body))
+	}
+	if json.Valid([]byte(body)) {
+		return indentJSON([]byte(body))
+	}
+	return strings.TrimSuffix(body, "\n")
+}
+
+// indentJSON indents a JSON document; anything else is returned as is.
+func indentJSON(raw []byte) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func eventsExplain(x *call) error {
 	var out struct {
 		EventID       string `json:"EventId"`
 		ConnectionArn string
@@ -173,10 +197,10 @@ func eventsExplain(ctx context.Context, l *leaf, args []string) error {
 		Verdicts      []route.PipelineVerdict
 		Deliveries    []deliverySummary
 	}
-	if err := client.call(ctx, "ExplainEvent", map[string]string{"EventId": pos[0]}, &out); err != nil {
+	if err := x.ext.call(x.ctx, "ExplainEvent", map[string]string{"EventId": x.args[0]}, &out); err != nil {
 		return err
 	}
-	return l.print(out, func(w io.Writer) {
+	return x.show(out, func(w io.Writer) {
 		fmt.Fprintf(w, "EVENT\t%s\nCONNECTION\t%s\nREPOSITORY\t%s\nKIND\t%s\n", out.EventID, out.ConnectionArn, out.Repository, out.Kind)
 		if len(out.Verdicts) == 0 {
 			fmt.Fprintln(w, "\nno pipeline is configured for this connection and repository")

@@ -30,12 +30,8 @@ const (
 	extSigningName  = "forgelink"
 )
 
-func (l *leaf) extClient(ctx context.Context) (*extClient, error) {
-	cfg, err := awsConfig(ctx, &l.common, l.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return &extClient{endpoint: l.common.endpoint, cfg: cfg, http: &http.Client{Timeout: time.Minute}}, nil
+func newExtClient(endpoint string, cfg aws.Config) *extClient {
+	return &extClient{endpoint: endpoint, cfg: cfg, http: &http.Client{Timeout: time.Minute}}
 }
 
 // call posts in to operation op and decodes the answer into out. Service

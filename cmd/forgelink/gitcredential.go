@@ -3,20 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
-// gitCredentialSynopsis shows how git is told to use the helper: a helper
+// gitCredentialHelp shows how git is told to use the helper: a helper
 // that is neither an absolute path nor starts with '!' would be run as
 // "git credential-<helper>".
-const gitCredentialSynopsis = `--connection ARN [flags] get|store|erase
-
-git's credential helper: vends a short-lived token of the connection for the
+const gitCredentialHelp = `git's credential helper: vends a short-lived token of the connection for the
 repository git asks about, and never writes it anywhere. Set up with
 
   git config --global credential.https://github.com.helper '!forgelink git-credential --connection ARN'
@@ -29,11 +27,22 @@ git name the repository. The token asked for is read-only unless
 Bitbucket, personal tokens) gives one only to --read-write, which the
 key's policy must allow. "store" and "erase" do nothing.`
 
-// runGitCredential is `forgelink git-credential`. git talks to it on
-// standard input.
-func runGitCredential(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	l := newLeaf("git-credential", gitCredentialSynopsis, stdout, stderr, os.Getenv)
-	return shortAPIError(gitCredential(ctx, l, args, os.Stdin))
+func (c *cli) gitCredentialCommand() *cobra.Command {
+	var g gitCredentialFlags
+	cmd := c.topLeaf("git-credential --connection ARN get|store|erase",
+		"git credential helper: short-lived tokens of a connection", exactArgs(1, 1),
+		func(x *call) error { return gitCredential(x, g) })
+	cmd.Long = gitCredentialHelp
+	f := cmd.Flags()
+	f.StringVar(&g.connection, "connection", "", "the connection `ARN` whose token git uses (required)")
+	f.BoolVar(&g.readWrite, "read-write", false, "ask for a token that may push (read_write); read_only by default")
+	f.BoolVar(&g.allowHTTP, "allow-http", false, "also answer git over plain http (the daemon must allow the provider's http endpoint too)")
+	return cmd
+}
+
+type gitCredentialFlags struct {
+	connection           string
+	readWrite, allowHTTP bool
 }
 
 // connectionToken is GetConnectionToken's answer.
@@ -43,18 +52,14 @@ type connectionToken struct {
 	ExpiresAt float64 // epoch seconds; 0 when the token has no expiry
 }
 
-func gitCredential(ctx context.Context, l *leaf, args []string, stdin io.Reader) error {
-	connection := l.String("connection", "", "the connection `ARN` whose token git uses (required)")
-	readWrite := l.Bool("read-write", false, "ask for a token that may push (read_write); read_only by default")
-	allowHTTP := l.Bool("allow-http", false, "also answer git over plain http (the daemon must allow the provider's http endpoint too)")
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if *connection == "" {
+// gitCredential is `forgelink git-credential`. git talks to it on
+// standard input.
+func gitCredential(x *call, g gitCredentialFlags) error {
+	if g.connection == "" {
 		return usagef("--connection is required")
 	}
-	if pos[0] != "get" {
+	stdin := x.cli.stdin
+	if x.args[0] != "get" {
 		// git's protocol: "store", "erase" and operations a helper does
 		// not know are ignored. The token is never kept, so there is
 		// nothing to store or erase. The request is read all the same, so
@@ -70,25 +75,21 @@ func gitCredential(ctx context.Context, l *leaf, args []string, stdin io.Reader)
 	if err != nil {
 		return err
 	}
-	if req.Protocol != "https" && !(req.Protocol == "http" && *allowHTTP) {
+	if req.Protocol != "https" && !(req.Protocol == "http" && g.allowHTTP) {
 		return fmt.Errorf("refusing to give a token for protocol %q: only https (http with --allow-http)", req.Protocol)
-	}
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
 	}
 	var tok connectionToken
 	// The daemon refuses an origin that is not the connection's provider,
 	// so that a helper configured for every host hands the token to no other.
-	in := map[string]string{"ConnectionArn": *connection, "Repository": repo, "Protocol": req.Protocol, "Host": req.Host,
+	in := map[string]string{"ConnectionArn": g.connection, "Repository": repo, "Protocol": req.Protocol, "Host": req.Host,
 		"Permissions": "read_only"}
-	if *readWrite {
+	if g.readWrite {
 		in["Permissions"] = "read_write"
 	}
-	if err := client.call(ctx, "GetConnectionToken", in, &tok); err != nil {
+	if err := x.ext.call(x.ctx, "GetConnectionToken", in, &tok); err != nil {
 		return err
 	}
-	return writeCredential(l.stdout, tok)
+	return writeCredential(x.cli.stdout, tok)
 }
 
 // writeCredential answers git. A value holding a newline or NUL would

@@ -110,13 +110,15 @@ func TestGitCredential(t *testing.T) {
 			f := newFake(t, tc.replies...)
 			t.Setenv("FORGELINK_ENDPOINT", f.url)
 			var stdout, stderr bytes.Buffer
-			l := newLeaf("git-credential", gitCredentialSynopsis, &stdout, &stderr, func(k string) string {
+			c := &cli{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(tc.stdin), getenv: func(k string) string {
 				if k == "FORGELINK_ENDPOINT" {
 					return f.url
 				}
 				return ""
-			})
-			err := shortAPIError(gitCredential(t.Context(), l, tc.args, strings.NewReader(tc.stdin)))
+			}}
+			root := c.rootCommand()
+			root.SetArgs(append([]string{"git-credential"}, tc.args...))
+			err := root.ExecuteContext(t.Context())
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("error %v, want %q", err, tc.wantErr)
 			}

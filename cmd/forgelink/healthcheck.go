@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,42 +13,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/forgelink/forgelink/config"
 )
 
-// runHealthcheck asks a running daemon whether it is ready. It exists because
-// the distroless image has no curl: the image's HEALTHCHECK runs the binary
-// itself.
-func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "", "readiness `URL` (default: /readyz on FORGELINK_LISTEN, https when FORGELINK_TLS_CERT_FILE is set)")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this `duration`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+// healthcheckCommand asks a running daemon whether it is ready. It exists
+// because the distroless image has no curl: the image's HEALTHCHECK runs
+// the binary itself.
+func (c *cli) healthcheckCommand() *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "exit 0 if the daemon answers /readyz with 200 (for container health checks)",
+		Args:  exactArgs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				u, err := readyzURL(c.getenv)
+				if err != nil {
+					return err
+				}
+				url = u
+			}
+			client, err := healthClient(c.getenv("FORGELINK_TLS_CERT_FILE"), timeout)
+			if err != nil {
+				return err
+			}
+			if err := healthcheck(cmd.Context(), client, url); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.stdout, "ready:", url)
 			return err
-		}
-		return usagef("%v", err)
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
-	}
-	if *url == "" {
-		u, err := readyzURL(os.Getenv)
-		if err != nil {
-			return err
-		}
-		*url = u
-	}
-	client, err := healthClient(os.Getenv("FORGELINK_TLS_CERT_FILE"), *timeout)
-	if err != nil {
-		return err
-	}
-	if err := healthcheck(ctx, client, *url); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, "ready:", *url)
-	return err
+	cmd.Flags().StringVar(&url, "url", "", "readiness `URL` (default: /readyz on FORGELINK_LISTEN, https when FORGELINK_TLS_CERT_FILE is set)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this `duration`")
+	return cmd
 }
 
 // readyzURL is the daemon's /readyz as seen from the same machine (or

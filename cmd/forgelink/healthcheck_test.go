@@ -89,7 +89,7 @@ func TestHealthcheckCommand(t *testing.T) {
 				}
 				return
 			}
-			if n := strings.Count(stderr.String(), "\n"); n != 1 {
+			if n := strings.Count(stderr.String(), "\n"); tc.code == 1 && n != 1 {
 				t.Errorf("stderr has %d lines, want one: %q", n, &stderr)
 			}
 			for _, want := range tc.stderr {

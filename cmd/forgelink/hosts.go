@@ -1,134 +1,112 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 )
 
-func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "hosts", []subcommand{
-		{"create", "--name NAME --provider-type TYPE --provider-endpoint URL [--tag KEY=VALUE ...] [flags]", "create a host", hostsCreate},
-		{"get", "[flags] ARN", "show a host", hostsGet},
-		{"list", "[flags]", "list hosts", hostsList},
-		{"update", "[--provider-endpoint URL] [flags] ARN", "update a host", hostsUpdate},
-		{"delete", "[flags] ARN", "delete a host", hostsDelete},
-		{"setup", "[--github-app [--org ORG]] [flags] [ARN]", "print a link that sets the host up in a browser (or registers a GitHub App on github.com)", hostsSetup},
-		{"configure-app", "(--client-id ID --client-secret-file FILE | --admin-token-file FILE) [flags] ARN", "give a GitLab self-managed host its OAuth application (no browser)", hostsConfigureApp},
-	}, args, stdout, stderr)
+func (c *cli) hostsCommand() *cobra.Command {
+	return c.clientGroup("hosts", "create, get, list, update and delete hosts",
+		c.hostsCreate(),
+		c.leaf("get ARN", "show a host", exactArgs(1, 1), hostsGet),
+		c.hostsList(),
+		c.hostsUpdate(),
+		c.leaf("delete ARN", "delete a host", exactArgs(1, 1), hostsDelete),
+		c.hostsSetup(),
+		c.hostsConfigureApp(),
+	)
 }
 
-func hostsCreate(ctx context.Context, l *leaf, args []string) error {
-	name := l.String("name", "", "host `name` (required)")
-	provider := l.String("provider-type", "", "provider `type`, e.g. GitHubEnterpriseServer, GitLabSelfManaged (required)")
-	endpoint := l.String("provider-endpoint", "", "`URL` of the provider's installation (required)")
-	tags := l.tagFlag()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	switch "" {
-	case *name:
-		return usagef("--name is required")
-	case *provider:
-		return usagef("--provider-type is required")
-	case *endpoint:
-		return usagef("--provider-endpoint is required")
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.CreateHost(ctx, &codeconnections.CreateHostInput{
-		Name:             name,
-		ProviderType:     types.ProviderType(*provider),
-		ProviderEndpoint: endpoint,
-		Tags:             *tags,
+func (c *cli) hostsCreate() *cobra.Command {
+	var name, provider, endpoint string
+	var tags *[]types.Tag
+	cmd := c.leaf("create --name NAME --provider-type TYPE --provider-endpoint URL", "create a host", exactArgs(0, 0), func(x *call) error {
+		if err := required(x.cmd, "name", "provider-type", "provider-endpoint"); err != nil {
+			return err
+		}
+		out, err := x.api.CreateHost(x.ctx, &codeconnections.CreateHostInput{
+			Name:             &name,
+			ProviderType:     types.ProviderType(provider),
+			ProviderEndpoint: &endpoint,
+			Tags:             *tags,
+		})
+		if err != nil {
+			return err
+		}
+		return x.show(out, func(w io.Writer) { fmt.Fprintln(w, aws.ToString(out.HostArn)) })
 	})
-	if err != nil {
-		return err
-	}
-	return l.print(out, func(w io.Writer) { fmt.Fprintln(w, aws.ToString(out.HostArn)) })
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "host `name` (required)")
+	f.StringVar(&provider, "provider-type", "", "provider `type`, e.g. GitHubEnterpriseServer, GitLabSelfManaged (required)")
+	f.StringVar(&endpoint, "provider-endpoint", "", "`URL` of the provider's installation (required)")
+	tags = tagFlag(f)
+	return cmd
 }
 
-func hostsGet(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.GetHost(ctx, &codeconnections.GetHostInput{HostArn: &pos[0]})
+func hostsGet(x *call) error {
+	out, err := x.api.GetHost(x.ctx, &codeconnections.GetHostInput{HostArn: &x.args[0]})
 	if err != nil {
 		return err
 	}
 	// GetHost does not echo the ARN; the table shows the one asked for.
 	host := types.Host{
-		HostArn:          &pos[0],
+		HostArn:          &x.args[0],
 		Name:             out.Name,
 		ProviderEndpoint: out.ProviderEndpoint,
 		ProviderType:     out.ProviderType,
 		Status:           out.Status,
 	}
-	return l.print(out, hostTable([]types.Host{host}))
+	return x.show(out, hostTable([]types.Host{host}))
 }
 
-func hostsList(ctx context.Context, l *leaf, args []string) error {
-	paging := l.pageFlags()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	p := codeconnections.NewListHostsPaginator(client, &codeconnections.ListHostsInput{
-		MaxResults: paging.maxResults,
-		NextToken:  optional(paging.nextToken),
+func (c *cli) hostsList() *cobra.Command {
+	var paging pageFlags
+	cmd := c.leaf("list", "list hosts", exactArgs(0, 0), func(x *call) error {
+		p := codeconnections.NewListHostsPaginator(x.api, &codeconnections.ListHostsInput{
+			MaxResults: paging.maxResults,
+			NextToken:  optional(paging.nextToken),
+		})
+		hosts, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListHostsOutput) ([]types.Host, *string) {
+			return o.Hosts, o.NextToken
+		})
+		if err != nil {
+			return err
+		}
+		defer x.moreHint(next)
+		return x.show(&codeconnections.ListHostsOutput{Hosts: hosts, NextToken: next}, hostTable(hosts))
 	})
-	hosts, last, err := collect(ctx, p, paging.all(), func(o *codeconnections.ListHostsOutput) []types.Host {
-		return o.Hosts
-	})
-	if err != nil {
-		return err
-	}
-	out := &codeconnections.ListHostsOutput{Hosts: hosts, NextToken: last.NextToken}
-	return l.printPage(out, out.NextToken, hostTable(hosts))
+	paging.register(cmd.Flags())
+	return cmd
 }
 
-func hostsUpdate(ctx context.Context, l *leaf, args []string) error {
-	endpoint := l.String("provider-endpoint", "", "new `URL` of the provider's installation")
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = client.UpdateHost(ctx, &codeconnections.UpdateHostInput{
-		HostArn:          &pos[0],
-		ProviderEndpoint: optional(*endpoint),
+func (c *cli) hostsUpdate() *cobra.Command {
+	var endpoint string
+	cmd := c.leaf("update [--provider-endpoint URL] ARN", "update a host", exactArgs(1, 1), func(x *call) error {
+		out, err := x.api.UpdateHost(x.ctx, &codeconnections.UpdateHostInput{
+			HostArn:          &x.args[0],
+			ProviderEndpoint: optional(endpoint),
+		})
+		if err != nil {
+			return err
+		}
+		return x.done(out, "Updated host %s.", x.args[0])
 	})
-	return err
+	cmd.Flags().StringVar(&endpoint, "provider-endpoint", "", "new `URL` of the provider's installation")
+	return cmd
 }
 
-func hostsDelete(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
+func hostsDelete(x *call) error {
+	out, err := x.api.DeleteHost(x.ctx, &codeconnections.DeleteHostInput{HostArn: &x.args[0]})
 	if err != nil {
 		return err
 	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = client.DeleteHost(ctx, &codeconnections.DeleteHostInput{HostArn: &pos[0]})
-	return err
+	return x.done(out, "Deleted host %s.", x.args[0])
 }
 
 func hostTable(hosts []types.Host) func(io.Writer) {

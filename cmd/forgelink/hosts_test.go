@@ -19,14 +19,14 @@ func TestHosts(t *testing.T) {
 		name:     "create without endpoint",
 		args:     []string{"hosts", "create", "--name", "ghes", "--provider-type", "GitHubEnterpriseServer"},
 		wantCode: 2,
-		wantErr:  "forgelink hosts: --provider-endpoint is required\n",
+		wantErr:  "forgelink hosts create: --provider-endpoint is required\n",
 	}, {
 		name:     "create with bad endpoint",
 		args:     []string{"hosts", "create", "--name", "ghes", "--provider-type", "GitHubEnterpriseServer", "--provider-endpoint", "http://ghes.example"},
 		replies:  []string{`{"__type":"InvalidInputException","message":"ProviderEndpoint must use https"}`},
 		wantReqs: []string{`CreateHost {"Name":"ghes","ProviderEndpoint":"http://ghes.example","ProviderType":"GitHubEnterpriseServer"}`},
 		wantCode: 1,
-		wantErr:  "forgelink hosts: InvalidInputException: ProviderEndpoint must use https\n",
+		wantErr:  "forgelink hosts create: InvalidInputException: ProviderEndpoint must use https\n",
 	}, {
 		name:     "get",
 		args:     []string{"hosts", "get", hostARN},
@@ -78,16 +78,24 @@ func TestHosts(t *testing.T) {
 		wantReqs: []string{`ListHosts {"MaxResults":1}`},
 		wantOut: "NAME    STATUS   PROVIDER           ENDPOINT                ARN\n" +
 			"gitlab  PENDING  GitLabSelfManaged  https://gitlab.example  " + host2ARN + "\n",
-		wantErr: "more results: --next-token t3\n",
+		wantErr: "more results: --next-token t3 (or --limit N, --all)\n",
 	}, {
 		name:     "update",
 		args:     []string{"hosts", "update", hostARN, "--provider-endpoint", "https://ghes2.example"},
 		replies:  []string{`{}`},
 		wantReqs: []string{`UpdateHost {"HostArn":"` + hostARN + `","ProviderEndpoint":"https://ghes2.example"}`},
+		wantOut:  "Updated host " + hostARN + ".\n",
 	}, {
 		name:     "delete",
 		args:     []string{"hosts", "delete", hostARN},
 		replies:  []string{`{}`},
 		wantReqs: []string{`DeleteHost {"HostArn":"` + hostARN + `"}`},
+		wantOut:  "Deleted host " + hostARN + ".\n",
+	}, {
+		name:     "delete as YAML",
+		args:     []string{"hosts", "delete", hostARN, "-o", "yaml"},
+		replies:  []string{`{}`},
+		wantReqs: []string{`DeleteHost {"HostArn":"` + hostARN + `"}`},
+		wantOut:  "{}\n",
 	}})
 }

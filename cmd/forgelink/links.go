@@ -1,135 +1,110 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 )
 
-func runRepositoryLinks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "repository-links", []subcommand{
-		{"create", "--connection-arn ARN --owner-id OWNER --repository-name NAME [--encryption-key-arn ARN] [--tag KEY=VALUE ...] [flags]",
-			"link a repository: forgelink registers its webhook", linksCreate},
-		{"get", "[flags] ID", "show a repository link", linksGet},
-		{"list", "[flags]", "list repository links", linksList},
-		{"update", "[--connection-arn ARN] [--encryption-key-arn ARN] [flags] ID", "move a link to another connection", linksUpdate},
-		{"delete", "[flags] ID", "delete a repository link", linksDelete},
-	}, args, stdout, stderr)
+func (c *cli) linksCommand() *cobra.Command {
+	return c.clientGroup("repository-links", "link repositories to connections (forgelink keeps their webhooks)",
+		c.linksCreate(),
+		c.leaf("get ID", "show a repository link", exactArgs(1, 1), linksGet),
+		c.linksList(),
+		c.linksUpdate(),
+		c.leaf("delete ID", "delete a repository link", exactArgs(1, 1), linksDelete),
+	)
 }
 
-func linksCreate(ctx context.Context, l *leaf, args []string) error {
-	conn := l.String("connection-arn", "", "`ARN` of the connection (required)")
-	owner := l.String("owner-id", "", "repository `owner`: user, organisation, workspace or GitLab group path (required)")
-	name := l.String("repository-name", "", "repository `name` (required)")
-	key := l.String("encryption-key-arn", "", "KMS key `ARN`, kept and shown only: forgelink seals secrets with its own key")
-	tags := l.tagFlag()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	switch "" {
-	case *conn:
-		return usagef("--connection-arn is required")
-	case *owner:
-		return usagef("--owner-id is required")
-	case *name:
-		return usagef("--repository-name is required")
-	}
-	client, err := l.client(ctx)
+func (c *cli) linksCreate() *cobra.Command {
+	var conn, owner, name, key string
+	var tags *[]types.Tag
+	cmd := c.leaf("create --connection-arn ARN --owner-id OWNER --repository-name NAME",
+		"link a repository: forgelink registers its webhook", exactArgs(0, 0), func(x *call) error {
+			if err := required(x.cmd, "connection-arn", "owner-id", "repository-name"); err != nil {
+				return err
+			}
+			out, err := x.api.CreateRepositoryLink(x.ctx, &codeconnections.CreateRepositoryLinkInput{
+				ConnectionArn:    &conn,
+				OwnerId:          &owner,
+				RepositoryName:   &name,
+				EncryptionKeyArn: optional(key),
+				Tags:             *tags,
+			})
+			if err != nil {
+				return err
+			}
+			return x.doneTable(out, linkTable(oneLink(out.RepositoryLinkInfo)), "Linked %s/%s to %s.", owner, name, conn)
+		})
+	f := cmd.Flags()
+	f.StringVar(&conn, "connection-arn", "", "`ARN` of the connection (required)")
+	f.StringVar(&owner, "owner-id", "", "repository `owner`: user, organisation, workspace or GitLab group path (required)")
+	f.StringVar(&name, "repository-name", "", "repository `name` (required)")
+	f.StringVar(&key, "encryption-key-arn", "", "KMS key `ARN`, kept and shown only: forgelink seals secrets with its own key")
+	tags = tagFlag(f)
+	return cmd
+}
+
+func linksGet(x *call) error {
+	out, err := x.api.GetRepositoryLink(x.ctx, &codeconnections.GetRepositoryLinkInput{RepositoryLinkId: &x.args[0]})
 	if err != nil {
 		return err
 	}
-	out, err := client.CreateRepositoryLink(ctx, &codeconnections.CreateRepositoryLinkInput{
-		ConnectionArn:    conn,
-		OwnerId:          owner,
-		RepositoryName:   name,
-		EncryptionKeyArn: optional(*key),
-		Tags:             *tags,
+	return x.show(out, linkTable(oneLink(out.RepositoryLinkInfo)))
+}
+
+func (c *cli) linksList() *cobra.Command {
+	var paging pageFlags
+	cmd := c.leaf("list", "list repository links", exactArgs(0, 0), func(x *call) error {
+		p := codeconnections.NewListRepositoryLinksPaginator(x.api, &codeconnections.ListRepositoryLinksInput{
+			MaxResults: paging.maxResults,
+			NextToken:  optional(paging.nextToken),
+		})
+		links, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListRepositoryLinksOutput) ([]types.RepositoryLinkInfo, *string) {
+			return o.RepositoryLinks, o.NextToken
+		})
+		if err != nil {
+			return err
+		}
+		defer x.moreHint(next)
+		return x.show(&codeconnections.ListRepositoryLinksOutput{RepositoryLinks: links, NextToken: next}, linkTable(links))
 	})
-	if err != nil {
-		return err
-	}
-	return l.print(out, linkTable(oneLink(out.RepositoryLinkInfo)))
+	paging.register(cmd.Flags())
+	return cmd
 }
 
-func linksGet(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.GetRepositoryLink(ctx, &codeconnections.GetRepositoryLinkInput{RepositoryLinkId: &pos[0]})
-	if err != nil {
-		return err
-	}
-	return l.print(out, linkTable(oneLink(out.RepositoryLinkInfo)))
-}
-
-func linksList(ctx context.Context, l *leaf, args []string) error {
-	paging := l.pageFlags()
-	if _, err := l.parse(args, 0, 0); err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	p := codeconnections.NewListRepositoryLinksPaginator(client, &codeconnections.ListRepositoryLinksInput{
-		MaxResults: paging.maxResults,
-		NextToken:  optional(paging.nextToken),
+func (c *cli) linksUpdate() *cobra.Command {
+	var conn, key string
+	cmd := c.leaf("update [--connection-arn ARN] [--encryption-key-arn ARN] ID", "move a link to another connection", exactArgs(1, 1), func(x *call) error {
+		if conn == "" && key == "" {
+			return usagef("nothing to update: give --connection-arn or --encryption-key-arn")
+		}
+		out, err := x.api.UpdateRepositoryLink(x.ctx, &codeconnections.UpdateRepositoryLinkInput{
+			RepositoryLinkId: &x.args[0],
+			ConnectionArn:    optional(conn),
+			EncryptionKeyArn: optional(key),
+		})
+		if err != nil {
+			return err
+		}
+		return x.doneTable(out, linkTable(oneLink(out.RepositoryLinkInfo)), "Updated repository link %s.", x.args[0])
 	})
-	links, last, err := collect(ctx, p, paging.all(), func(o *codeconnections.ListRepositoryLinksOutput) []types.RepositoryLinkInfo {
-		return o.RepositoryLinks
-	})
-	if err != nil {
-		return err
-	}
-	out := &codeconnections.ListRepositoryLinksOutput{RepositoryLinks: links, NextToken: last.NextToken}
-	return l.printPage(out, out.NextToken, linkTable(links))
+	cmd.Flags().StringVar(&conn, "connection-arn", "", "`ARN` of the connection to move the link to (same provider type)")
+	cmd.Flags().StringVar(&key, "encryption-key-arn", "", "new KMS key `ARN` (kept and shown only)")
+	return cmd
 }
 
-func linksUpdate(ctx context.Context, l *leaf, args []string) error {
-	conn := l.String("connection-arn", "", "`ARN` of the connection to move the link to (same provider type)")
-	key := l.String("encryption-key-arn", "", "new KMS key `ARN` (kept and shown only)")
-	pos, err := l.parse(args, 1, 1)
+func linksDelete(x *call) error {
+	out, err := x.api.DeleteRepositoryLink(x.ctx, &codeconnections.DeleteRepositoryLinkInput{RepositoryLinkId: &x.args[0]})
 	if err != nil {
 		return err
 	}
-	if *conn == "" && *key == "" {
-		return usagef("nothing to update: give --connection-arn or --encryption-key-arn")
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.UpdateRepositoryLink(ctx, &codeconnections.UpdateRepositoryLinkInput{
-		RepositoryLinkId: &pos[0],
-		ConnectionArn:    optional(*conn),
-		EncryptionKeyArn: optional(*key),
-	})
-	if err != nil {
-		return err
-	}
-	return l.print(out, linkTable(oneLink(out.RepositoryLinkInfo)))
-}
-
-func linksDelete(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = client.DeleteRepositoryLink(ctx, &codeconnections.DeleteRepositoryLinkInput{RepositoryLinkId: &pos[0]})
-	return err
+	return x.done(out, "Deleted repository link %s.", x.args[0])
 }
 
 // linkTable lists repository links.

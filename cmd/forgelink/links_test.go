@@ -16,7 +16,7 @@ func TestRepositoryLinks(t *testing.T) {
 		args:     []string{"repository-links", "create", "--connection-arn", connARN, "--owner-id", "group/sub", "--repository-name", "app", "--tag", "team=ci"},
 		replies:  []string{`{"RepositoryLinkInfo":` + link + `}`},
 		wantReqs: []string{`CreateRepositoryLink {"ConnectionArn":"` + connARN + `","OwnerId":"group/sub","RepositoryName":"app","Tags":[{"Key":"team","Value":"ci"}]}`},
-		wantOut:  table,
+		wantOut:  "Linked group/sub/app to " + connARN + ".\n" + table,
 	}, {
 		name:     "create without owner",
 		args:     []string{"repository-links", "create", "--connection-arn", connARN, "--repository-name", "app"},
@@ -39,7 +39,7 @@ func TestRepositoryLinks(t *testing.T) {
 		args:     []string{"repository-links", "update", "--encryption-key-arn", "arn:aws:kms:us-east-1:123456789012:key/k", linkID},
 		replies:  []string{`{"RepositoryLinkInfo":` + link + `}`},
 		wantReqs: []string{`UpdateRepositoryLink {"EncryptionKeyArn":"arn:aws:kms:us-east-1:123456789012:key/k","RepositoryLinkId":"` + linkID + `"}`},
-		wantOut:  table,
+		wantOut:  "Updated repository link " + linkID + ".\n" + table,
 	}, {
 		name:     "update nothing",
 		args:     []string{"repository-links", "update", linkID},
@@ -51,6 +51,12 @@ func TestRepositoryLinks(t *testing.T) {
 		replies:  []string{`{"__type":"ResourceNotFoundException","message":"repository link ` + linkID + ` does not exist"}`},
 		wantReqs: []string{`DeleteRepositoryLink {"RepositoryLinkId":"` + linkID + `"}`},
 		wantCode: 1,
-		wantErr:  "forgelink repository-links: ResourceNotFoundException: repository link " + linkID + " does not exist\n",
+		wantErr:  "forgelink repository-links delete: ResourceNotFoundException: repository link " + linkID + " does not exist\n",
+	}, {
+		name:     "delete",
+		args:     []string{"repository-links", "delete", linkID},
+		replies:  []string{`{}`},
+		wantReqs: []string{`DeleteRepositoryLink {"RepositoryLinkId":"` + linkID + `"}`},
+		wantOut:  "Deleted repository link " + linkID + ".\n",
 	}})
 }

@@ -223,7 +223,7 @@ func checkTarget(c config.Target) error {
 func newNotifier(ctx context.Context, c config.Target, log *zap.Logger) (dispatch.Notifier, time.Duration, error) {
 	switch c.Type {
 	case config.TargetHTTP:
-		n, err := webhook.New(*c.HTTP, webhook.Options{MaxConnsPerHost: c.Concurrency, Version: version, Log: log})
+		n, err := webhook.New(*c.HTTP, webhook.Options{MaxConnsPerHost: c.Concurrency, Version: shortVersion(), Log: log})
 		return n, c.HTTP.Timeout, err
 	case config.TargetExec:
 		n, err := command.New(*c.Exec, command.Options{Log: log, Environ: os.Environ()})

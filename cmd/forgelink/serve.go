@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -49,45 +48,10 @@ const (
 // only P and batching collapses to about one event per transaction.
 const minProcs = 2
 
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", os.Getenv("FORGELINK_CONFIG"), "YAML configuration `file` (env FORGELINK_CONFIG)")
-	listen := fs.String("listen", "", "listen `address` (env FORGELINK_LISTEN, default "+config.DefaultListen+")")
-	dataDir := fs.String("data-dir", "", "data `directory` (env FORGELINK_DATA_DIR, default ./"+config.DefaultDataDir+")")
-	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn, error (env FORGELINK_LOG_LEVEL)")
-	insecureKey := fs.Bool("allow-insecure-key-file", false, "accept a master key file that group or others can access, with a warning (env FORGELINK_ALLOW_INSECURE_KEY_FILE)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
-	}
-	// load reads the configuration as at start; SIGHUP calls it again.
-	load := func() (*config.Config, error) {
-		cfg, err := config.Load(*configFile, os.Environ())
-		if err != nil {
-			return nil, err
-		}
-		// Flags beat the environment, which beats the file.
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "listen":
-				cfg.Listen = *listen
-			case "data-dir":
-				cfg.DataDir = *dataDir
-			case "log-level":
-				cfg.Log.Level = *logLevel
-			case "allow-insecure-key-file":
-				cfg.AllowInsecureKeyFile = *insecureKey
-			}
-		})
-		return cfg, cfg.Validate()
-	}
-	cfg, err := load()
+// runServe starts the daemon with the configuration f loads; SIGHUP loads
+// it again.
+func runServe(ctx context.Context, f *daemonFlags, stderr io.Writer) error {
+	cfg, err := f.load()
 	if err != nil {
 		return err
 	}
@@ -103,7 +67,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		runtime.GOMAXPROCS(minProcs)
 		log.Info("raised GOMAXPROCS so that group commit keeps batching", zap.Int("gomaxprocs", minProcs))
 	}
-	return serve(ctx, cfg, load, log)
+	return serve(ctx, cfg, f.load, log)
 }
 
 func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), log *zap.Logger) error {
@@ -193,7 +157,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.Bool("tls", ln.cert != nil), zap.String("data_dir", cfg.DataDir),
 		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
-		zap.String("account_id", cfg.AccountID), zap.String("version", version))
+		zap.String("account_id", cfg.AccountID), zap.String("version", shortVersion()))
 	if err := sdNotify("READY=1"); err != nil {
 		log.Warn("systemd notify", zap.Error(err))
 	}

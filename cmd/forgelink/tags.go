@@ -1,67 +1,51 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections"
 	"github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 )
 
-func runTags(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runSubcommand(ctx, "tags", []subcommand{
-		{"add", "[flags] ARN KEY=VALUE ...", "add or overwrite tags of a resource", tagsAdd},
-		{"remove", "[flags] ARN KEY ...", "remove tags from a resource", tagsRemove},
-		{"list", "[flags] ARN", "list the tags of a resource", tagsList},
-	}, args, stdout, stderr)
+func (c *cli) tagsCommand() *cobra.Command {
+	return c.clientGroup("tags", "add, remove and list resource tags",
+		c.leaf("add ARN KEY=VALUE ...", "add or overwrite tags of a resource", exactArgs(2, -1), tagsAdd),
+		c.leaf("remove ARN KEY ...", "remove tags from a resource", exactArgs(2, -1), tagsRemove),
+		c.leaf("list ARN", "list the tags of a resource", exactArgs(1, 1), tagsList),
+	)
 }
 
-func tagsAdd(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 2, -1)
-	if err != nil {
-		return err
-	}
-	tags := make([]types.Tag, 0, len(pos)-1)
-	for _, s := range pos[1:] {
+func tagsAdd(x *call) error {
+	tags := make([]types.Tag, 0, len(x.args)-1)
+	for _, s := range x.args[1:] {
 		t, err := parseTag(s)
 		if err != nil {
-			return usagef("%v", err)
+			return usageError{err.Error()}
 		}
 		tags = append(tags, t)
 	}
-	client, err := l.client(ctx)
+	out, err := x.api.TagResource(x.ctx, &codeconnections.TagResourceInput{ResourceArn: &x.args[0], Tags: tags})
 	if err != nil {
 		return err
 	}
-	_, err = client.TagResource(ctx, &codeconnections.TagResourceInput{ResourceArn: &pos[0], Tags: tags})
-	return err
+	return x.done(out, "Tagged %s: %s added.", x.args[0], plural(len(tags), "tag"))
 }
 
-func tagsRemove(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 2, -1)
+func tagsRemove(x *call) error {
+	keys := x.args[1:]
+	out, err := x.api.UntagResource(x.ctx, &codeconnections.UntagResourceInput{ResourceArn: &x.args[0], TagKeys: keys})
 	if err != nil {
 		return err
 	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = client.UntagResource(ctx, &codeconnections.UntagResourceInput{ResourceArn: &pos[0], TagKeys: pos[1:]})
-	return err
+	return x.done(out, "Untagged %s: %s removed.", x.args[0], plural(len(keys), "tag"))
 }
 
-func tagsList(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	client, err := l.client(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := client.ListTagsForResource(ctx, &codeconnections.ListTagsForResourceInput{ResourceArn: &pos[0]})
+func tagsList(x *call) error {
+	out, err := x.api.ListTagsForResource(x.ctx, &codeconnections.ListTagsForResourceInput{ResourceArn: &x.args[0]})
 	if err != nil {
 		return err
 	}
@@ -69,10 +53,18 @@ func tagsList(ctx context.Context, l *leaf, args []string) error {
 		// An untagged resource lists as [] in JSON, like an empty listing.
 		out.Tags = []types.Tag{}
 	}
-	return l.print(out, func(w io.Writer) {
+	return x.show(out, func(w io.Writer) {
 		fmt.Fprintln(w, "KEY\tVALUE")
 		for _, t := range out.Tags {
 			fmt.Fprintf(w, "%s\t%s\n", aws.ToString(t.Key), aws.ToString(t.Value))
 		}
 	})
+}
+
+// plural is "1 tag", "2 tags".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

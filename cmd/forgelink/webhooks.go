@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // webhookOutput is GetConnectionWebhook's and RotateConnectionWebhookSecret's answer.
@@ -17,58 +16,41 @@ type webhookOutput struct {
 	PreviousSecretValidUntil *float64 `json:",omitempty"`
 }
 
-func connectionsWebhook(ctx context.Context, l *leaf, args []string) error {
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	return webhookCall(ctx, l, "GetConnectionWebhook", map[string]any{"ConnectionArn": pos[0]})
+func connectionsWebhook(x *call) error {
+	return webhookCall(x, "GetConnectionWebhook", map[string]any{"ConnectionArn": x.args[0]})
 }
 
-func connectionsRotateSecret(ctx context.Context, l *leaf, args []string) error {
-	overlap := l.Duration("overlap", 0, "keep accepting the old secret for `duration` (default: the daemon's webhooks.secretOverlap, 24h)")
-	revokeNow := l.Bool("revoke-now", false, "refuse the old secret at once, even from hooks not yet updated (a leaked secret); same as --overlap 0")
-	pos, err := l.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	in := map[string]any{"ConnectionArn": pos[0]}
-	switch {
-	case *revokeNow && set(l, "overlap"):
-		return errors.New("--revoke-now and --overlap exclude each other")
-	case *revokeNow:
-		in["OverlapSeconds"] = int64(0)
-	case set(l, "overlap"):
-		in["OverlapSeconds"] = int64(overlap.Seconds())
-	}
-	return webhookCall(ctx, l, "RotateConnectionWebhookSecret", in)
+func (c *cli) connectionsRotateSecret() *cobra.Command {
+	var overlap time.Duration
+	var revokeNow bool
+	cmd := c.leaf("rotate-secret [--overlap DURATION | --revoke-now] ARN", "issue a new webhook secret", exactArgs(1, 1), func(x *call) error {
+		in := map[string]any{"ConnectionArn": x.args[0]}
+		overlapSet := x.cmd.Flags().Changed("overlap")
+		switch {
+		case revokeNow && overlapSet:
+			return usagef("--revoke-now and --overlap exclude each other")
+		case revokeNow:
+			in["OverlapSeconds"] = int64(0)
+		case overlapSet:
+			in["OverlapSeconds"] = int64(overlap.Seconds())
+		}
+		return webhookCall(x, "RotateConnectionWebhookSecret", in)
+	})
+	cmd.Flags().DurationVar(&overlap, "overlap", 0, "keep accepting the old secret for `duration` (default: the daemon's webhooks.secretOverlap, 24h)")
+	cmd.Flags().BoolVar(&revokeNow, "revoke-now", false, "refuse the old secret at once, even from hooks not yet updated (a leaked secret); same as --overlap 0")
+	return cmd
 }
 
-func webhookCall(ctx context.Context, l *leaf, op string, in map[string]any) error {
-	client, err := l.extClient(ctx)
-	if err != nil {
-		return err
-	}
+func webhookCall(x *call, op string, in map[string]any) error {
 	var out webhookOutput
-	if err := client.call(ctx, op, in, &out); err != nil {
+	if err := x.ext.call(x.ctx, op, in, &out); err != nil {
 		return err
 	}
-	return l.print(out, func(w io.Writer) {
+	return x.show(out, func(w io.Writer) {
 		fmt.Fprintf(w, "URL\t%s\nSECRET\t%s\n", out.URL, out.Secret)
 		if out.PreviousSecretValidUntil != nil {
 			until := time.UnixMilli(int64(*out.PreviousSecretValidUntil * 1000)).UTC()
 			fmt.Fprintf(w, "PREVIOUS SECRET VALID UNTIL\t%s\n", until.Format(time.RFC3339))
 		}
 	})
-}
-
-// set reports whether the flag was given on the command line.
-func set(l *leaf, name string) bool {
-	found := false
-	l.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			found = true
-		}
-	})
-	return found
 }
