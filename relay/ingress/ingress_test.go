@@ -125,7 +125,12 @@ func (f *fixture) url(id string) string { return f.srv.URL + WebhookPath(f.kr, i
 
 func (f *fixture) createConnection(t testing.TB, status string) store.Connection {
 	t.Helper()
-	c := store.Connection{ID: uuid.NewString(), Name: uuid.NewString()[:8], ProviderType: store.ProviderGitHub, Region: "us-east-1", Status: status}
+	return f.createConnectionOf(t, status, store.ProviderGitHub)
+}
+
+func (f *fixture) createConnectionOf(t testing.TB, status, providerType string) store.Connection {
+	t.Helper()
+	c := store.Connection{ID: uuid.NewString(), Name: uuid.NewString()[:8], ProviderType: providerType, Region: "us-east-1", Status: status}
 	c.WebhookSecret = f.kr.Seal(f.secret, []byte(c.ID))
 	if err := f.store.CreateConnection(context.Background(), c, nil, 0); err != nil {
 		t.Fatal(err)
@@ -136,7 +141,8 @@ func (f *fixture) createConnection(t testing.TB, status string) store.Connection
 type testDelivery struct {
 	conn, id, contentType string
 	body                  []byte
-	secret                []byte // nil: unsigned
+	secret                []byte      // nil: unsigned
+	header                http.Header // set on the request last (a real provider's headers)
 }
 
 func (f *fixture) send(t testing.TB, d testDelivery) (int, map[string]string) {
@@ -152,6 +158,9 @@ func (f *fixture) send(t testing.TB, d testDelivery) (int, map[string]string) {
 	req.Header.Set("X-Test-Delivery", d.id)
 	if d.secret != nil {
 		req.Header.Set("X-Test-Signature", hex.EncodeToString(sign(d.secret, d.body)))
+	}
+	for name, values := range d.header {
+		req.Header[name] = values
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
