@@ -118,6 +118,7 @@ type Handler struct {
 	cache   targetCache
 	budget  *budget
 	sources sources
+	replays replays
 }
 
 // New returns a webhook handler.
@@ -237,6 +238,9 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (d delivery, o
 		return d, outcomeBadSignature, "", err
 	}
 	d.verified = true
+	if err := h.checkReplay(d, r.Header); err != nil {
+		return d, outcomeBadSignature, "", err
+	}
 	ev, err := d.provider.Parse(r.Header, d.body)
 	if err != nil {
 		err = refuse(http.StatusBadRequest, outcomeMalformed, "%v", err)
