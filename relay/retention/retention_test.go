@@ -17,6 +17,7 @@ import (
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/sqlite"
 	"github.com/forgelink/forgelink/store/sqlite/sqlitetest"
+	"github.com/forgelink/forgelink/store/storetest"
 )
 
 const day = 24 * time.Hour
@@ -48,13 +49,7 @@ func (f *fixture) pruner(p retention.Policy, batch int, interval time.Duration) 
 func (f *fixture) record(size int, open bool) store.Event {
 	f.t.Helper()
 	now := f.clock.Now()
-	id := uuid.Must(uuid.NewV7())
-	ms := now.UnixMilli()
-	for i := 5; i >= 0; i-- {
-		id[i] = byte(ms)
-		ms >>= 8
-	}
-	e := store.Event{ID: id.String(), ConnectionID: f.conn, Provider: store.ProviderGitHub, DeliveryID: uuid.NewString(),
+	e := store.Event{ID: storetest.EventIDAt(now), ConnectionID: f.conn, Provider: store.ProviderGitHub, DeliveryID: uuid.NewString(),
 		Kind: "push", RawKind: "push", Repository: "octo/api", ReceivedAt: now, Headers: []byte("{}"),
 		Body: make([]byte, size), Normalized: []byte("{}"), Routed: true}
 	rand.Read(e.Body)

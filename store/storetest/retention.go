@@ -66,8 +66,9 @@ type retentionFixture struct {
 	targets int
 }
 
-// idAt returns a UUID v7 of time at: event ids are v7 of their receipt.
-func idAt(at time.Time) string {
+// EventIDAt returns a UUID v7 of time at, as ingress gives the event it
+// receives then: retention finds old events by their ids.
+func EventIDAt(at time.Time) string {
 	u := uuid.Must(uuid.NewV7())
 	ms := at.UnixMilli()
 	for i := 5; i >= 0; i-- {
@@ -86,7 +87,7 @@ func (f *retentionFixture) record(at time.Time, states ...string) store.Event {
 	f.targets++
 	target := fmt.Sprintf("t%d", f.targets)
 	e := newEvent(f.conn, uuid.NewString())
-	e.ID, e.ReceivedAt, e.Routed = idAt(at), at, true
+	e.ID, e.ReceivedAt, e.Routed = EventIDAt(at), at, true
 	e.Body = make([]byte, 4096)
 	rand.Read(e.Body) // incompressible: PostgreSQL counts stored sizes
 	for i := range states {
@@ -239,9 +240,9 @@ func testPruneByAge(t *testing.T, f *retentionFixture) {
 
 func testPruneKeepsOpenWork(t *testing.T, f *retentionFixture) {
 	held := newEvent(f.conn, uuid.NewString())
-	held.ID, held.ReceivedAt, held.Held = idAt(oldTime), oldTime, true
+	held.ID, held.ReceivedAt, held.Held = EventIDAt(oldTime), oldTime, true
 	unrouted := newEvent(f.conn, uuid.NewString())
-	unrouted.ID, unrouted.ReceivedAt = idAt(oldTime), oldTime
+	unrouted.ID, unrouted.ReceivedAt = EventIDAt(oldTime), oldTime
 	kept := f.snapshots(
 		f.record(oldTime, store.DeliverySucceeded, store.DeliveryPending),
 		f.record(oldTime, store.DeliveryLeased),
