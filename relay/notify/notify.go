@@ -14,16 +14,22 @@ import (
 // Message is what a target receives for one delivery of one event to one
 // pipeline. Its JSON form (see JSON) is forgelink's own event schema.
 type Message struct {
-	DeliveryID    string                 `json:"deliveryId"` // unique: receivers de-duplicate on it
-	Attempt       int                    `json:"attempt"`    // 1 for the first attempt
-	Pipeline      string                 `json:"pipeline"`
-	ConnectionARN string                 `json:"connectionArn"`
-	EventID       string                 `json:"eventId"`
-	Provider      string                 `json:"provider"`
-	Kind          providers.Kind         `json:"kind"` // push or pull_request
-	Repository    providers.Repository   `json:"repository"`
-	Push          *providers.Push        `json:"push,omitempty"`        // the ref update that matched
-	PullRequest   *providers.PullRequest `json:"pullRequest,omitempty"` // the pull request that matched
+	DeliveryID    string `json:"deliveryId"` // unique: receivers de-duplicate on it
+	Attempt       int    `json:"attempt"`    // 1 for the first attempt
+	Pipeline      string `json:"pipeline"`
+	ConnectionARN string `json:"connectionArn"`
+	EventID       string `json:"eventId"`
+	// ProviderDeliveryID is the provider's id of the webhook delivery that
+	// carried the event (X-GitHub-Delivery; GitLab's Idempotency-Key, or
+	// X-Gitlab-Event-UUID before GitLab sent one; Bitbucket's
+	// X-Request-UUID): the ids forgelink de-duplicates on, which the
+	// provider's redeliveries keep, so receivers can match them.
+	ProviderDeliveryID string                 `json:"providerDeliveryId"`
+	Provider           string                 `json:"provider"`
+	Kind               providers.Kind         `json:"kind"` // push or pull_request
+	Repository         providers.Repository   `json:"repository"`
+	Push               *providers.Push        `json:"push,omitempty"`        // the ref update that matched
+	PullRequest        *providers.PullRequest `json:"pullRequest,omitempty"` // the pull request that matched
 	// FilesIncomplete: filePaths were evaluated on a changed-file list the
 	// provider truncated, without the full list.
 	FilesIncomplete bool      `json:"filesIncomplete"`

@@ -30,6 +30,10 @@ const (
 	// eventTypePrefix and the message kind make the CloudEvent type:
 	// dev.forgelink.push, dev.forgelink.pull_request.
 	eventTypePrefix = "dev.forgelink."
+	// extProviderDeliveryID is the CloudEvents extension attribute with
+	// the provider's delivery id (extension names are lowercase letters
+	// and digits): ce-providerdeliveryid in binary mode.
+	extProviderDeliveryID = "providerdeliveryid"
 )
 
 // payload is one attempt's body and the headers that describe it:
@@ -107,7 +111,8 @@ func cloudEventEncoder(withMode func(context.Context) context.Context) encoder {
 }
 
 // cloudEvent is the message as a CloudEvents 1.0 event: the delivery id is
-// unique per source, the source names the connection's repository, and
+// unique per source, the source names the connection's repository, the
+// providerdeliveryid extension carries the provider's delivery id, and
 // the data is the message's forgelink JSON.
 func cloudEvent(m *notify.Message) (event.Event, error) {
 	e := event.New(event.CloudEventsVersionV1)
@@ -120,6 +125,9 @@ func cloudEvent(m *notify.Message) (event.Event, error) {
 		e.SetSubject(s)
 	}
 	e.SetTime(m.CreatedAt)
+	if m.ProviderDeliveryID != "" {
+		e.SetExtension(extProviderDeliveryID, m.ProviderDeliveryID)
+	}
 	// json.RawMessage, unlike []byte, is kept as JSON data rather than
 	// data_base64 in structured mode.
 	if err := e.SetData(event.ApplicationJSON, json.RawMessage(m.JSON())); err != nil {

@@ -34,11 +34,13 @@ func pushMessage() *notify.Message {
 		Pipeline:      "build",
 		ConnectionARN: connectionARN,
 		EventID:       "0192f0c4-7d3e-7a1b-9c2d-000000000001",
-		Provider:      "GitHub",
-		Kind:          providers.KindPush,
-		Repository:    providers.Repository{FullName: "acme/widgets", CloneURLHTTP: "https://github.com/acme/widgets.git"},
-		Push:          &providers.Push{Ref: "refs/heads/feature/x", RefType: providers.RefBranch, RefName: "feature/x", After: "9f2c1e0d"},
-		CreatedAt:     time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+		// The X-GitHub-Delivery of the webhook that carried the event.
+		ProviderDeliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+		Provider:           "GitHub",
+		Kind:               providers.KindPush,
+		Repository:         providers.Repository{FullName: "acme/widgets", CloneURLHTTP: "https://github.com/acme/widgets.git"},
+		Push:               &providers.Push{Ref: "refs/heads/feature/x", RefType: providers.RefBranch, RefName: "feature/x", After: "9f2c1e0d"},
+		CreatedAt:          time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
 		Variables: map[string]string{
 			notify.VarCommitID:           "9f2c1e0d",
 			notify.VarBranchName:         "feature/x",
@@ -168,6 +170,12 @@ func checkCloudEvent(t *testing.T, req request, m *notify.Message, wantType, wan
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.attr, c.got, c.want)
 		}
+	}
+	if got := e.Extensions()["providerdeliveryid"]; got != m.ProviderDeliveryID || got == "" {
+		t.Errorf("extension providerdeliveryid = %v, want %q", got, m.ProviderDeliveryID)
+	}
+	if mt, _, _ := mime.ParseMediaType(req.header.Get("Content-Type")); mt == "application/json" && req.header.Get("Ce-Providerdeliveryid") != m.ProviderDeliveryID {
+		t.Errorf("binary mode header ce-providerdeliveryid = %q, want %q", req.header.Get("Ce-Providerdeliveryid"), m.ProviderDeliveryID)
 	}
 	if !e.Time().Equal(m.CreatedAt) {
 		t.Errorf("time = %v, want %v", e.Time(), m.CreatedAt)
