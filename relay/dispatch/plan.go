@@ -46,17 +46,18 @@ func Plan(r Recorded, matches []route.Match) []store.Delivery {
 
 func message(r Recorded, m route.Match, deliveryID string) *notify.Message {
 	msg := &notify.Message{
-		DeliveryID:      deliveryID,
-		Pipeline:        m.Pipeline.Name,
-		ConnectionARN:   r.ConnectionARN,
-		EventID:         r.EventID,
-		Provider:        r.Event.Provider,
-		Kind:            r.Event.Kind,
-		Repository:      r.Event.Repository,
-		Push:            m.Push,
-		PullRequest:     m.PullRequest,
-		FilesIncomplete: m.FilesIncomplete,
-		CreatedAt:       r.ReceivedAt,
+		DeliveryID:         deliveryID,
+		Pipeline:           m.Pipeline.Name,
+		ConnectionARN:      r.ConnectionARN,
+		EventID:            r.EventID,
+		ProviderDeliveryID: r.Event.DeliveryID,
+		Provider:           r.Event.Provider,
+		Kind:               r.Event.Kind,
+		Repository:         r.Event.Repository,
+		Push:               m.Push,
+		PullRequest:        m.PullRequest,
+		FilesIncomplete:    m.FilesIncomplete,
+		CreatedAt:          r.ReceivedAt,
 	}
 	msg.Variables = variables(msg)
 	return msg

@@ -44,7 +44,7 @@ func TestPlanPush(t *testing.T) {
 	// Author dates are given in UTC whatever the committer's zone.
 	zone := time.FixedZone("CEST", 2*60*60)
 	ev := &providers.Event{
-		Provider: store.ProviderGitHub, Kind: providers.KindPush, Repository: planRepo,
+		Provider: store.ProviderGitHub, DeliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Kind: providers.KindPush, Repository: planRepo,
 		Pushes: []providers.Push{{
 			Ref: "refs/heads/feature/x", RefType: providers.RefBranch, RefName: "feature/x", After: sha,
 			HeadCommit: &providers.Commit{ID: sha, Message: "Fix the build\n\nDetails.", Timestamp: time.Date(2026, 3, 1, 12, 4, 5, 0, zone)},
@@ -78,7 +78,7 @@ func TestPlanPush(t *testing.T) {
 		m := decodeMessage(t, d)
 		wantMsg := notify.Message{
 			DeliveryID: d.ID, Pipeline: want.pipeline, ConnectionARN: planARN, EventID: r.EventID,
-			Provider: store.ProviderGitHub, Kind: providers.KindPush, Repository: planRepo, Push: &ev.Pushes[0],
+			ProviderDeliveryID: ev.DeliveryID, Provider: store.ProviderGitHub, Kind: providers.KindPush, Repository: planRepo, Push: &ev.Pushes[0],
 			FilesIncomplete: want.incomplete, CreatedAt: r.ReceivedAt,
 			Variables: map[string]string{
 				"CommitId":           sha,
