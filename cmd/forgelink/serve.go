@@ -111,8 +111,11 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
-	engine := dispatch.New(dispatch.Options{Store: st, Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
+	engine, err := newEngine(ctx, st, dispatch.Options{Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
 		Files: newChangedFiles(st, ds.svc, ds.transport), Router: pl.router.Load})
+	if err != nil {
+		return err
+	}
 	pl.engine = engine
 	if err := pl.apply(ctx, cfg); err != nil {
 		return err

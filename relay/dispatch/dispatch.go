@@ -1,7 +1,9 @@
 // Package dispatch is the delivery engine, the "notify" stage of forgelink:
-// it claims due deliveries from the store under a lease, hands each to its
-// target, and records the attempt: success, a retry with exponential
-// backoff and full jitter, or the dead letter. Targets have a concurrency
+// it takes due deliveries from its Source (scheduled in memory for the
+// single-node store, which hands them over as they commit; claimed under a
+// lease from a shared store), hands each to its target, and records the
+// attempt: success, a retry with exponential backoff and full jitter, or
+// the dead letter. Targets have a concurrency
 // limit and a circuit breaker, so a dead or slow target holds neither the
 // workers nor the other targets.
 //
@@ -31,15 +33,6 @@ import (
 	"github.com/forgelink/forgelink/relay/route"
 	"github.com/forgelink/forgelink/store"
 )
-
-// Store is what the engine needs from persistence.
-type Store interface {
-	ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
-	CompleteAttempts(ctx context.Context, results []store.AttemptResult) error
-	// CompleteDeliveryFiles replaces the message of a delivery leased to
-	// owner for attempt with one whose changed-file list is complete.
-	CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error
-}
 
 // Files fetches the complete changed-file list of a push through the
 // provider's compare API (relay/changes).
@@ -90,7 +83,7 @@ type Breaker struct {
 
 // Options configure an Engine.
 type Options struct {
-	Store   Store
+	Source  Source
 	Log     *zap.Logger
 	Metrics *Metrics // optional
 	Now     func() time.Time
@@ -137,6 +130,7 @@ type Engine struct {
 
 	results  chan completion
 	inflight sync.WaitGroup
+	settling sync.WaitGroup // results handed to the Source, not written yet
 }
 
 type targetState struct {
@@ -179,13 +173,17 @@ func New(opts Options) *Engine {
 	if opts.FilesAttempts == 0 {
 		opts.FilesAttempts = DefaultFilesAttempts
 	}
-	return &Engine{
+	e := &Engine{
 		opts:    opts,
 		owner:   uuid.NewString(),
 		wake:    make(chan struct{}, 1),
 		targets: map[string]*targetState{},
 		results: make(chan completion, 1024),
 	}
+	if o, ok := opts.Source.(*Owner); ok {
+		o.wake = e.Wake
+	}
+	return e
 }
 
 // Wake tells the engine that deliveries may be due (an event was recorded,
@@ -267,6 +265,7 @@ func (e *Engine) Run(ctx context.Context, grace time.Duration) error {
 	e.drain(grace, cancelAttempts)
 	close(e.results)
 	<-completerDone
+	e.settling.Wait()
 	return nil
 }
 
@@ -290,7 +289,7 @@ func (e *Engine) claimAndStart(ctx, attemptCtx context.Context) (int, error) {
 	if len(limits) == 0 {
 		return 0, nil
 	}
-	claimed, err := e.opts.Store.ClaimDeliveries(ctx, store.ClaimRequest{Owner: e.owner, Now: e.opts.Now(), Leases: leases, Limits: limits})
+	claimed, err := e.opts.Source.Take(ctx, store.ClaimRequest{Owner: e.owner, Now: e.opts.Now(), Leases: leases, Limits: limits})
 	if err != nil {
 		return 0, err
 	}
@@ -333,8 +332,9 @@ func (e *Engine) start(ctx context.Context, d store.Delivery) {
 	go func() {
 		defer e.inflight.Done()
 		if t == nil {
-			// Claimed for a target a reload removed in between: leave it to
-			// the lease; it is retried if the target comes back.
+			// Taken for a target a reload removed in between: handed back;
+			// it is attempted if the target comes back.
+			e.opts.Source.Release(d)
 			return
 		}
 		e.results <- e.attempt(ctx, t, d)
@@ -465,7 +465,7 @@ func (e *Engine) completeFiles(ctx context.Context, p Retry, d store.Delivery, m
 		m.PullRequest = &pr
 	}
 	m.FilesIncomplete = false
-	if err := e.opts.Store.CompleteDeliveryFiles(ctx, d.ID, d.LeaseOwner, d.Attempts, m.JSON()); err != nil {
+	if err := e.opts.Source.CompleteDeliveryFiles(ctx, d.ID, d.LeaseOwner, d.Attempts, m.JSON()); err != nil {
 		// This attempt goes on with the complete list; a later one asks
 		// the provider again.
 		log.Warn("record the completed changed files", zap.Error(err))
@@ -560,26 +560,30 @@ func (e *Engine) record(batch []completion) {
 	for i, c := range batch {
 		results[i] = c.result
 	}
-	err := e.opts.Store.CompleteAttempts(context.Background(), results)
-	if err != nil {
-		// The leases expire and the deliveries are attempted again:
-		// at-least-once, never lost.
-		e.opts.Log.Error("record attempts", zap.Int("attempts", len(batch)), zap.Error(err))
-	}
-	for _, c := range batch {
-		e.logAttempt(c, err == nil)
-	}
+	e.settling.Add(1)
+	e.opts.Source.Settle(results, func(err error) {
+		defer e.settling.Done()
+		if err != nil {
+			// The deliveries stay open in the store and are attempted
+			// again (a lease expires, or the next start queues them):
+			// at-least-once, never lost.
+			e.opts.Log.Error("record attempts", zap.Int("attempts", len(batch)), zap.Error(err))
+		}
+		for _, c := range batch {
+			e.logAttempt(c, err == nil)
+		}
+		if err == nil {
+			for _, c := range batch {
+				e.opts.Metrics.attempt(c)
+			}
+		}
+	})
 	e.mu.Lock()
 	for _, c := range batch {
 		e.settle(c)
 	}
 	e.closeIdleRetired()
 	e.mu.Unlock()
-	if err == nil {
-		for _, c := range batch {
-			e.opts.Metrics.attempt(c)
-		}
-	}
 	e.Wake() // slots are free, and QUEUED pipelines may release their next
 }
 

@@ -212,18 +212,27 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, st: st, conn: c.ID}
 }
 
-// engine returns an engine on the store with targets; opts.Poll is 5 ms
-// unless set.
+// engine returns an engine with targets that owns the store's deliveries,
+// as the daemon's on SQLite; opts.Poll is 5 ms unless set. With
+// opts.Source set (a Claimer), it claims them instead.
 func (v *env) engine(opts Options, targets ...Target) *Engine {
-	opts.Store = v.st
 	if opts.Log == nil {
 		opts.Log = zaptest.NewLogger(v.t, zaptest.Level(zap.WarnLevel))
 	}
 	if opts.Poll == 0 {
 		opts.Poll = 5 * time.Millisecond
 	}
+	owner := NewOwner(v.st, opts.Log)
+	if opts.Source == nil {
+		opts.Source = owner
+	}
 	e := New(opts)
 	e.SetTargets(targets)
+	if opts.Source == owner {
+		if err := v.st.Own(v.t.Context(), owner); err != nil {
+			v.t.Fatal(err)
+		}
+	}
 	return e
 }
 

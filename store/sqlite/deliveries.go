@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,25 +14,26 @@ import (
 
 const deliveryColumns = "id, event_id, connection_id, pipeline, target, mode, branch, files_incomplete, message, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at"
 
-// deliveryInserter inserts deliveries with one prepared statement per
-// transaction.
+const insertDeliverySQL = "INSERT INTO deliveries (" + deliveryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// deliveryInserter inserts deliveries in a transaction with the writer's
+// statement, prepared once for the store's life.
 type deliveryInserter struct {
-	tx   *sql.Tx
-	stmt *sql.Stmt
+	tx       *sql.Tx
+	prepared *sql.Stmt
+	stmt     *sql.Stmt
 }
 
-func newDeliveryInserter(tx *sql.Tx) *deliveryInserter { return &deliveryInserter{tx: tx} }
+func newDeliveryInserter(tx *sql.Tx, prepared *sql.Stmt) *deliveryInserter {
+	return &deliveryInserter{tx: tx, prepared: prepared}
+}
 
 func (d *deliveryInserter) insert(ds []store.Delivery, now int64) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	if d.stmt == nil {
-		stmt, err := d.tx.Prepare("INSERT INTO deliveries (" + deliveryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		if err != nil {
-			return err
-		}
-		d.stmt = stmt
+		d.stmt = d.tx.Stmt(d.prepared)
 	}
 	for _, x := range ds {
 		if _, err := d.stmt.Exec(x.ID, x.EventID, x.ConnectionID, x.Pipeline, x.Target, x.Mode, x.Branch, x.FilesIncomplete,
@@ -80,8 +82,9 @@ func (s *Store) UnroutedEvents(ctx context.Context, limit int) ([]store.Event, e
 
 // RouteEvent writes an event's deliveries and marks it routed, at most once.
 func (s *Store) RouteEvent(ctx context.Context, eventID string, ds []store.Delivery) error {
-	now := s.now().UnixNano()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	now := s.now()
+	var owner Owner
+	err := s.writeThen(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE events SET routed = 1 WHERE id = ? AND routed = 0 AND held = 0", eventID)
 		if err != nil {
 			return err
@@ -89,9 +92,14 @@ func (s *Store) RouteEvent(ctx context.Context, eventID string, ds []store.Deliv
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // routed already, or held again: nothing to do
 		}
-		ins := newDeliveryInserter(tx)
+		owner = s.currentOwner()
+		ins := newDeliveryInserter(tx, s.insertDelivery)
 		defer ins.close()
-		return ins.insert(ds, now)
+		return ins.insert(ds, now.UnixNano())
+	}, func() {
+		if owner != nil && len(ds) > 0 {
+			owner.Due(appendRefs(nil, ds, now))
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("route event %s: %w", eventID, err)
@@ -298,7 +306,7 @@ func lease(ctx context.Context, tx *sql.Tx, ds []store.Delivery, req store.Claim
 // expired) is recorded as an attempt but changes nothing else.
 func (s *Store) CompleteAttempts(ctx context.Context, results []store.AttemptResult) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		c, err := newCompleter(ctx, tx)
+		c, err := newCompleter(ctx, tx, s.insertAttempt)
 		if err != nil {
 			return err
 		}
@@ -322,12 +330,8 @@ type completer struct {
 	insert, update *sql.Stmt
 }
 
-func newCompleter(ctx context.Context, tx *sql.Tx) (*completer, error) {
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO delivery_attempts (delivery_id, n, started_at, duration_ns, outcome, status_code, exit_status, error, output)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, n) DO NOTHING`)
-	if err != nil {
-		return nil, err
-	}
+func newCompleter(ctx context.Context, tx *sql.Tx, insertAttempt *sql.Stmt) (*completer, error) {
+	insert := tx.StmtContext(ctx, insertAttempt)
 	update, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
 		WHERE id = ? AND state = ? AND lease_owner = ? AND attempts = ?`)
 	if err != nil {
@@ -343,11 +347,7 @@ func (c *completer) close() {
 }
 
 func (c *completer) complete(ctx context.Context, r store.AttemptResult, now int64) error {
-	var exit sql.NullInt64
-	if r.ExitStatus != nil {
-		exit = sql.NullInt64{Int64: int64(*r.ExitStatus), Valid: true}
-	}
-	if _, err := c.insert.ExecContext(ctx, r.DeliveryID, r.N, r.StartedAt.UnixNano(), int64(r.Duration), r.Outcome, r.StatusCode, exit, r.Error, r.Output); err != nil {
+	if err := execAttempt(c.insert, r.Attempt); err != nil {
 		return err
 	}
 	_, err := c.update.ExecContext(ctx, r.State, r.NextAttemptAt.UnixNano(), r.Error, now, r.DeliveryID, store.DeliveryLeased, r.LeaseOwner, r.N)
@@ -385,39 +385,66 @@ func scanAttempt(row scanner) (store.Attempt, error) {
 	return a, nil
 }
 
-// Redeliver makes a finished delivery pending again, due now.
+// Redeliver makes a finished delivery pending again, due now, and hands
+// it to the owner.
 func (s *Store) Redeliver(ctx context.Context, id string) error {
 	now := s.now().UnixNano()
-	return s.transition(ctx, id, "redeliver", "UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state IN ('succeeded', 'dead', 'superseded', 'discarded', 'filtered')",
-		store.DeliveryPending, now, now, id)
+	var (
+		ref   store.DeliveryRef
+		owner Owner
+	)
+	err := s.writeThen(ctx, func(tx *sql.Tx) error {
+		owner = s.currentOwner()
+		var err error
+		ref, err = scanRef(tx.QueryRowContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ?
+			WHERE id = ? AND state IN ('succeeded', 'dead', 'superseded', 'discarded', 'filtered') RETURNING `+refColumns,
+			store.DeliveryPending, now, now, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return whyNot(ctx, tx, id)
+		}
+		return err
+	}, func() {
+		if owner != nil {
+			owner.Due([]store.DeliveryRef{ref})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("redeliver %s: %w", id, err)
+	}
+	return nil
 }
 
-// Discard drops a pending or dead delivery.
+// Discard drops a pending or dead delivery. The owner gives a waiting one
+// up first, so it is never sent; one in flight is refused.
 func (s *Store) Discard(ctx context.Context, id string) error {
-	return s.transition(ctx, id, "discard", "UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'dead')",
-		store.DeliveryDiscarded, s.now().UnixNano(), id)
-}
-
-// transition runs a state change that must match one row; when it matches
-// none, it tells an unknown delivery (ErrNotFound) from one in the wrong
-// state (ErrUnavailable).
-func (s *Store) transition(ctx context.Context, id, what, query string, args ...any) error {
+	var (
+		ref       store.DeliveryRef
+		owner     Owner
+		withdrawn bool
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
+		var err error
+		ref, err = scanRef(tx.QueryRowContext(ctx, `UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'dead')
+			RETURNING `+refColumns, store.DeliveryDiscarded, s.now().UnixNano(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return whyNot(ctx, tx, id)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
+		if owner = s.currentOwner(); owner != nil {
+			if !owner.Withdraw(id) {
+				return fmt.Errorf("delivery is in flight: %w", store.ErrUnavailable)
+			}
+			withdrawn = true
 		}
-		var state string
-		if err := tx.QueryRowContext(ctx, "SELECT state FROM deliveries WHERE id = ?", id).Scan(&state); err != nil {
-			return notFound(err)
-		}
-		return fmt.Errorf("delivery is %s: %w", state, store.ErrUnavailable)
+		return nil
 	})
+	if err != nil && withdrawn {
+		owner.Due([]store.DeliveryRef{ref}) // still pending: scheduled again
+	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", what, id, err)
+		return fmt.Errorf("discard %s: %w", id, err)
 	}
 	return nil
 }

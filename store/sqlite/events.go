@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/forgelink/forgelink/store"
 )
@@ -56,19 +57,22 @@ func (s *Store) RecordEvent(ctx context.Context, e store.Event) (duplicate bool,
 	return r.duplicate, nil
 }
 
-// writeEvents is the single goroutine that commits event batches. It exits
-// when closing is closed and the queue is drained.
+// writeEvents is the single goroutine that commits event batches and, in
+// the same transactions, the delivery engine's settlements (one fsync for
+// both). It exits when closing is closed and both queues are drained.
 func (s *Store) writeEvents() {
 	defer close(s.eventsDone)
 	for {
-		var first *eventWrite
+		var batch []*eventWrite
 		select {
-		case first = <-s.events:
+		case first := <-s.events:
+			batch = s.collect(first)
+		case <-s.settleReady:
 		case <-s.closing:
 			s.drainEvents()
 			return
 		}
-		s.commitBatch(s.collect(first))
+		s.commitBatch(batch, s.takeSettles())
 	}
 }
 
@@ -88,26 +92,40 @@ func (s *Store) collect(first *eventWrite) []*eventWrite {
 
 func (s *Store) drainEvents() {
 	for {
+		var batch []*eventWrite
 		select {
 		case w := <-s.events:
-			s.commitBatch(s.collect(w))
+			batch = s.collect(w)
 		default:
+		}
+		settles := s.takeSettles()
+		if len(batch) == 0 && len(settles) == 0 {
 			return
 		}
+		s.commitBatch(batch, settles)
 	}
 }
 
-// commitBatch writes a batch in one transaction. If the batch fails as a
-// whole, each event is retried alone so that one bad row fails only its own
-// request.
-func (s *Store) commitBatch(batch []*eventWrite) {
+// commitBatch writes events and settlements in one transaction, then hands
+// the new deliveries to the owner. If the batch fails as a whole, each
+// event and each settlement is retried alone, so that one bad row fails
+// only its own request.
+func (s *Store) commitBatch(batch []*eventWrite, settles []*settleWrite) {
+	if len(batch) == 0 && len(settles) == 0 {
+		return
+	}
 	dups := make([]bool, len(batch))
-	err := s.write(context.Background(), func(tx *sql.Tx) error {
+	var (
+		owner Owner
+		due   []store.DeliveryRef
+	)
+	err := s.writeThen(context.Background(), func(tx *sql.Tx) error {
+		owner, due = s.currentOwner(), due[:0]
 		stmt := tx.Stmt(s.insertEvent)
 		defer stmt.Close()
-		var err error
-		ins := newDeliveryInserter(tx)
+		ins := newDeliveryInserter(tx, s.insertDelivery)
 		defer ins.close()
+		var err error
 		for i, w := range batch {
 			if dups[i], err = insertEvent(stmt, w.ev); err != nil {
 				return err
@@ -118,18 +136,39 @@ func (s *Store) commitBatch(batch []*eventWrite) {
 			if err := ins.insert(w.ev.Deliveries, w.ev.ReceivedAt.UnixNano()); err != nil {
 				return err
 			}
+			due = appendRefs(due, w.ev.Deliveries, w.ev.ReceivedAt)
 		}
-		return nil
+		return s.writeSettles(tx, settles)
+	}, func() {
+		if owner != nil && len(due) > 0 {
+			owner.Due(due)
+		}
 	})
-	if err != nil && len(batch) > 1 {
+	if err != nil && len(batch)+len(settles) > 1 {
 		for _, w := range batch {
-			s.commitBatch([]*eventWrite{w})
+			s.commitBatch([]*eventWrite{w}, nil)
+		}
+		for _, w := range settles {
+			s.commitBatch(nil, []*settleWrite{w})
 		}
 		return
 	}
 	for i, w := range batch {
 		w.done <- eventResult{duplicate: dups[i], err: err}
 	}
+	for _, w := range settles {
+		w.done(err)
+	}
+}
+
+// appendRefs appends what the delivery engine schedules of new deliveries,
+// due at once.
+func appendRefs(refs []store.DeliveryRef, ds []store.Delivery, at time.Time) []store.DeliveryRef {
+	for _, d := range ds {
+		refs = append(refs, store.DeliveryRef{ID: d.ID, Pipeline: d.Pipeline, Target: d.Target, Mode: d.Mode, Branch: d.Branch,
+			NextAttemptAt: at, CreatedAt: at})
+	}
+	return refs
 }
 
 func insertEvent(stmt *sql.Stmt, e store.Event) (duplicate bool, err error) {

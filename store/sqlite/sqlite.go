@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,11 +52,21 @@ type Store struct {
 	// events feeds the group-commit writer (writeEvents). It is unbuffered:
 	// a send succeeds only while the writer runs, so nothing can be queued
 	// after Close has drained it.
-	events      chan *eventWrite
-	closing     chan struct{}
-	eventsDone  chan struct{}
-	insertEvent *sql.Stmt     // prepared once on the writer's one connection
-	checkpoints chan struct{} // closed when the checkpointer has stopped
+	events     chan *eventWrite
+	closing    chan struct{}
+	eventsDone chan struct{}
+	// The hot statements, prepared once on the writer's one connection.
+	insertEvent, insertDelivery, insertAttempt, settleDelivery *sql.Stmt
+	ck                                                         *sql.DB       // the checkpointer's connection
+	checkpoints                                                chan struct{} // closed when the checkpointer has stopped
+	lock                                                       *os.File      // held while open: one process per file
+
+	owner atomic.Pointer[Owner] // the delivery engine deliveries are handed to
+	// settles queue the owner's settlements for the writer's next batch.
+	settleMu     sync.Mutex
+	settles      []*settleWrite
+	settleClosed bool
+	settleReady  chan struct{}
 }
 
 // Option configures Open.
@@ -71,7 +83,8 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{now: time.Now, log: log, path: path, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{})}
+	s := &Store{now: time.Now, log: log, path: path, events: make(chan *eventWrite), closing: make(chan struct{}), eventsDone: make(chan struct{}),
+		settleReady: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -96,9 +109,28 @@ func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
 	if err := restrictFiles(path, log); err != nil {
 		return err
 	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	if err := s.openPools(ctx, path, log); err != nil {
+		return errors.Join(err, lock.Close())
+	}
+	s.lock = lock
+	return nil
+}
+
+// walLimit bounds the WAL: past it, the checkpointer starts the WAL over
+// (RESTART), and journal_size_limit truncates the file to it when the
+// writer does.
+const walLimit = 64 << 20
+
+// openPools opens the writer, the read pool and the checkpointer's
+// connection, and prepares the writer's hot statements.
+func (s *Store) openPools(ctx context.Context, path string, log *zap.Logger) error {
 	// Checkpoints run in the background (checkpoint), not inline in
 	// whichever commit crosses the WAL threshold.
-	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)"+fmt.Sprintf("&_pragma=journal_size_limit(%d)", walLimit)+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -115,9 +147,21 @@ func (s *Store) open(ctx context.Context, path string, log *zap.Logger) error {
 	if err := r.PingContext(ctx); err != nil {
 		return errors.Join(err, r.Close(), w.Close())
 	}
-	s.w, s.r = w, r
-	if s.insertEvent, err = w.PrepareContext(ctx, insertEventSQL); err != nil {
+	// The checkpointer waits little for locks: a RESTART that would hold
+	// the writer up waiting for a reader gives up and tries again later.
+	ck, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=busy_timeout(20)")
+	if err != nil {
 		return errors.Join(err, r.Close(), w.Close())
+	}
+	ck.SetMaxOpenConns(1)
+	s.w, s.r, s.ck = w, r, ck
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&s.insertEvent, insertEventSQL}, {&s.insertDelivery, insertDeliverySQL}, {&s.insertAttempt, insertAttemptSQL}, {&s.settleDelivery, settleDeliverySQL}} {
+		if *p.stmt, err = w.PrepareContext(ctx, p.query); err != nil {
+			return errors.Join(err, ck.Close(), r.Close(), w.Close())
+		}
 	}
 	return nil
 }
@@ -185,25 +229,26 @@ func (s *Store) checkpoint() {
 	}
 }
 
-// walLimit is the WAL size past which a checkpoint truncates the WAL.
-// Under a steady stream of writes a PASSIVE checkpoint never finds the WAL
-// idle enough to start it over, and the file grows without bound.
-const walLimit = 64 << 20
-
+// checkpointOnce runs on its own connection, never the writer's: a
+// checkpoint there queued every commit behind it and showed in the ingest
+// tail.
 func (s *Store) checkpointOnce() {
 	// PASSIVE copies what it can without holding anyone up.
-	if _, err := s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+	if _, err := s.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 		s.log.Warn("wal checkpoint", zap.Error(err))
 		return
 	}
+	// Under a steady stream of writes a PASSIVE checkpoint never finds the
+	// WAL idle enough for the writer to start it over, and the file grows
+	// without bound. RESTART copies the few frames written since and
+	// starts it over; it holds writes up for that remainder only. Busy (a
+	// reader on the old frames) is no failure: the next round tries again.
 	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() <= walLimit {
 		return
 	}
-	// Then, through the writer's one connection (it waits its turn between
-	// commits), copy the few frames written meanwhile and truncate: writes
-	// wait only for that remainder.
-	if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		s.log.Warn("wal checkpoint", zap.String("mode", "TRUNCATE"), zap.Error(err))
+	var busy, frames, done int
+	if err := s.ck.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done); err != nil {
+		s.log.Warn("wal checkpoint", zap.String("mode", "RESTART"), zap.Error(err))
 	}
 }
 
@@ -218,13 +263,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools. It first moves the WAL into the main file so that
 // a stopped daemon leaves one self-contained file behind.
 func (s *Store) Close() error {
+	s.closeSettles()
 	close(s.closing)
 	<-s.eventsDone
 	<-s.checkpoints
-	s.insertEvent.Close()
-	rerr := s.r.Close()
+	for _, stmt := range []*sql.Stmt{s.insertEvent, s.insertDelivery, s.insertAttempt, s.settleDelivery} {
+		stmt.Close()
+	}
+	rerr := errors.Join(s.r.Close(), s.ck.Close())
 	_, cerr := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	if err := errors.Join(rerr, cerr, s.w.Close()); err != nil {
+	// The lock goes last: the next process finds the file checkpointed.
+	if err := errors.Join(rerr, cerr, s.w.Close(), s.lock.Close()); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
 	return nil
@@ -240,11 +289,36 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return inTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
+// writeThen is write, with after run once fn's transaction has committed
+// and before the writer's connection is free for the next write: a
+// hand-off to the delivery engine in after is ordered with every write.
+func (s *Store) writeThen(ctx context.Context, fn func(tx *sql.Tx) error, after func()) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := commit(tx, fn); err != nil {
+		return err
+	}
+	after()
+	return nil
+}
+
 func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
+	return commit(tx, fn)
+}
+
+// commit runs fn in tx and commits if fn succeeds.
+func commit(tx *sql.Tx, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback() // no-op once committed
 	if err := fn(tx); err != nil {
 		return err

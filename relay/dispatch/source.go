@@ -1,0 +1,221 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/forgelink/forgelink/store"
+)
+
+// Source gives the engine the deliveries to attempt and takes their
+// results. Two kinds exist: the Owner, for a single-node store whose
+// process owns every delivery (scheduled in memory), and the Claimer, for
+// a store that replicas share (claimed under leases).
+type Source interface {
+	// Take returns due deliveries, at most req.Limits[target] of each
+	// target, with their messages; Attempts counts the attempt about to
+	// start.
+	Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
+	// Settle records attempts' results. It may return before they are
+	// written; done is called once they are (or failed to be).
+	Settle(results []store.AttemptResult, done func(error))
+	// CompleteDeliveryFiles replaces the message of a delivery in flight
+	// with one whose changed-file list is complete.
+	CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error
+	// Release hands back a delivery Take gave that will not be attempted
+	// now (a reload removed its target in between).
+	Release(d store.Delivery)
+}
+
+// Store is what the Claimer needs from a shared store.
+type Store interface {
+	ClaimDeliveries(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
+	CompleteAttempts(ctx context.Context, results []store.AttemptResult) error
+	// CompleteDeliveryFiles replaces the message of a delivery leased to
+	// owner for attempt with one whose changed-file list is complete.
+	CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error
+}
+
+// Claimer is the Source of a shared store: replicas claim due deliveries
+// under a lease, and results are written before the slot is freed.
+type Claimer struct{ Store Store }
+
+// Take claims due deliveries.
+func (c Claimer) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
+	return c.Store.ClaimDeliveries(ctx, req)
+}
+
+// Settle writes the results, then calls done.
+func (c Claimer) Settle(results []store.AttemptResult, done func(error)) {
+	done(c.Store.CompleteAttempts(context.Background(), results))
+}
+
+// CompleteDeliveryFiles records a completed message under the lease.
+func (c Claimer) CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error {
+	return c.Store.CompleteDeliveryFiles(ctx, id, owner, attempt, message)
+}
+
+// Release leaves the delivery to its lease, after which it is claimed
+// again.
+func (Claimer) Release(store.Delivery) {}
+
+// OwnerStore is what the Owner needs from a store that hands it every
+// delivery (store/sqlite).
+type OwnerStore interface {
+	// Deliveries reads deliveries by id, with their messages; unknown
+	// ids are left out.
+	Deliveries(ctx context.Context, ids []string) ([]store.Delivery, error)
+	// Settle queues state changes for the store's next group commit and
+	// calls done once they are written.
+	Settle(changes []store.Settlement, done func(error))
+	// CompleteOwnedFiles replaces an open delivery's message with one
+	// whose changed-file list is complete.
+	CompleteOwnedFiles(ctx context.Context, id string, message []byte) error
+}
+
+// Owner is the Source of a single-node store, which owns every delivery:
+// the store hands it the deliveries that become due (Due) once their
+// transaction commits, and asks it before one is discarded (Withdraw).
+// Leases are implicit: nothing is written before an attempt, and a
+// result rides the store's next group commit; the attempt number is
+// counted here and written with the result.
+type Owner struct {
+	store OwnerStore
+	log   *zap.Logger
+
+	mu    sync.Mutex
+	sched *scheduler
+	wake  func() // the engine's Wake, set by New before the store hands anything
+}
+
+// NewOwner returns an owner with nothing scheduled. Give it to an Engine
+// (Options.Source), then register it with the store, which hands it the
+// unfinished deliveries.
+func NewOwner(st OwnerStore, log *zap.Logger) *Owner {
+	return &Owner{store: st, log: log, sched: newScheduler(), wake: func() {}}
+}
+
+// Due schedules deliveries that became due: new, released, redelivered,
+// or unfinished at start. It never blocks on the store.
+func (o *Owner) Due(refs []store.DeliveryRef) {
+	o.mu.Lock()
+	o.sched.add(refs...)
+	o.mu.Unlock()
+	o.wake()
+}
+
+// Withdraw unschedules a delivery about to be discarded; false: it is in
+// flight and cannot be.
+func (o *Owner) Withdraw(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sched.withdraw(id)
+}
+
+// Open is how many deliveries are scheduled or in flight.
+func (o *Owner) Open() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sched.open()
+}
+
+// ownerRetry is when a delivery whose message could not be read is tried
+// again.
+const ownerRetry = time.Second
+
+// Take takes due deliveries from the schedule and reads their messages.
+func (o *Owner) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
+	var refs, superseded []store.DeliveryRef
+	o.mu.Lock()
+	for target, n := range req.Limits {
+		if n > 0 {
+			t := o.sched.take(req.Now, target, n)
+			refs, superseded = append(refs, t.refs...), append(superseded, t.superseded...)
+		}
+	}
+	o.mu.Unlock()
+	o.supersede(superseded, req.Now)
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	ds, err := o.store.Deliveries(ctx, ids)
+	if err != nil {
+		o.mu.Lock()
+		for _, r := range refs {
+			o.sched.release(r.ID, req.Now.Add(ownerRetry))
+		}
+		o.mu.Unlock()
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	byID := make(map[string]store.DeliveryRef, len(refs))
+	for _, r := range refs {
+		byID[r.ID] = r
+	}
+	for i := range ds {
+		d := &ds[i]
+		d.Attempts, d.State = byID[d.ID].Attempts, store.DeliveryLeased
+		delete(byID, d.ID)
+	}
+	o.mu.Lock()
+	for id := range byID {
+		o.sched.settle(id, true, req.Now) // its row is gone
+	}
+	o.mu.Unlock()
+	return ds, nil
+}
+
+// Release schedules the delivery again, due at once, its attempt
+// uncounted.
+func (o *Owner) Release(d store.Delivery) {
+	o.mu.Lock()
+	o.sched.release(d.ID, d.NextAttemptAt)
+	o.mu.Unlock()
+}
+
+// supersede records the deliveries a newer one replaced.
+func (o *Owner) supersede(refs []store.DeliveryRef, now time.Time) {
+	if len(refs) == 0 {
+		return
+	}
+	changes := make([]store.Settlement, len(refs))
+	for i, r := range refs {
+		changes[i] = store.Settlement{
+			Attempt: store.Attempt{DeliveryID: r.ID, Error: "superseded by a newer event on branch " + r.Branch},
+			State:   store.DeliverySuperseded, NextAttemptAt: now,
+		}
+	}
+	o.store.Settle(changes, func(err error) {
+		if err != nil {
+			o.log.Error("record superseded deliveries", zap.Int("deliveries", len(refs)), zap.Error(err))
+		}
+	})
+}
+
+// Settle updates the schedule at once (the slot and the pipeline's order
+// are free before the result is durable: a result lost in a crash means
+// one more attempt after the restart) and queues the results for the
+// store's next group commit.
+func (o *Owner) Settle(results []store.AttemptResult, done func(error)) {
+	changes := make([]store.Settlement, len(results))
+	o.mu.Lock()
+	for i, r := range results {
+		o.sched.settle(r.DeliveryID, r.State != store.DeliveryPending, r.NextAttemptAt)
+		changes[i] = store.Settlement{Attempt: r.Attempt, State: r.State, NextAttemptAt: r.NextAttemptAt}
+	}
+	o.mu.Unlock()
+	o.store.Settle(changes, done)
+}
+
+// CompleteDeliveryFiles records a completed message; the delivery is this
+// process's, so no lease is checked.
+func (o *Owner) CompleteDeliveryFiles(ctx context.Context, id, _ string, _ int, message []byte) error {
+	return o.store.CompleteOwnedFiles(ctx, id, message)
+}
