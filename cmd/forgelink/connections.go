@@ -76,14 +76,14 @@ func (c *cli) connectionsList() *cobra.Command {
 			MaxResults:         paging.maxResults,
 			NextToken:          optional(paging.nextToken),
 		})
-		conns, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListConnectionsOutput) ([]types.Connection, *string) {
-			return o.Connections, o.NextToken
-		})
-		if err != nil {
-			return err
-		}
-		defer x.moreHint(next)
-		return x.show(&codeconnections.ListConnectionsOutput{Connections: conns, NextToken: next}, connectionTable(conns))
+		return showPages(x, p, &paging,
+			func(o *codeconnections.ListConnectionsOutput) ([]types.Connection, *string) {
+				return o.Connections, o.NextToken
+			},
+			func(conns []types.Connection, next *string) any {
+				return &codeconnections.ListConnectionsOutput{Connections: conns, NextToken: next}
+			},
+			connectionTable)
 	})
 	cmd.Flags().StringVar(&provider, "provider-type", "", "list only connections to provider `type`")
 	cmd.Flags().StringVar(&host, "host-arn", "", "list only connections to the host with this `ARN`")

@@ -37,12 +37,10 @@ type deliverySummary struct {
 }
 
 type listDeliveriesInput struct {
-	Pipeline   *string `json:",omitempty"`
-	State      *string `json:",omitempty"`
-	EventID    *string `json:"EventId,omitempty"`
-	SortOrder  string
-	MaxResults int     `json:",omitempty"`
-	NextToken  *string `json:",omitempty"`
+	Pipeline *string `json:",omitempty"`
+	State    *string `json:",omitempty"`
+	EventID  *string `json:"EventId,omitempty"`
+	pageInput
 }
 
 type listDeliveriesOutput struct {
@@ -54,16 +52,9 @@ func (c *cli) deliveriesList() *cobra.Command {
 	var pipeline, state, eventID string
 	var list newestFirst
 	cmd := c.leaf("list", "list deliveries to pipeline targets, newest first", exactArgs(0, 0), func(x *call) error {
-		if err := list.check(x.cmd.Flags()); err != nil {
-			return err
-		}
-		in := listDeliveriesInput{Pipeline: optional(pipeline), State: optional(state), EventID: optional(eventID), SortOrder: list.sortOrder()}
-		ds, next, err := collectNewest(&list, func(max int, token *string) ([]deliverySummary, *string, error) {
-			in.MaxResults, in.NextToken = max, token
-			var p listDeliveriesOutput
-			err := x.ext.call(x.ctx, "ListDeliveries", in, &p)
-			return p.Deliveries, p.NextToken, err
-		})
+		in := listDeliveriesInput{Pipeline: optional(pipeline), State: optional(state), EventID: optional(eventID)}
+		ds, next, err := collectExt(x, &list, "ListDeliveries", &in, &in.pageInput,
+			func(o listDeliveriesOutput) ([]deliverySummary, *string) { return o.Deliveries, o.NextToken })
 		if err != nil {
 			return err
 		}

@@ -52,9 +52,7 @@ type listEventsInput struct {
 	Kind          *string  `json:",omitempty"`
 	Since         *float64 `json:",omitempty"`
 	Until         *float64 `json:",omitempty"`
-	SortOrder     string
-	MaxResults    int     `json:",omitempty"`
-	NextToken     *string `json:",omitempty"`
+	pageInput
 }
 
 type listEventsOutput struct {
@@ -66,10 +64,7 @@ func (c *cli) eventsList() *cobra.Command {
 	var conn, repo, kind, since, until string
 	var list newestFirst
 	cmd := c.leaf("list", "list recorded webhook events, newest first", exactArgs(0, 0), func(x *call) error {
-		if err := list.check(x.cmd.Flags()); err != nil {
-			return err
-		}
-		in := listEventsInput{ConnectionArn: optional(conn), Repository: optional(repo), SortOrder: list.sortOrder()}
+		in := listEventsInput{ConnectionArn: optional(conn), Repository: optional(repo)}
 		var err error
 		if in.Kind, err = kindFlag(kind); err != nil {
 			return err
@@ -80,12 +75,8 @@ func (c *cli) eventsList() *cobra.Command {
 		if in.Until, err = timeFlag("--until", until); err != nil {
 			return err
 		}
-		events, next, err := collectNewest(&list, func(max int, token *string) ([]eventSummary, *string, error) {
-			in.MaxResults, in.NextToken = max, token
-			var p listEventsOutput
-			err := x.ext.call(x.ctx, "ListEvents", in, &p)
-			return p.Events, p.NextToken, err
-		})
+		events, next, err := collectExt(x, &list, "ListEvents", &in, &in.pageInput,
+			func(o listEventsOutput) ([]eventSummary, *string) { return o.Events, o.NextToken })
 		if err != nil {
 			return err
 		}

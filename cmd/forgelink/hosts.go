@@ -72,14 +72,11 @@ func (c *cli) hostsList() *cobra.Command {
 			MaxResults: paging.maxResults,
 			NextToken:  optional(paging.nextToken),
 		})
-		hosts, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListHostsOutput) ([]types.Host, *string) {
-			return o.Hosts, o.NextToken
-		})
-		if err != nil {
-			return err
-		}
-		defer x.moreHint(next)
-		return x.show(&codeconnections.ListHostsOutput{Hosts: hosts, NextToken: next}, hostTable(hosts))
+		return showPages(x, p, &paging, func(o *codeconnections.ListHostsOutput) ([]types.Host, *string) { return o.Hosts, o.NextToken },
+			func(hosts []types.Host, next *string) any {
+				return &codeconnections.ListHostsOutput{Hosts: hosts, NextToken: next}
+			},
+			hostTable)
 	})
 	paging.register(cmd.Flags())
 	return cmd

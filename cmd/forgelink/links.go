@@ -65,14 +65,14 @@ func (c *cli) linksList() *cobra.Command {
 			MaxResults: paging.maxResults,
 			NextToken:  optional(paging.nextToken),
 		})
-		links, next, err := collect(x.ctx, p, paging.all(), func(o *codeconnections.ListRepositoryLinksOutput) ([]types.RepositoryLinkInfo, *string) {
-			return o.RepositoryLinks, o.NextToken
-		})
-		if err != nil {
-			return err
-		}
-		defer x.moreHint(next)
-		return x.show(&codeconnections.ListRepositoryLinksOutput{RepositoryLinks: links, NextToken: next}, linkTable(links))
+		return showPages(x, p, &paging,
+			func(o *codeconnections.ListRepositoryLinksOutput) ([]types.RepositoryLinkInfo, *string) {
+				return o.RepositoryLinks, o.NextToken
+			},
+			func(links []types.RepositoryLinkInfo, next *string) any {
+				return &codeconnections.ListRepositoryLinksOutput{RepositoryLinks: links, NextToken: next}
+			},
+			linkTable)
 	})
 	paging.register(cmd.Flags())
 	return cmd

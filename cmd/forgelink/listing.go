@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,6 +79,31 @@ func collectNewest[T any](l *newestFirst, fetch func(maxResults int, token *stri
 	}
 }
 
+// pageInput is the paging part of ListEvents' and ListDeliveries' input.
+type pageInput struct {
+	SortOrder  string
+	MaxResults int     `json:",omitempty"`
+	NextToken  *string `json:",omitempty"`
+}
+
+// collectExt runs a newest-first listing of forgelink's own: op with in,
+// whose paging part is page, and items to take a page's records.
+func collectExt[O, T any](x *call, l *newestFirst, op string, in any, page *pageInput, items func(O) ([]T, *string)) ([]T, *string, error) {
+	if err := l.check(x.cmd.Flags()); err != nil {
+		return nil, nil, err
+	}
+	page.SortOrder = l.sortOrder()
+	return collectNewest(l, func(max int, token *string) ([]T, *string, error) {
+		page.MaxResults, page.NextToken = max, token
+		var out O
+		if err := x.ext.call(x.ctx, op, in, &out); err != nil {
+			return nil, nil, err
+		}
+		got, next := items(out)
+		return got, next, nil
+	})
+}
+
 // moreHint tells, in table mode, how to see the records not shown.
 func (x *call) moreHint(next *string) {
 	if x.cli.common.output == outputTable && aws.ToString(next) != "" {
@@ -125,22 +151,24 @@ type pager[O any] interface {
 	NextPage(ctx context.Context, optFns ...func(*codeconnections.Options)) (O, error)
 }
 
-// collect fetches every page, or only the first unless all, and returns
-// the pages' items and the NextToken that resumes the listing.
-func collect[O, T any](ctx context.Context, p pager[O], all bool, items func(O) ([]T, *string)) ([]T, *string, error) {
+// showPages fetches a CodeConnections listing, every page or the one the
+// flags ask for, and shows what out makes of the records and NextToken.
+func showPages[O, T any](x *call, p pager[O], paging *pageFlags, items func(O) ([]T, *string),
+	out func([]T, *string) any, table func([]T) func(io.Writer)) error {
 	list := []T{} // not nil, so that an empty listing is [] in JSON
 	var next *string
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		o, err := p.NextPage(x.ctx)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		var got []T
-		got, next = items(page)
+		got, next = items(o)
 		list = append(list, got...)
-		if !all {
+		if !paging.all() {
 			break
 		}
 	}
-	return list, next, nil
+	defer x.moreHint(next)
+	return x.show(out(list, next), table(list))
 }
