@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ErrNotPrunable: a prune request that asks for nothing (no age bound and
@@ -64,6 +66,21 @@ func (r PruneRequest) IDBefore() string {
 	}
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:]
+}
+
+// NewEventID returns the id of an event received at at: a UUID v7 of that
+// millisecond, which is what the age bound of PruneRequest relies on.
+func NewEventID(at time.Time) (string, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	ms := at.UnixMilli()
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	return u.String(), nil
 }
 
 // PruneResult is what one batch removed. Bytes is the size of the removed

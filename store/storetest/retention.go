@@ -69,13 +69,11 @@ type retentionFixture struct {
 // EventIDAt returns a UUID v7 of time at, as ingress gives the event it
 // receives then: retention finds old events by their ids.
 func EventIDAt(at time.Time) string {
-	u := uuid.Must(uuid.NewV7())
-	ms := at.UnixMilli()
-	for i := 5; i >= 0; i-- {
-		u[i] = byte(ms)
-		ms >>= 8
+	id, err := store.NewEventID(at)
+	if err != nil {
+		panic(err) // only when the system has no randomness
 	}
-	return u.String()
+	return id
 }
 
 // record records an event received at at, routed to one delivery per
