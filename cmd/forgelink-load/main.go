@@ -44,11 +44,11 @@
 // the daemon recorded the event, on the same clock, and repeated delivery
 // ids) and a fake GitHub API answering GET /user. The daemon starts with a
 // configuration file naming that API (providers.githubAPIURL) and the
-// target (forgelink JSON, concurrency --target-concurrency, timeout 5s,
-// retry 100ms..1s with 1000 attempts within 1h, breaker 10 failures / 1s
-// cool-down, so that a drain starts within a second of the target coming
-// back). Once CreateConnection has named the connection's ARN, the file
-// gains a PARALLEL pipeline for every branch push to the payload's
+// target (forgelink JSON, concurrency --target-concurrency or else the
+// daemon's default, timeout 5s, retry 100ms..1s with 1000 attempts within
+// 1h, breaker 10 failures / 1s cool-down, so that a drain starts within a
+// second of the target coming back). Once CreateConnection has named the
+// connection's ARN, the file gains a PARALLEL pipeline for every branch push to the payload's
 // repository, the daemon reloads it on SIGHUP (ListPipelines shows it), and
 // CompleteConnection, whose token the fake API accepts, makes the
 // connection AVAILABLE: only then are its events routed. The phases
@@ -188,7 +188,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.postgres, "postgres", "", "run the daemon on PostgreSQL at `dsn` (a postgres:// URL; a fresh schema per run) instead of SQLite")
 	fs.BoolVar(&cfg.pipeline, "pipeline", false, "measure delivery through a pipeline to an http target instead of ingestion (deliver-saturate, deliver-steady, dead-target)")
 	fs.StringVar(&cfg.phases, "phases", strings.Join(pipelinePhases, ","), "pipeline mode: the `phases` to run, comma-separated (they run in the default's order)")
-	fs.IntVar(&cfg.targetConcurrency, "target-concurrency", 16, "pipeline mode: the http target's `concurrency`")
+	fs.IntVar(&cfg.targetConcurrency, "target-concurrency", 0, "pipeline mode: the http target's `concurrency` (0: the daemon's default, which the figures are about)")
 	fs.IntVar(&cfg.deadEvents, "dead-target-events", 100_000, "pipeline mode: webhooks sent while the target is down (`n`)")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 3*time.Minute, "pipeline mode: how long accepted events may take to reach the target after a phase's sends before they count as lost (`time`)")
 	if err := fs.Parse(args); err != nil {
@@ -238,8 +238,8 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("--server-cpu and --client-cpu go together"))
 	}
 	if c.pipeline {
-		if c.targetConcurrency < 1 || c.targetConcurrency > 1024 {
-			errs = append(errs, fmt.Errorf("--target-concurrency %d: want 1-1024, as the daemon allows", c.targetConcurrency))
+		if c.targetConcurrency < 0 || c.targetConcurrency > 1024 {
+			errs = append(errs, fmt.Errorf("--target-concurrency %d: want 1-1024, as the daemon allows, or 0 for its default", c.targetConcurrency))
 		}
 		if c.deadEvents < 1 || c.deadEvents > 10_000_000 {
 			errs = append(errs, fmt.Errorf("--dead-target-events %d: want 1-10000000", c.deadEvents))

@@ -94,7 +94,9 @@ func daemonConfig(githubAPI, targetURL, arn string, ts targetSettings) string {
 	fmt.Fprintf(&b, "providers:\n  githubAPIURL: %q\n", githubAPI)
 	b.WriteString("targets:\n")
 	fmt.Fprintf(&b, "  - name: %s\n    type: http\n    http: {url: %q, format: forgelink, timeout: %s}\n", targetName, targetURL, ts.Timeout)
-	fmt.Fprintf(&b, "    concurrency: %d\n", ts.Concurrency)
+	if ts.Concurrency > 0 { // else the daemon's default
+		fmt.Fprintf(&b, "    concurrency: %d\n", ts.Concurrency)
+	}
 	fmt.Fprintf(&b, "    retry: {initialInterval: %s, maxInterval: %s, maxAttempts: %d, maxAge: %s}\n",
 		ts.InitialInterval, ts.MaxInterval, ts.MaxAttempts, ts.MaxAge)
 	fmt.Fprintf(&b, "    circuitBreaker: {failureThreshold: %d, cooldown: %s}\n", ts.FailureThreshold, ts.Cooldown)

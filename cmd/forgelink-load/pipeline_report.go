@@ -185,8 +185,12 @@ func writePipelineTable(b *strings.Builder, r *pipelineReport) {
 	fmt.Fprintf(b, "%s-byte signed GitHub push -> %s pipeline -> http target (%s JSON, %s-byte messages) in this program; loopback\n",
 		thousands(float64(r.PayloadBytes)), ps.ExecutionMode, ps.Format, thousands(float64(r.Receiver.MessageBytes)))
 	t := ps.Target
-	fmt.Fprintf(b, "target: concurrency %d, timeout %v, retry %v..%v x%d within %v, breaker %d failures / %v cool-down\n",
-		t.Concurrency, t.Timeout, t.InitialInterval, t.MaxInterval, t.MaxAttempts, t.MaxAge, t.FailureThreshold, t.Cooldown)
+	concurrency := "the daemon's default"
+	if t.Concurrency > 0 {
+		concurrency = strconv.Itoa(t.Concurrency)
+	}
+	fmt.Fprintf(b, "target: concurrency %s, timeout %v, retry %v..%v x%d within %v, breaker %d failures / %v cool-down\n",
+		concurrency, t.Timeout, t.InitialInterval, t.MaxInterval, t.MaxAttempts, t.MaxAge, t.FailureThreshold, t.Cooldown)
 	fmt.Fprintf(b, "phases: %s; %d workers; %gs measured (deliver-saturate after %gs warm-up); deliver-steady at %d/s; dead target: %s webhooks\n",
 		ps.Phases, s.Concurrency, s.DurationSeconds, s.WarmupSeconds, s.Rate, thousands(float64(ps.DeadTargetEvents)))
 	fmt.Fprintf(b, "pinning: %s; server GOMAXPROCS: %s; load generator: %d CPUs, GOMAXPROCS %d\n\n",

@@ -55,6 +55,11 @@ func TestDaemonConfig(t *testing.T) {
 	if len(cfg.Pipelines) != 1 {
 		t.Fatalf("%d pipelines, want 1", len(cfg.Pipelines))
 	}
+	// Concurrency 0 leaves the daemon's default, which the figures are about.
+	def := loadConfig(t, daemonConfig("http://127.0.0.1:9/github/", "http://127.0.0.1:9/deliver", testARN, loadTargetSettings(0)))
+	if n := def.Targets[0].Concurrency; n != 8 {
+		t.Errorf("target concurrency with --target-concurrency 0 = %d, want the daemon's default 8", n)
+	}
 	p := cfg.Pipelines[0]
 	if p.Name != pipelineName || p.ConnectionArn != testARN || p.Repository != loadRepo || p.ExecutionMode != flconfig.ModeParallel || p.Target != targetName {
 		t.Errorf("pipeline = %+v", p)
@@ -235,7 +240,7 @@ func TestDeadTargetFigures(t *testing.T) {
 func TestPipelineFlags(t *testing.T) {
 	base := []string{"--forgelink", "/tmp/forgelink"}
 	cfg, err := parseFlags(append(base, "--pipeline"), io.Discard)
-	if err != nil || !cfg.runs("deliver-saturate") || !cfg.runs("dead-target") || cfg.targetConcurrency != 16 || cfg.deadEvents != 100_000 {
+	if err != nil || !cfg.runs("deliver-saturate") || !cfg.runs("dead-target") || cfg.targetConcurrency != 0 || cfg.deadEvents != 100_000 {
 		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
 	cfg, err = parseFlags(append(base, "--pipeline", "--phases", "deliver-steady"), io.Discard)
@@ -247,6 +252,7 @@ func TestPipelineFlags(t *testing.T) {
 		{"--pipeline", "--phases", "deliver-saturate,bogus"},
 		{"--pipeline", "--dead-target-events", "0"},
 		{"--pipeline", "--target-concurrency", "2000"},
+		{"--pipeline", "--target-concurrency", "-1"},
 		{"--pipeline", "--drain-timeout", "0s"},
 	} {
 		if _, err := parseFlags(append(base, bad...), io.Discard); err == nil {
