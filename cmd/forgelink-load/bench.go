@@ -33,6 +33,11 @@ func benchmark(ctx context.Context, cfg config, progress io.Writer) (*report, er
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if cfg.populate > 0 {
+		if err := populate(ctx, cfg, dir, body, progress); err != nil {
+			return nil, err
+		}
+	}
 	if err := measureDaemon(ctx, cfg, dir, body, rep, progress); err != nil {
 		return rep.partial(), err
 	}

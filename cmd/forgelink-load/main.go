@@ -98,6 +98,11 @@ type config struct {
 	clientCPU   string
 	json        bool
 	postgres    string // DSN: run the daemon on PostgreSQL instead of SQLite
+	// populate events, received over populateAge, fill the SQLite store
+	// before the phases: ingest on a store that has run for a while, with
+	// retention pruning it.
+	populate    int
+	populateAge time.Duration
 
 	// Pipeline mode (--pipeline).
 	pipeline          bool
@@ -186,6 +191,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.clientCPU, "client-cpu", "", "pin this load generator to `cpus` with taskset -c (needs --server-cpu)")
 	fs.BoolVar(&cfg.json, "json", false, "print a JSON object instead of the table")
 	fs.StringVar(&cfg.postgres, "postgres", "", "run the daemon on PostgreSQL at `dsn` (a postgres:// URL; a fresh schema per run) instead of SQLite")
+	fs.IntVar(&cfg.populate, "populate", 0, "write `n` events directly into the SQLite store before measuring ingestion (a store that has run for a while; retention prunes it)")
+	fs.DurationVar(&cfg.populateAge, "populate-age", 960*time.Hour, "--populate's events are received over this `time` up to now (the default 40 days exceeds retention's 30)")
 	fs.BoolVar(&cfg.pipeline, "pipeline", false, "measure delivery through a pipeline to an http target instead of ingestion (deliver-saturate, deliver-steady, dead-target)")
 	fs.StringVar(&cfg.phases, "phases", strings.Join(pipelinePhases, ","), "pipeline mode: the `phases` to run, comma-separated (they run in the default's order)")
 	fs.IntVar(&cfg.targetConcurrency, "target-concurrency", 0, "pipeline mode: the http target's `concurrency` (0: the daemon's default, which the figures are about)")
@@ -234,6 +241,9 @@ func (c config) validate() error {
 	}
 	// One without the other would leave the unpinned side inheriting the
 	// pinned side's affinity (children inherit it), or share its core.
+	if c.populate < 0 || (c.populate > 0 && (c.pipeline || c.postgres != "" || c.populateAge <= 0)) {
+		errs = append(errs, fmt.Errorf("--populate %d: want 0 or more, with a positive --populate-age, for ingestion on SQLite (not --pipeline or --postgres)", c.populate))
+	}
 	if (c.serverCPU == "") != (c.clientCPU == "") {
 		errs = append(errs, errors.New("--server-cpu and --client-cpu go together"))
 	}
