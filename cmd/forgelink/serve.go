@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARN(cfg)}
+	pl := &pipelines{log: log.Named("pipelines"), connARN: connectionARNs(cfg, st, log)}
 	engine, err := newEngine(ctx, st, dispatch.Options{Log: log.Named("dispatch"), Metrics: dispatch.NewMetrics(reg, st.DeliveryStats),
 		Files: newChangedFiles(st, ds.svc, ds.transport), Router: pl.router.Load})
 	if err != nil {
@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	})
 	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.Bool("tls", ln.cert != nil), zap.String("data_dir", cfg.DataDir),
-		zap.String("public_url", cfg.PublicURL), zap.String("region", cfg.Region),
+		zap.String("public_url", cfg.PublicURL), zap.Strings("regions", cfg.ServedRegions()),
 		zap.String("account_id", cfg.AccountID), zap.String("version", shortVersion()))
 	if err := sdNotify("READY=1"); err != nil {
 		log.Warn("systemd notify", zap.Error(err))
@@ -297,7 +297,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		BodyReadTimeout:          cfg.Webhooks.BodyReadTimeout,
 		GitHubApps:               apps,
 		AppProvider:              github.Webhooks{},
-		ConnectionARN:            connectionARN(cfg),
+		ConnectionARN:            connectionARNs(cfg, st, log),
 		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
 			return pl.route(conn.ID, eventID, at, ev)
 		},
@@ -325,6 +325,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		Metrics:   controlplane.NewMetrics(reg),
 		Keyring:   kr,
 		Region:    cfg.Region,
+		Regions:   cfg.ServedRegions(),
 		AccountID: cfg.AccountID,
 		Limits: controlplane.Limits{
 			Connections:           cfg.Limits.Connections,
@@ -377,12 +378,6 @@ func runDelivery(engine *dispatch.Engine, releaser *dispatch.Releaser) (stop fun
 		<-done
 		engine.SetTargets(nil) // closes the notifiers' connections
 	}
-}
-
-// connectionARN renders connection ids as ARNs for logs and deliveries.
-func connectionARN(cfg *config.Config) func(id string) string {
-	prefix := "arn:aws:codeconnections:" + cfg.Region + ":" + cfg.AccountID + ":connection/"
-	return func(id string) string { return prefix + id }
 }
 
 // reloadOnHUP reloads the pipelines and targets on SIGHUP. A configuration
