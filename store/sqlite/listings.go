@@ -8,6 +8,15 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
+// skewedEvents is the predicate of the partial index events_skewed
+// (migration 0009), word for word: SQLite uses a partial index only for a
+// query that states its predicate. An event is skewed when its id's
+// millisecond is more than store.EventIDSkew (1000 ms) from its
+// received_at's.
+const skewedEvents = "substr(id, 1, 13) NOT BETWEEN" +
+	" printf('%08x-%04x', (received_at / 1000000 - 1000) >> 16, (received_at / 1000000 - 1000) & 65535)" +
+	" AND printf('%08x-%04x', (received_at / 1000000 + 1000) >> 16, (received_at / 1000000 + 1000) & 65535)"
+
 // ListEvents returns events in id (arrival) order, past p.After in p's
 // direction, without their bodies: a listing of many 25 MiB deliveries must
 // stay cheap. Use GetEvent for the body.
@@ -19,11 +28,32 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 	q.where(!f.Since.IsZero(), "received_at >= ?", f.Since.UnixNano())
 	q.where(!f.Until.IsZero(), "received_at < ?", f.Until.UnixNano())
 	columns := strings.Replace(eventColumns, "body", "X'' AS body", 1)
-	events, err := queryAll(ctx, s.r, scanEvent, q.query(columns, "events", p), q.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+	var events []store.Event
+	for _, part := range windowed(q, f) {
+		query, args := part.query(columns, "events", p)
+		got, err := queryAll(ctx, s.r, scanEvent, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		events = store.MergePages(events, got, func(e store.Event) string { return e.ID }, p)
 	}
 	return events, nil
+}
+
+// windowed splits an event listing with a time window in two: the
+// window's id range, which the index of the other filters (or the primary
+// key) reads from the window's edge, and the skewed events, from their
+// own index (store.EventIDSkew). Both keep the time conditions.
+func windowed(q listing, f store.EventFilter) []listing {
+	if f.Since.IsZero() && f.Until.IsZero() {
+		return []listing{q}
+	}
+	lo, hi := store.IDWindow(f.Since, f.Until)
+	inRange, skewed := q.clone(), q.clone()
+	inRange.where(lo != "", "id >= ?", lo)
+	inRange.where(hi != "", "id < ?", hi)
+	skewed.where(true, skewedEvents, nil)
+	return []listing{inRange, skewed}
 }
 
 // ListDeliveries returns deliveries in id order, past p.After in p's
@@ -33,7 +63,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter, p st
 	q.where(f.Pipeline != "", "pipeline = ?", f.Pipeline)
 	q.where(f.State != "", "state = ?", f.State)
 	q.where(f.EventID != "", "event_id = ?", f.EventID)
-	ds, err := queryAll(ctx, s.r, scanDelivery, q.query(deliveryColumns, "deliveries", p), q.args...)
+	query, args := q.query(deliveryColumns, "deliveries", p)
+	ds, err := queryAll(ctx, s.r, scanDelivery, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -47,13 +78,24 @@ type listing struct {
 	args  []any
 }
 
+// where adds cond when set; a nil arg is a condition without a parameter.
 func (q *listing) where(set bool, cond string, arg any) {
-	if set {
-		q.conds, q.args = append(q.conds, cond), append(q.args, arg)
+	if !set {
+		return
+	}
+	q.conds = append(q.conds, cond)
+	if arg != nil {
+		q.args = append(q.args, arg)
 	}
 }
 
-func (q *listing) query(columns, table string, p store.Page) string {
+func (q listing) clone() listing {
+	return listing{conds: append([]string(nil), q.conds...), args: append([]any(nil), q.args...)}
+}
+
+// query is the listing's SELECT and its arguments for page p.
+func (q listing) query(columns, table string, p store.Page) (string, []any) {
+	q = q.clone()
 	order := "id"
 	if p.Descending {
 		// "" starts at the newest; any other After is an upper bound.
@@ -71,5 +113,5 @@ func (q *listing) query(columns, table string, p store.Page) string {
 		query += " LIMIT ?"
 		q.args = append(q.args, p.Limit)
 	}
-	return query
+	return query, q.args
 }

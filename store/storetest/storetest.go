@@ -137,6 +137,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RecordEventCancelled", testRecordEventCancelled},
 		{"ConcurrentRecordEvent", testConcurrentRecordEvent},
 		{"ListEvents", testListEvents},
+		{"ListEventWindows", testListEventWindows},
 		{"ReleaseHeldEvents", testReleaseHeldEvents},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"RouteReleasedEvents", testRouteReleasedEvents},
