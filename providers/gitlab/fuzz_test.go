@@ -27,6 +27,10 @@ func FuzzParse(f *testing.F) {
 	for file, event := range seeds {
 		f.Add(event, load(f, file))
 	}
+	// Generic hooks, classified by the body.
+	f.Add("System Hook", load(f, "examples/system/merge_request.json"))
+	f.Add("System Hook", load(f, "examples/system/push.json"))
+	f.Add("Service Hook", []byte(`{"object_kind":"tag_push","ref":"refs/tags/v1","project":{"path_with_namespace":"a/b"}}`))
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		h := http.Header{}
 		h.Set("X-Gitlab-Event", event)
