@@ -46,6 +46,9 @@ type commonFlags struct {
 	endpoint string
 	region   string
 	output   string
+	// chosenRegion is the region the user chose (flag or environment),
+	// sent with unsigned requests (unsignedRegion); empty: the default.
+	chosenRegion string
 }
 
 // addClientFlags registers the common flags on fs. The defaults shown are
@@ -96,6 +99,7 @@ func (c *cli) leaf(use, short string, args cobra.PositionalArgs, run func(x *cal
 			}
 			x.api = c.sdkClient(cfg)
 			x.ext = newExtClient(c.common.endpoint, cfg)
+			x.ext.http.Transport = unsignedRegion(cfg, c.common.chosenRegion, http.DefaultTransport)
 			return shortAPIError(run(x))
 		},
 	}
@@ -112,7 +116,8 @@ func (c *cli) topLeaf(use, short string, args cobra.PositionalArgs, run func(x *
 // resolveCommon fills in what the flags left to the environment.
 func (c *cli) resolveCommon() error {
 	c.common.endpoint = cmp.Or(c.common.endpoint, c.getenv("FORGELINK_ENDPOINT"), defaultEndpoint)
-	c.common.region = cmp.Or(c.common.region, c.getenv("AWS_REGION"), c.getenv("AWS_DEFAULT_REGION"), "us-east-1")
+	c.common.chosenRegion = cmp.Or(c.common.region, c.getenv("AWS_REGION"), c.getenv("AWS_DEFAULT_REGION"))
+	c.common.region = cmp.Or(c.common.chosenRegion, "us-east-1")
 	switch c.common.output {
 	case outputTable, outputJSON, outputYAML:
 		return nil
@@ -124,7 +129,7 @@ func (c *cli) resolveCommon() error {
 func (c *cli) sdkClient(cfg aws.Config) *codeconnections.Client {
 	return codeconnections.NewFromConfig(cfg, func(o *codeconnections.Options) {
 		o.BaseEndpoint = aws.String(c.common.endpoint)
-		o.HTTPClient = &http.Client{Transport: sdktransport.BufferedBodies(http.DefaultTransport)}
+		o.HTTPClient = &http.Client{Transport: unsignedRegion(cfg, c.common.chosenRegion, sdktransport.BufferedBodies(http.DefaultTransport))}
 	})
 }
 

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/relay/controlplane"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -48,4 +51,26 @@ func connectionARNs(cfg *config.Config, st connectionReader, log *zap.Logger) fu
 		known.Store(id, arn)
 		return arn
 	}
+}
+
+// unsignedRegion makes next send the region the user chose in the header
+// a daemon without credentials reads it from (controlplane.RegionHeader),
+// when requests go unsigned: no credential scope carries it then. Signed
+// requests, and a region left to the default, are sent as they are.
+func unsignedRegion(cfg aws.Config, chosen string, next http.RoundTripper) http.RoundTripper {
+	if _, anonymous := cfg.Credentials.(aws.AnonymousCredentials); !anonymous || chosen == "" {
+		return next
+	}
+	return regionHeader{next: next, region: chosen}
+}
+
+type regionHeader struct {
+	next   http.RoundTripper
+	region string
+}
+
+func (t regionHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context()) // a RoundTripper must not change its request
+	r.Header.Set(controlplane.RegionHeader, t.region)
+	return t.next.RoundTrip(r)
 }
