@@ -244,6 +244,11 @@ func (e *Engine) Run(ctx context.Context, grace time.Duration) error {
 	defer cancelAttempts()
 	completerDone := make(chan struct{})
 	go e.complete(completerDone)
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		e.opts.Source.Listen(ctx, e.Wake)
+	}()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -266,6 +271,7 @@ func (e *Engine) Run(ctx context.Context, grace time.Duration) error {
 	close(e.results)
 	<-completerDone
 	e.settling.Wait()
+	<-listenDone
 	return nil
 }
 

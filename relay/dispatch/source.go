@@ -29,6 +29,9 @@ type Source interface {
 	// Release hands back a delivery Take gave that will not be attempted
 	// now (a reload removed its target in between).
 	Release(d store.Delivery)
+	// Listen calls wake when deliveries may have become due elsewhere
+	// (another replica), until ctx ends.
+	Listen(ctx context.Context, wake func())
 }
 
 // Store is what the Claimer needs from a shared store.
@@ -43,6 +46,20 @@ type Store interface {
 // Claimer is the Source of a shared store: replicas claim due deliveries
 // under a lease, and results are written before the slot is freed.
 type Claimer struct{ Store Store }
+
+// Listener is a shared store that tells when a delivery becomes pending
+// on any replica (PostgreSQL LISTEN/NOTIFY).
+type Listener interface {
+	ListenDeliveries(ctx context.Context, wake func())
+}
+
+// Listen listens if the store can; else the engine's poll finds what
+// other replicas made due.
+func (c Claimer) Listen(ctx context.Context, wake func()) {
+	if l, ok := c.Store.(Listener); ok {
+		l.ListenDeliveries(ctx, wake)
+	}
+}
 
 // Take claims due deliveries.
 func (c Claimer) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
@@ -171,6 +188,9 @@ func (o *Owner) Take(ctx context.Context, req store.ClaimRequest) ([]store.Deliv
 	o.mu.Unlock()
 	return ds, nil
 }
+
+// Listen returns at once: the store hands this process every delivery.
+func (o *Owner) Listen(context.Context, func()) {}
 
 // Release schedules the delivery again, due at once, its attempt
 // uncounted.
