@@ -57,8 +57,5 @@ func checkStore(ctx context.Context, cfg *config.Config) error {
 	if !ok {
 		return fmt.Errorf("the %s store has no integrity check", cfg.Store.Driver)
 	}
-	if err := checker.Check(ctx); err != nil {
-		return fmt.Errorf("store check: %w", err)
-	}
-	return nil
+	return checker.Check(ctx)
 }
