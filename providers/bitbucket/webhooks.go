@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"strings"
 
 	bb "github.com/ktrysmt/go-bitbucket"
@@ -80,7 +79,7 @@ func (w Webhooks) Parse(h http.Header, body []byte) (providers.Event, error) {
 	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
-		return providers.Event{}, malformed(ev.Kind, jsonReason(err))
+		return providers.Event{}, malformed(ev.Kind, providers.DescribeJSON(err).Error())
 	}
 	ev.Repository = p.Repository.normalise()
 	if ev.Kind == providers.KindPush {
@@ -102,7 +101,7 @@ func parseOther(ev providers.Event, body []byte) (providers.Event, error) {
 	case errors.As(err, &typ) && typ.Field != "": // a member, not the body
 		return ev, nil
 	case err != nil:
-		return providers.Event{}, malformed(ev.Kind, jsonReason(err))
+		return providers.Event{}, malformed(ev.Kind, providers.DescribeJSON(err).Error())
 	}
 	ev.Repository = p.Repository.normalise()
 	return ev, nil
@@ -179,39 +178,4 @@ func prAction(key string) string {
 
 func malformed(kind providers.Kind, reason string) error {
 	return fmt.Errorf("parse %s: %w: %s", kind, providers.ErrMalformed, reason)
-}
-
-// jsonReason describes a decoding error without quoting the body: the
-// standard messages include offending characters and numbers.
-func jsonReason(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("invalid JSON at offset %d", syntax.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		// Value is "number 5" for numbers: keep only the kind.
-		got, _, _ := strings.Cut(typ.Value, " ")
-		return fmt.Sprintf("%s: want %s, got %s", field, jsonType(typ.Type), got)
-	}
-	return "invalid JSON"
-}
-
-// jsonType names the JSON value a field of type t decodes from.
-func jsonType(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Struct, reflect.Pointer, reflect.Map:
-		return "object"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.String:
-		return "string"
-	}
-	return "number"
 }

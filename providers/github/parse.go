@@ -146,41 +146,14 @@ func otherRepository(body []byte) (providers.Repository, error) {
 var errNotObject = errors.New("not a JSON object")
 
 // unmarshalObject is json.Unmarshal for payloads, which are JSON objects,
-// with errors that do not quote the body. A type error keeps its
-// *json.UnmarshalTypeError in the chain.
+// with errors that do not quote the body (providers.JSONError).
 func unmarshalObject(body []byte, v any) error {
 	b := bytes.TrimLeft(body, " \t\r\n")
 	if len(b) == 0 || b[0] != '{' {
 		return errNotObject
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return describe(err)
-	}
-	return nil
+	return providers.DescribeJSON(json.Unmarshal(body, v))
 }
-
-// describe says what is wrong with a payload without quoting it: errors go
-// to logs, and payloads may hold anything.
-func describe(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Errorf("invalid JSON at offset %d", syntax.Offset)
-	case errors.As(err, &typ):
-		return &typeError{field: typ.Field, want: typ.Type.String(), err: typ}
-	}
-	return errors.New("invalid payload")
-}
-
-// typeError names the member and the Go type wanted, never the value.
-type typeError struct {
-	field, want string
-	err         *json.UnmarshalTypeError
-}
-
-func (e *typeError) Error() string { return fmt.Sprintf("field %s: want %s", e.field, e.want) }
-func (e *typeError) Unwrap() error { return e.err }
 
 func push(p *pushPayload) providers.Push {
 	refType, refName := splitRef(p.Ref)

@@ -230,7 +230,7 @@ func parseOther(ev *providers.Event, body []byte) error {
 	err := json.Unmarshal(body, &p)
 	var typeErr *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &typeErr) {
-		return describe(err)
+		return providers.DescribeJSON(err)
 	}
 	ev.Kind = providers.KindOther
 	ev.Repository = repository(&p.Project)

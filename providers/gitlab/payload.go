@@ -2,8 +2,6 @@ package gitlab
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 
 	"github.com/forgelink/forgelink/providers"
 )
@@ -73,26 +71,8 @@ type generic struct {
 	EventName  string `json:"event_name"`
 }
 
-// decode unmarshals body into v; see describe for its errors.
+// decode unmarshals body into v, with errors that do not quote the body
+// (providers.JSONError).
 func decode(body []byte, v any) error {
-	return describe(json.Unmarshal(body, v))
-}
-
-// describe rewords encoding/json errors, whose messages may quote the body
-// ("invalid character 'x'", "cannot unmarshal number 5"), into ones that
-// name only an offset or a field.
-func describe(err error) error {
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &syntaxErr):
-		return fmt.Errorf("invalid JSON at offset %d", syntaxErr.Offset)
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return errors.New("not a JSON object")
-	case errors.As(err, &typeErr):
-		return fmt.Errorf("wrong type for %s", typeErr.Field)
-	}
-	return err
+	return providers.DescribeJSON(json.Unmarshal(body, v))
 }
