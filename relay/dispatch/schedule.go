@@ -37,8 +37,9 @@ const (
 
 type item struct {
 	store.DeliveryRef
-	place place
-	gen   int // bumped when the item leaves a heap: older heap entries are stale
+	place       place
+	gen         int   // bumped when the item leaves a heap: older heap entries are stale
+	lane, group *lane // its QUEUED lane and SUPERSEDED group
 }
 
 // lane is the set of open deliveries that one ordering rule looks at.
@@ -85,10 +86,10 @@ func (s *scheduler) add(refs ...store.DeliveryRef) {
 			continue
 		}
 		r.Pipeline, r.Target, r.Mode, r.Branch = s.intern(r.Pipeline), s.intern(r.Target), s.intern(r.Mode), s.intern(r.Branch)
-		it := &item{DeliveryRef: r}
+		it := &item{DeliveryRef: r, lane: s.lane(s.lanes, laneKey(r)), group: s.lane(s.groups, groupKey(r))}
 		s.items[r.ID] = it
-		s.lane(s.lanes, laneKey(r)).join(it)
-		s.lane(s.groups, groupKey(r)).join(it)
+		it.lane.join(it)
+		it.group.join(it)
 		s.wait(it)
 	}
 }
@@ -190,7 +191,7 @@ func (s *scheduler) take(now time.Time, target string, n int) taken {
 		if s.eligible(it, &out) {
 			it.place = inFlight
 			it.Attempts++
-			s.groups[groupKey(it.DeliveryRef)].inFlight++
+			it.group.inFlight++
 			out.refs = append(out.refs, it.DeliveryRef)
 		}
 	}
@@ -202,13 +203,12 @@ func (s *scheduler) take(now time.Time, target string, n int) taken {
 func (s *scheduler) eligible(it *item, out *taken) bool {
 	switch it.Mode {
 	case "QUEUED":
-		l := s.lanes[laneKey(it.DeliveryRef)]
-		if l.head() != it {
-			s.park(l, it)
+		if it.lane.head() != it {
+			s.park(it.lane, it)
 			return false
 		}
 	case "SUPERSEDED":
-		g := s.groups[groupKey(it.DeliveryRef)]
+		g := it.group
 		if g.inFlight > 0 {
 			s.park(g, it)
 			return false
@@ -240,15 +240,14 @@ func (s *scheduler) settle(id string, done bool, next time.Time) {
 	if it == nil || it.place != inFlight {
 		return
 	}
-	g := s.groups[groupKey(it.DeliveryRef)]
-	g.inFlight--
+	it.group.inFlight--
 	if done {
 		s.remove(it)
 		return
 	}
 	it.NextAttemptAt = next
 	s.wait(it)
-	s.unparkGroup(g)
+	s.unparkGroup(it.group)
 }
 
 // release hands back a taken delivery whose attempt did not start (its
@@ -279,8 +278,7 @@ func (s *scheduler) withdraw(id string) bool {
 func (s *scheduler) remove(it *item) {
 	delete(s.items, it.ID)
 	it.gen++
-	lk, gk := laneKey(it.DeliveryRef), groupKey(it.DeliveryRef)
-	l, g := s.lanes[lk], s.groups[gk]
+	l, g := it.lane, it.group
 	l.leave(it)
 	g.leave(it)
 	if h := l.head(); h != nil && l.parked[h.ID] == h {
@@ -289,10 +287,10 @@ func (s *scheduler) remove(it *item) {
 	}
 	s.unparkGroup(g)
 	if len(l.members) == 0 {
-		delete(s.lanes, lk)
+		delete(s.lanes, laneKey(it.DeliveryRef))
 	}
 	if len(g.members) == 0 {
-		delete(s.groups, gk)
+		delete(s.groups, groupKey(it.DeliveryRef))
 	}
 }
 
