@@ -197,7 +197,7 @@ func TestE2ERestartKeepsEverything(t *testing.T) {
 	}
 	before := readState(t, first)
 	if len(before.Connections) != 2 || len(before.Hosts) != 2 || len(before.Tags[github]) != 3 ||
-		before.Connections[otherNamespace(aws.ToString(legacy.ConnectionArn))].Name != "legacy" {
+		before.Connections[aws.ToString(legacy.ConnectionArn)].Name != "legacy" {
 		t.Fatalf("state before the restart: %+v", before)
 	}
 	first.stop(t)

@@ -52,20 +52,26 @@ func postgresSchema(t *testing.T) string {
 	return postgresDSN() + "&search_path=" + schema
 }
 
+// postgresEnv configures daemons to share a fresh schema and a master
+// key, as replicas must.
+func postgresEnv(t *testing.T) []string {
+	t.Helper()
+	dsn := postgresSchema(t)
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	writeFile(t, keyFile, base64.StdEncoding.EncodeToString(randomBytes(32))+"\n")
+	return []string{"FORGELINK_STORE_DRIVER=postgres", "FORGELINK_STORE_DSN=" + dsn, "FORGELINK_MASTER_KEY_FILE=" + keyFile}
+}
+
 func TestE2EReplicasOnPostgres(t *testing.T) {
 	e2e(t)
-	dsn := postgresSchema(t)
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "master.key")
-	writeFile(t, keyFile, base64.StdEncoding.EncodeToString(randomBytes(32))+"\n")
 	secret := newSigningSecret(t, dir, "signing-secret")
 	rc := newReceiver(t, secret, nil)
 	gh := fakeGitHub(t)
 	cfgPath := filepath.Join(dir, "forgelink.yaml")
 	base := fmt.Sprintf("providers:\n  githubAPIURL: %s/\n", gh.URL)
 	writeFile(t, cfgPath, base)
-	env := []string{"FORGELINK_CONFIG=" + cfgPath, "FORGELINK_STORE_DRIVER=postgres",
-		"FORGELINK_STORE_DSN=" + dsn, "FORGELINK_MASTER_KEY_FILE=" + keyFile}
+	env := append(postgresEnv(t), "FORGELINK_CONFIG="+cfgPath)
 	a := startDaemon(t, daemonOptions{env: env})
 	b := startDaemon(t, daemonOptions{env: env})
 

@@ -396,5 +396,10 @@ func otherNamespace(arn string) string {
 
 // arnPrefix is the ARN prefix of a resource kind in a namespace.
 func arnPrefix(service, kind string) string {
-	return "arn:aws:" + service + ":" + region + ":" + accountID + ":" + kind + "/"
+	return arnPrefixIn(region, service, kind)
+}
+
+// arnPrefixIn is arnPrefix in another region.
+func arnPrefixIn(r, service, kind string) string {
+	return "arn:aws:" + service + ":" + r + ":" + accountID + ":" + kind + "/"
 }

@@ -146,12 +146,20 @@ func (f *fixture) signedCall(t *testing.T, keyID, op, body string) (code, msg st
 // with an access key for the target's signing name.
 func (f *fixture) signedTarget(t *testing.T, keyID, target, body string) (code, msg string, out map[string]any) {
 	t.Helper()
+	return f.signedTargetIn(t, testRegion, keyID, target, body)
+}
+
+// signedTargetIn is signedTarget signed for region.
+func (f *fixture) signedTargetIn(t *testing.T, region, keyID, target, body string) (code, msg string, out map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", bytes.NewBufferString(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", target)
 	service := "forgelink"
-	if strings.HasPrefix(target, namespaces[0].prefix) {
-		service = namespaces[0].service
+	for _, ns := range namespaces[:2] {
+		if strings.HasPrefix(target, ns.prefix+".") {
+			service = ns.service
+		}
 	}
 	sum := sha256.Sum256([]byte(body))
 	secret := secretOf(keyID)
@@ -159,7 +167,7 @@ func (f *fixture) signedTarget(t *testing.T, keyID, target, body string) (code, 
 		secret = testSecret
 	}
 	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, testRegion, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

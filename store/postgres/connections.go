@@ -9,7 +9,7 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-const connectionColumns = "id, name, provider_type, region, status, status_reason, host_id, created_at, updated_at"
+const connectionColumns = "id, name, provider_type, region, arn_service, status, status_reason, host_id, created_at, updated_at"
 
 // Row locks taken on a live connection by writes that depend on it.
 const (
@@ -21,7 +21,8 @@ const (
 	serialize = "FOR NO KEY UPDATE"
 )
 
-// CreateConnection inserts c and its tags. The id and name checks are
+// CreateConnection inserts c and its tags. The quota counts the live
+// connections of c's home region, as AWS's is per region. The id and name checks are
 // backed by the primary key and the unique index of live names; with a
 // quota, creations (of every replica) are serialized by an advisory lock so
 // that two cannot both take the last slot.
@@ -36,8 +37,8 @@ func (s *Store) CreateConnection(ctx context.Context, c store.Connection, tags [
 		if err := checkNewConnection(ctx, tx, c, maxConnections); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO connections ("+connectionColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			c.ID, c.Name, c.ProviderType, c.Region, c.Status, c.StatusReason, c.HostID, now, now); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO connections ("+connectionColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			c.ID, c.Name, c.ProviderType, c.Region, arnService(c.Service), c.Status, c.StatusReason, c.HostID, now, now); err != nil {
 			return alreadyExists(err)
 		}
 		if len(c.WebhookSecret) > 0 {
@@ -70,7 +71,7 @@ func checkNewConnection(ctx context.Context, tx pgx.Tx, c store.Connection, maxC
 		return fmt.Errorf("name %q: %w", c.Name, store.ErrAlreadyExists)
 	}
 	if maxConnections > 0 {
-		n, err = count(ctx, tx, "SELECT COUNT(*) FROM connections WHERE deleted_at IS NULL")
+		n, err = count(ctx, tx, "SELECT COUNT(*) FROM connections WHERE region = $1 AND deleted_at IS NULL", c.Region)
 		if err != nil {
 			return err
 		}
@@ -129,7 +130,7 @@ func scanConnection(row scanner) (store.Connection, error) {
 		c                store.Connection
 		created, updated int64
 	)
-	err := row.Scan(&c.ID, &c.Name, &c.ProviderType, &c.Region, &c.Status, &c.StatusReason, &c.HostID, &created, &updated)
+	err := row.Scan(&c.ID, &c.Name, &c.ProviderType, &c.Region, &c.Service, &c.Status, &c.StatusReason, &c.HostID, &created, &updated)
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -196,4 +197,12 @@ func lockLiveConnection(ctx context.Context, tx pgx.Tx, connID, mode string) err
 		return fmt.Errorf("connection %s: %w", connID, notFound(err))
 	}
 	return nil
+}
+
+// arnService is the ARN service prefix a new resource is stored with.
+func arnService(s string) string {
+	if s == "" {
+		return store.ServiceCodeConnections
+	}
+	return s
 }

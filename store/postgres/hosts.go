@@ -11,7 +11,7 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-const hostColumns = "id, name, provider_type, provider_endpoint, region, status, status_message, vpc_json, created_at, updated_at"
+const hostColumns = "id, name, provider_type, provider_endpoint, region, arn_service, status, status_message, vpc_json, created_at, updated_at"
 
 // endpointChanged is the status message of a host whose endpoint moved: the
 // provider app was registered for the old endpoint.
@@ -38,8 +38,8 @@ func (s *Store) CreateHost(ctx context.Context, h store.Host, tags []store.Tag, 
 				return fmt.Errorf("quota %d: %w", maxHosts, store.ErrLimitExceeded)
 			}
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO hosts ("+hostColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			h.ID, h.Name, h.ProviderType, h.ProviderEndpoint, h.Region, h.Status, h.StatusMessage, vpc, now, now); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO hosts ("+hostColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			h.ID, h.Name, h.ProviderType, h.ProviderEndpoint, h.Region, arnService(h.Service), h.Status, h.StatusMessage, vpc, now, now); err != nil {
 			return alreadyExists(err)
 		}
 		return putTags(ctx, tx, store.KindHost, h.ID, tags)
@@ -175,7 +175,7 @@ func scanHost(row scanner) (store.Host, error) {
 		vpc              *string
 		created, updated int64
 	)
-	err := row.Scan(&h.ID, &h.Name, &h.ProviderType, &h.ProviderEndpoint, &h.Region, &h.Status, &h.StatusMessage,
+	err := row.Scan(&h.ID, &h.Name, &h.ProviderType, &h.ProviderEndpoint, &h.Region, &h.Service, &h.Status, &h.StatusMessage,
 		&vpc, &created, &updated)
 	if err != nil {
 		return store.Host{}, err

@@ -8,9 +8,10 @@ import (
 	"github.com/forgelink/forgelink/store"
 )
 
-const connectionColumns = "id, name, provider_type, region, status, status_reason, host_id, created_at, updated_at"
+const connectionColumns = "id, name, provider_type, region, arn_service, status, status_reason, host_id, created_at, updated_at"
 
-// CreateConnection inserts c and its tags. Every check runs inside the write
+// CreateConnection inserts c and its tags. The quota counts the live
+// connections of c's home region, as AWS's is per region. Every check runs inside the write
 // transaction, so concurrent creations cannot both take a name or the last
 // slot of the quota.
 func (s *Store) CreateConnection(ctx context.Context, c store.Connection, tags []store.Tag, maxConnections int) error {
@@ -19,8 +20,8 @@ func (s *Store) CreateConnection(ctx context.Context, c store.Connection, tags [
 		if err := checkNewConnection(ctx, tx, c, maxConnections); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO connections ("+connectionColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			c.ID, c.Name, c.ProviderType, c.Region, c.Status, c.StatusReason, c.HostID, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO connections ("+connectionColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			c.ID, c.Name, c.ProviderType, c.Region, arnService(c.Service), c.Status, c.StatusReason, c.HostID, now, now); err != nil {
 			return alreadyExists(err)
 		}
 		if len(c.WebhookSecret) > 0 {
@@ -53,7 +54,7 @@ func checkNewConnection(ctx context.Context, tx *sql.Tx, c store.Connection, max
 		return fmt.Errorf("name %q: %w", c.Name, store.ErrAlreadyExists)
 	}
 	if maxConnections > 0 {
-		n, err = count(ctx, tx, "SELECT COUNT(*) FROM connections WHERE deleted_at IS NULL")
+		n, err = count(ctx, tx, "SELECT COUNT(*) FROM connections WHERE region = ? AND deleted_at IS NULL", c.Region)
 		if err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func scanConnection(row scanner) (store.Connection, error) {
 		c                store.Connection
 		created, updated int64
 	)
-	err := row.Scan(&c.ID, &c.Name, &c.ProviderType, &c.Region, &c.Status, &c.StatusReason, &c.HostID, &created, &updated)
+	err := row.Scan(&c.ID, &c.Name, &c.ProviderType, &c.Region, &c.Service, &c.Status, &c.StatusReason, &c.HostID, &created, &updated)
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -171,4 +172,12 @@ func setStatus(ctx context.Context, tx *sql.Tx, id, status, reason string, now i
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE events SET held = 0 WHERE connection_id = ? AND held = 1", id)
 	return err
+}
+
+// arnService is the ARN service prefix a new resource is stored with.
+func arnService(s string) string {
+	if s == "" {
+		return store.ServiceCodeConnections
+	}
+	return s
 }

@@ -137,7 +137,6 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RecordEventCancelled", testRecordEventCancelled},
 		{"ConcurrentRecordEvent", testConcurrentRecordEvent},
 		{"ListEvents", testListEvents},
-		{"ListEventWindows", testListEventWindows},
 		{"ReleaseHeldEvents", testReleaseHeldEvents},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"RouteReleasedEvents", testRouteReleasedEvents},
@@ -175,6 +174,7 @@ func newConnection(name string) store.Connection {
 		Name:         name,
 		ProviderType: store.ProviderGitHub,
 		Region:       "us-east-1",
+		Service:      store.ServiceCodeConnections,
 		Status:       store.StatusPending,
 	}
 }
@@ -187,6 +187,7 @@ func newHost(name, region string) store.Host {
 		ProviderType:     store.ProviderGitHubEnterpriseServer,
 		ProviderEndpoint: "https://" + name + ".example.com",
 		Region:           region,
+		Service:          store.ServiceCodeConnections,
 		Status:           store.StatusAvailable,
 	}
 }
