@@ -72,11 +72,11 @@ type ref struct {
 }
 
 type commit struct {
-	Hash    string    `json:"hash"`
-	Message string    `json:"message"`
-	Date    string    `json:"date"`
-	Author  author    `json:"author"`
-	Links   htmlLinks `json:"links"`
+	Hash    string                `json:"hash"`
+	Message string                `json:"message"`
+	Date    providers.LenientTime `json:"date"`
+	Author  author                `json:"author"`
+	Links   htmlLinks             `json:"links"`
 }
 
 // author.Raw is git's "Name <email>"; Bitbucket adds the linked account,
@@ -208,7 +208,7 @@ func (c commit) normalise() providers.Commit {
 		Message:     c.Message,
 		AuthorName:  name,
 		AuthorEmail: email,
-		Timestamp:   parseTime(c.Date),
+		Timestamp:   time.Time(c.Date).UTC(),
 		URL:         c.Links.HTML.Href,
 	}
 }
@@ -222,17 +222,6 @@ func splitAuthor(raw string) (name, email string) {
 		return raw, ""
 	}
 	return strings.TrimSpace(raw[:open]), strings.TrimSpace(raw[open+1 : len(raw)-1])
-}
-
-// parseTime reads Bitbucket's ISO 8601 dates in UTC. The timestamp is
-// informational, so an unreadable one is left zero rather than failing a
-// delivery that routes fine.
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 func (pr *pullRequest) normalise(key, repoFullName string) providers.PullRequest {

@@ -437,6 +437,17 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+	// A commit date decides nothing: one that cannot be read is zero.
+	for _, date := range []string{`"yesterday"`, `1741943565`, `null`, `{}`} {
+		body := `{` + repo + `,"push":{"changes":[{"new":{"type":"branch","name":"main","target":{"hash":"` + hashC3 + `","date":` + date + `}}}]}}`
+		ev, err := Webhooks{}.Parse(eventHeader("repo:push"), []byte(body))
+		if err != nil || len(ev.Pushes) != 1 || ev.Pushes[0].HeadCommit == nil {
+			t.Fatalf("Parse(date %s) = %+v, %v", date, ev, err)
+		}
+		if readable := date == `1741943565`; readable == ev.Pushes[0].HeadCommit.Timestamp.IsZero() {
+			t.Errorf("date %s read as %v", date, ev.Pushes[0].HeadCommit.Timestamp)
+		}
+	}
 	// Members of other events decide nothing: an odd repository is left out.
 	for _, body := range []string{`{"repository": 31337}`, `{"repository": {"full_name": 5}}`, `{"fork": [], "repository": {"links": "x"}}`} {
 		ev, err := Webhooks{}.Parse(eventHeader("repo:fork"), []byte(body))
