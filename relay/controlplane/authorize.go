@@ -50,10 +50,11 @@ var listActions = map[string]bool{
 
 // anyConnection stands for a connection that does not exist: a record
 // (event, delivery, pipeline) whose connection cannot be named is
-// authorised as if on every connection, so only a caller allowed on all
-// of them learns that it does not exist.
+// authorised as if on every connection of every region (a literal "*"
+// region, which only a policy wildcard matches), so only a caller allowed
+// on all of them learns that it does not exist.
 func (a *API) anyConnection() string {
-	return formatARN(namespaces[0], a.opts.Region, a.opts.AccountID, store.KindConnection, "*")
+	return a.arnOf(store.ServiceCodeConnections, "*", store.KindConnection, "*")
 }
 
 // authenticate verifies the request's signature. The returned context

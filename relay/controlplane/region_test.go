@@ -16,10 +16,12 @@ import (
 	cctypes "github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 	"github.com/aws/aws-sdk-go-v2/service/codestarconnections"
 	cstypes "github.com/aws/aws-sdk-go-v2/service/codestarconnections/types"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
 )
@@ -492,5 +494,32 @@ func TestAuthorizedOnTheResourcesOwnARN(t *testing.T) {
 	got, err := reader.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &asModern})
 	if err != nil || aws.ToString(got.Connection.ConnectionArn) != legacy {
 		t.Errorf("GetConnection by a reader: %+v, %v", got, err)
+	}
+}
+
+func TestMissingRecordsAuthorisedOnEveryRegion(t *testing.T) {
+	const keyRegional, keyEverywhere = "AKIDEVENTSINUSEAST1", "AKIDEVENTSEVERYWHERE"
+	grant := func(resource string) policy.Policy {
+		return policy.Policy{Statements: []policy.Statement{{Effect: policy.Allow, Actions: []string{"forgelink:GetEvent"}, Resources: []string{resource}}}}
+	}
+	policies := map[string]policy.Policy{
+		keyRegional:   grant("arn:aws:codeconnections:" + testRegion + ":123456789012:connection/*"),
+		keyEverywhere: grant("arn:aws:codeconnections:*:123456789012:connection/*"),
+	}
+	f := newFixture(t, Limits{}, true, func(o *Options) {
+		o.Regions = []string{testRegion, otherRegion}
+		o.Auth = &sigv4.Verifier{Regions: o.Regions, Secret: func(id string) (string, bool) {
+			_, ok := policies[id]
+			return secretOf(id), ok
+		}}
+		o.Authorizer = policy.NewAuthorizer(testKeyID, policies)
+	})
+	// An event that does not exist may be one of any region's connection:
+	// only a key allowed on all of them learns that it does not exist.
+	body := fmt.Sprintf(`{"EventId":%q}`, uuid.NewString())
+	for key, want := range map[string]string{keyRegional: codeAccessDenied, keyEverywhere: codeNotFound} {
+		if code, msg, _ := f.signedCall(t, key, "GetEvent", body); code != want {
+			t.Errorf("GetEvent(missing) by %s: %s %s, want %s", key, code, msg, want)
+		}
 	}
 }
