@@ -125,7 +125,7 @@ func (p *Pruner) Round(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
-	if res.Usage, err = p.o.Store.StoreUsage(ctx); err != nil {
+	if res.Usage, err = p.usage(ctx); err != nil {
 		return res, err
 	}
 	if p.o.Policy.MaxBytes > 0 && res.Usage.Bytes > p.o.Policy.MaxBytes {
@@ -141,13 +141,22 @@ func (p *Pruner) Round(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
-	if res.Usage, err = p.o.Store.StoreUsage(ctx); err != nil {
+	if res.Usage, err = p.usage(ctx); err != nil {
 		return res, err
 	}
-	p.m.bytes.Set(float64(res.Usage.Bytes))
-	p.m.events.Set(float64(res.Usage.Events))
 	p.report(res, time.Since(start))
 	return res, nil
+}
+
+// usage measures the store and shows it in the metrics at once: a first
+// round with much to prune takes minutes.
+func (p *Pruner) usage(ctx context.Context) (store.Usage, error) {
+	u, err := p.o.Store.StoreUsage(ctx)
+	if err == nil {
+		p.m.bytes.Set(float64(u.Bytes))
+		p.m.events.Set(float64(u.Events))
+	}
+	return u, err
 }
 
 // prune runs batches of req until one comes back short or, by size
