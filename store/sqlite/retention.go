@@ -167,8 +167,8 @@ const autoVacuumIncremental = 2
 // of a database with tables only by rewriting it (VACUUM), which holds the
 // writer for as long as the copy takes: it is done only when the pages in
 // use are at most maxBytes, and converted reports whether it was (or
-// already is). A larger database keeps reusing its free pages; `forgelink
-// store compact` converts it while the daemon is stopped.
+// already is). A larger database keeps reusing its free pages (README,
+// Operating it: how to convert one while the daemon is stopped).
 func (s *Store) EnableIncrementalVacuum(ctx context.Context, maxBytes int64) (converted bool, err error) {
 	var mode int
 	if err := s.w.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
