@@ -302,7 +302,7 @@ func (a *API) serve(r *http.Request) (opName, region string, out any, err error)
 		return opName, region, nil, err
 	}
 	region = req
-	out, err = a.operations(ns)[name](context.WithValue(ctx, regionKey{}, region), call{ns: ns, body: body})
+	out, err = a.operations(ns)[name](withReads(context.WithValue(ctx, regionKey{}, region)), call{ns: ns, body: body})
 	return opName, region, out, err
 }
 

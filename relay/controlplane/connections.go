@@ -170,7 +170,7 @@ func (a *API) lookupConnection(ctx context.Context, field, arn string) (store.Co
 	if err != nil {
 		return store.Connection{}, err
 	}
-	conn, err := a.opts.Store.GetConnection(ctx, r.id)
+	conn, err := a.readConnection(ctx, r.id)
 	if err == nil && conn.Region != r.region {
 		err = store.ErrNotFound
 	}
@@ -179,6 +179,27 @@ func (a *API) lookupConnection(ctx context.Context, field, arn string) (store.Co
 	}
 	a.rememberARN(conn)
 	return conn, nil
+}
+
+// readsKey carries the connections a request has read, by id: authorising
+// on a connection's own ARN reads it, and the operation then uses the same
+// read rather than a second one.
+type readsKey struct{}
+
+func withReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readsKey{}, map[string]store.Connection{})
+}
+
+func (a *API) readConnection(ctx context.Context, id string) (store.Connection, error) {
+	reads, _ := ctx.Value(readsKey{}).(map[string]store.Connection)
+	if c, ok := reads[id]; ok {
+		return c, nil
+	}
+	c, err := a.opts.Store.GetConnection(ctx, id)
+	if err == nil && reads != nil {
+		reads[id] = c
+	}
+	return c, err
 }
 
 func (a *API) parseResourceARN(field, arn string, kind store.ResourceKind) (resourceARN, error) {
