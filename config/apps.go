@@ -25,6 +25,10 @@ const (
 type OAuthApp struct {
 	ClientID         string `yaml:"clientId"`
 	ClientSecretFile string `yaml:"clientSecretFile"`
+	// Regions are the home regions whose connections it sets up; empty:
+	// every served region (issue 11: a region such as Europe (Milan) may
+	// need an application of its own).
+	Regions []string `yaml:"regions"`
 }
 
 // ReadClientSecret reads the application's secret, trimmed of surrounding
@@ -38,6 +42,8 @@ func (a OAuthApp) ReadClientSecret() ([]byte, error) {
 type OAuthConsumer struct {
 	Key        string `yaml:"key"`
 	SecretFile string `yaml:"secretFile"`
+	// Regions: as OAuthApp's.
+	Regions []string `yaml:"regions"`
 }
 
 // ReadSecret reads the consumer's secret, trimmed of surrounding whitespace.

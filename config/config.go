@@ -147,6 +147,10 @@ type GitHubApp struct {
 	// exchanges the user authorization GitHub sends after an installation
 	// with it, to prove the installation is the user's.
 	ClientSecretFile string `yaml:"clientSecretFile"`
+	// Regions are the home regions whose connections the App sets up and
+	// receives deliveries for; empty: every served region. A region such
+	// as Europe (Milan) has an App of its own, installed separately.
+	Regions []string `yaml:"regions"`
 }
 
 // ReadWebhookSecret reads the App's webhook secret, trimmed of surrounding
@@ -474,6 +478,7 @@ func (c *Config) validate(runtime bool) error {
 	c.validateGitHubApps(bad)
 	c.validateProviders(bad)
 	c.validateApps(bad)
+	errs = append(errs, c.validateAppRegions()...)
 	c.validateAccessKeys(bad, runtime)
 	c.validatePipelines(bad)
 	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {

@@ -74,6 +74,36 @@ func (c *Config) regionError(i int, msg string) FieldError {
 	return c.fieldError(fmt.Sprintf("regions[%d]", i), msg)
 }
 
+// validateAppRegions checks the regions: lists of the provider apps: each
+// a served region, none twice.
+func (c *Config) validateAppRegions() []FieldError {
+	lists := map[string][]string{}
+	for i, a := range c.GitHubApps {
+		lists[fmt.Sprintf("githubApps[%d]", i)] = a.Regions
+	}
+	if a := c.Providers.GitLabApp; a != nil {
+		lists["providers.gitlabApp"] = a.Regions
+	}
+	if b := c.Providers.BitbucketConsumer; b != nil {
+		lists["providers.bitbucketConsumer"] = b.Regions
+	}
+	var errs []FieldError
+	for field, regions := range lists {
+		for i, r := range regions {
+			at := fmt.Sprintf("%s.regions[%d]", field, i)
+			switch {
+			case !slices.Contains(c.ServedRegions(), r):
+				errs = append(errs, c.fieldError(at, fmt.Sprintf("region %q is not one this deployment serves (regions: %s)",
+					r, strings.Join(c.ServedRegions(), ", "))))
+			case slices.Index(regions, r) < i:
+				errs = append(errs, c.fieldError(at, fmt.Sprintf("region %q is listed twice", r)))
+			}
+		}
+	}
+	slices.SortFunc(errs, func(a, b FieldError) int { return a.Line - b.Line })
+	return errs
+}
+
 // splitRegions parses FORGELINK_REGIONS: comma-separated, spaces ignored.
 func splitRegions(v string) []string {
 	parts := strings.Split(v, ",")

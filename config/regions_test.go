@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +69,43 @@ func TestRegions(t *testing.T) {
 			}
 			if cfg.Region != tt.wantRegions[0] {
 				t.Errorf("Region = %q, want the default %q", cfg.Region, tt.wantRegions[0])
+			}
+		})
+	}
+}
+
+func TestAppRegions(t *testing.T) {
+	head := "regions: [us-east-1, eu-south-1]\n"
+	tests := []struct {
+		name    string
+		file    string
+		wantErr string // empty: valid
+	}{
+		{name: "an app per region", file: head + "githubApps:\n  - {appId: 1, webhookSecretFile: s, regions: [us-east-1]}\n  - {appId: 2, webhookSecretFile: s, regions: [eu-south-1]}\n"},
+		{name: "no list: every region", file: head + "githubApps:\n  - {appId: 1, webhookSecretFile: s}\n"},
+		{name: "an unserved region", file: head + "githubApps:\n  - appId: 1\n    webhookSecretFile: s\n    regions: [us-east-1, ap-south-1]\n",
+			wantErr: ":5: githubApps[0].regions[1]: region \"ap-south-1\" is not one this deployment serves (regions: us-east-1, eu-south-1)"},
+		{name: "gitlab app region listed twice", file: head + "providers:\n  gitlabApp:\n    clientId: x\n    clientSecretFile: s\n    regions: [eu-south-1, eu-south-1]\n",
+			wantErr: ":6: providers.gitlabApp.regions[1]: region \"eu-south-1\" is listed twice"},
+		{name: "bitbucket consumer", file: "providers:\n  bitbucketConsumer: {key: k, secretFile: s, regions: [eu-south-1]}\n",
+			wantErr: "providers.bitbucketConsumer.regions[0]: region \"eu-south-1\" is not one this deployment serves (regions: us-east-1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.file)
+			if err := os.WriteFile(filepath.Join(filepath.Dir(path), "s"), []byte("a-secret-0123456789\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.ValidateFile()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ValidateFile: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("ValidateFile = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
