@@ -128,3 +128,31 @@ func TestE2ECLINewestFirst(t *testing.T) {
 		t.Errorf("events list --kind merge: exit status %d, stderr %q; want 2 and the valid kinds", res.code, res.stderr)
 	}
 }
+
+// TestE2ECLIAuthHint: against a daemon with root credentials, a client
+// with none, or with a key the daemon does not know, is told which it used
+// and how to set them, and never sees a secret.
+func TestE2ECLIAuthHint(t *testing.T) {
+	e2e(t)
+	d := startDaemon(t, daemonOptions{})
+	isolated := []string{"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_DEFAULT_REGION=" + region, "HOME=" + t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"no credentials", isolated, []string{"MissingAuthenticationTokenException", "hint: this used no credentials (requests went unsigned)"}},
+		{"unknown key", append([]string{"AWS_ACCESS_KEY_ID=AKIDUNKNOWN0000WXYZ", "AWS_SECRET_ACCESS_KEY=not-a-known-secret"}, isolated...),
+			[]string{"UnrecognizedClientException", "hint: this used AWS_ACCESS_KEY_ID from the environment (key ***************WXYZ)"}},
+	} {
+		res := runCommand(t, environ(tc.env...), forgelinkBin, "connections", "list", "--endpoint-url", d.url)
+		for _, want := range append(tc.want, "FORGELINK_ROOT_ACCESS_KEY_ID", `README, "The forgelink CLI"`) {
+			if res.code != 1 || !strings.Contains(res.stderr, want) {
+				t.Errorf("%s: exit status %d, stderr %q; want 1 and %q", tc.name, res.code, res.stderr, want)
+			}
+		}
+		if strings.Contains(res.stderr, "not-a-known-secret") || strings.Contains(res.stderr, "AKIDUNKNOWN") {
+			t.Errorf("%s: stderr shows the key or its secret: %q", tc.name, res.stderr)
+		}
+	}
+}
