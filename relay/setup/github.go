@@ -52,7 +52,12 @@ func (s *Service) pickInstallApp(ctx context.Context, conn store.Connection) (gh
 		return s.hostGitHubApp(ctx, conn.HostID, 0, true)
 	}
 	if apps := s.opts.Cloud.GitHubApps; len(apps) > 0 {
-		return s.configuredApp(apps[0]), nil
+		for _, a := range apps {
+			if servesRegion(a.Regions, conn.Region) {
+				return s.configuredApp(a), nil
+			}
+		}
+		return ghApp{}, noAppIn("githubApps[] (no entry's regions)", conn.Region)
 	}
 	recs, err := s.cloudAppRecords(ctx)
 	if err != nil {

@@ -46,6 +46,9 @@ func (s *Service) oauthTarget(ctx context.Context, conn store.Connection) (oauth
 			return oauthTarget{}, inputError("no gitlab.com OAuth application is configured: set providers.gitlabApp "+
 				"(redirect URI %s), or complete the connection with a token (`forgelink connections complete`)", redirect)
 		}
+		if !servesRegion(cloud.GitLabApp.Regions, conn.Region) {
+			return oauthTarget{}, noAppIn("providers.gitlabApp", conn.Region)
+		}
 		return gitlabTarget(cloud.GitLabWebURL, cloud.GitLabAPIURL, *cloud.GitLabApp, redirect), nil
 	case store.ProviderBitbucket:
 		if cloud.BitbucketConsumer == nil {
@@ -53,6 +56,9 @@ func (s *Service) oauthTarget(ctx context.Context, conn store.Connection) (oauth
 				"(callback URL %s), or complete the connection with a token (`forgelink connections complete`)", redirect)
 		}
 		c := *cloud.BitbucketConsumer
+		if !servesRegion(c.Regions, conn.Region) {
+			return oauthTarget{}, noAppIn("providers.bitbucketConsumer", conn.Region)
+		}
 		return oauthTarget{config: bitbucket.OAuthConfig(cloud.BitbucketWebURL, c.ID, c.Secret, redirect), pkce: bitbucket.SupportsPKCE,
 			client: c, webURL: cloud.BitbucketWebURL, apiURL: cloud.BitbucketAPIURL}, nil
 	case store.ProviderGitLabSelfManaged:

@@ -28,6 +28,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,9 @@ type GitHubAppKey struct {
 	// exchanges the user authorization code GitHub sends after the
 	// installation with them.
 	ClientID, ClientSecret string
+	// Regions are the home regions whose connections the App sets up;
+	// empty: every region.
+	Regions []string
 }
 
 // OAuthClient is an OAuth application's (or Bitbucket consumer's) id and
@@ -81,6 +85,24 @@ type GitHubAppKey struct {
 type OAuthClient struct {
 	ID     string
 	Secret string
+	// Regions are the home regions whose connections it sets up; empty:
+	// every region.
+	Regions []string
+}
+
+// servesRegion reports whether an app of the regions list sets up
+// connections homed in region. A region can have apps of its own (Europe
+// (Milan) has a separate GitHub App, installed separately, whose data
+// stays there), which no other region's connection may use.
+func servesRegion(regions []string, region string) bool {
+	return len(regions) == 0 || slices.Contains(regions, region)
+}
+
+// noAppIn refuses the set-up of a connection homed in region when the
+// configured application named by field serves other regions only.
+func noAppIn(field, region string) error {
+	return inputError("the configured %s does not serve %s, the connection's home region: add %s to its regions, or configure one for %s",
+		field, region, region, region)
 }
 
 // Cloud locates the cloud providers (github.com, gitlab.com, Bitbucket
@@ -89,8 +111,8 @@ type Cloud struct {
 	GitHubWebURL, GitHubAPIURL       string
 	GitLabWebURL, GitLabAPIURL       string
 	BitbucketWebURL, BitbucketAPIURL string
-	// GitHubApps can act for github.com connections; the first one sets
-	// up new connections. Without any, an App registered through the
+	// GitHubApps can act for github.com connections; the first one that
+	// serves a connection's home region sets it up. Without any, an App registered through the
 	// manifest flow (GitHubAppSetupURL) does.
 	GitHubApps        []GitHubAppKey
 	GitLabApp         *OAuthClient
