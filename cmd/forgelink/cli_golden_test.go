@@ -132,6 +132,7 @@ func TestHelpExitStatus(t *testing.T) {
 		{[]string{"connections", "list", "--bogus"}, 2, "Run 'forgelink connections list --help' for usage."},
 		{[]string{"serve", "--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"version", "extra"}, 2, `unexpected arguments ["extra"]`},
+		{[]string{"completion", "tcsh"}, 2, `unknown command "tcsh"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			isolateEnv(t)

@@ -104,6 +104,11 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.healthcheckCommand(),
 		versionCommand(),
 	)
+	// cobra's completion group, like ours, refuses an unknown shell.
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Args, comp.RunE = cobra.ArbitraryArgs, groupRun
+	}
 	return root
 }
 
