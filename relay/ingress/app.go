@@ -107,6 +107,8 @@ type githubApp struct {
 	// App registered on it. App and installation ids are unique only on
 	// one host.
 	hostID string
+	// regions: a configured App's home regions; empty: every region.
+	regions []string
 }
 
 // appSecret finds the App of /webhooks/github-app/{app}: a configured
@@ -118,7 +120,7 @@ func (h *Handler) appSecret(ctx context.Context, key string) (githubApp, error) 
 	}
 	if id, err := strconv.ParseInt(key, 10, 64); err == nil {
 		if secret := h.opts.GitHubApps[id]; secret != nil {
-			return githubApp{id: id, secret: secret}, nil
+			return githubApp{id: id, secret: secret, regions: h.opts.GitHubAppRegions[id]}, nil
 		}
 		return githubApp{}, unknown
 	}
@@ -153,8 +155,13 @@ func (h *Handler) appConnections(ctx context.Context, app githubApp, body []byte
 	return slices.DeleteFunc(conns, func(c store.Connection) bool { return !app.serves(c) }), nil
 }
 
-// serves reports whether conn is of the App's host.
+// serves reports whether conn is of the App's host and, for an App of
+// some regions only, homed in one of them: another region's connection
+// never receives its deliveries.
 func (a githubApp) serves(conn store.Connection) bool {
+	if len(a.regions) > 0 && !slices.Contains(a.regions, conn.Region) {
+		return false
+	}
 	if a.hostID == "" {
 		return conn.ProviderType == store.ProviderGitHub && conn.HostID == ""
 	}

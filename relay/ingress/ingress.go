@@ -74,11 +74,15 @@ type Options struct {
 	Lifecycle Lifecycle           // optional
 	// GitHubApps maps a GitHub App id to its webhook secret; AppProvider
 	// verifies and parses the App's deliveries.
-	GitHubApps  map[int64][]byte
-	AppProvider AppProvider
-	Log         *zap.Logger
-	Metrics     *Metrics // optional
-	MaxBody     int64    // DefaultMaxBody if zero
+	GitHubApps map[int64][]byte
+	// GitHubAppRegions: a configured App listed here serves only the
+	// connections homed in these regions (a region such as Europe (Milan)
+	// has an App of its own); unlisted Apps serve every region.
+	GitHubAppRegions map[int64][]string
+	AppProvider      AppProvider
+	Log              *zap.Logger
+	Metrics          *Metrics // optional
+	MaxBody          int64    // DefaultMaxBody if zero
 	// MaxInFlightBytes bounds the body bytes all requests hold at once
 	// (DefaultMaxInFlightBytes if zero); MaxInFlightPerConnection one
 	// connection's (or App's) share of it (a quarter if zero, never less
