@@ -67,6 +67,7 @@ type Store struct {
 	settles      []*settleWrite
 	settleClosed bool
 	settleReady  chan struct{}
+	settleDones  sync.WaitGroup // settlements' done callbacks running
 }
 
 // Option configures Open.
@@ -266,6 +267,7 @@ func (s *Store) Close() error {
 	s.closeSettles()
 	close(s.closing)
 	<-s.eventsDone
+	s.settleDones.Wait()
 	<-s.checkpoints
 	for _, stmt := range []*sql.Stmt{s.insertEvent, s.insertDelivery, s.insertAttempt, s.settleDelivery} {
 		stmt.Close()
