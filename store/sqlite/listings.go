@@ -46,10 +46,12 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 // eventParts are the queries a listing of f reads: one, or two for a time
 // window.
 func (s *Store) eventParts(ctx context.Context, f store.EventFilter) ([]listing, error) {
+	// In the order narrowest prefers when its counts tie: repository has
+	// the most values, and its index holds the other filters' columns.
 	filters := present(
-		equal{"events_connection", "connection_id", f.ConnectionID},
 		equal{"events_repository", "repository", f.Repository},
-		equal{"events_kind", "kind", f.Kind})
+		equal{"events_kind", "kind", f.Kind},
+		equal{"events_connection", "connection_id", f.ConnectionID})
 	window := listing{table: "events"}
 	window.where(!f.Since.IsZero(), "received_at >= ?", f.Since.UnixNano())
 	window.where(!f.Until.IsZero(), "received_at < ?", f.Until.UnixNano())
@@ -88,10 +90,12 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter, p st
 }
 
 func (s *Store) deliveryQuery(ctx context.Context, f store.DeliveryFilter) (listing, error) {
+	// In the order narrowest prefers when its counts tie: the state index
+	// holds the pipeline, so a common state is scanned without reading rows.
 	filters := present(
-		equal{"deliveries_pipeline", "pipeline", f.Pipeline},
+		equal{"deliveries_event", "event_id", f.EventID},
 		equal{"deliveries_state", "state", f.State},
-		equal{"deliveries_event", "event_id", f.EventID})
+		equal{"deliveries_pipeline", "pipeline", f.Pipeline})
 	q := listing{table: "deliveries"}
 	var err error
 	q.index, err = s.narrowest(ctx, q, filters)
@@ -128,9 +132,10 @@ const probeLimit = 1000
 
 // narrowest is the index to read q with filters by: the one filter's, or,
 // of several, the index of the filter that matches fewest records within
-// q's id range, counted up to probeLimit in the index alone. SQLite's
-// planner, which has no statistics of the values, would pick one blindly,
-// and a common value scanned for a rare one reads the whole table.
+// q's id range, counted up to probeLimit in the index alone (ties: the
+// first). SQLite's planner, which has no statistics of the values, would
+// pick one blindly, and a common value scanned for a rare one reads the
+// whole table.
 func (s *Store) narrowest(ctx context.Context, q listing, filters []equal) (string, error) {
 	if len(filters) == 0 {
 		return "", nil // the primary key, in id order

@@ -10,3 +10,9 @@ CREATE INDEX events_kind ON events (kind, id);
 -- them here. Normally none; the predicate is listings.go's skewedEvents,
 -- word for word.
 CREATE INDEX events_skewed ON events (id) WHERE substr(id, 1, 13) NOT BETWEEN lpad(to_hex((received_at / 1000000 - 1000) >> 16), 8, '0') || '-' || lpad(to_hex((received_at / 1000000 - 1000) & 65535), 4, '0') AND lpad(to_hex((received_at / 1000000 + 1000) >> 16), 8, '0') || '-' || lpad(to_hex((received_at / 1000000 + 1000) & 65535), 4, '0');
+
+-- An event's deliveries in id order straight from the index (0004's had
+-- the event alone: PostgreSQL then preferred walking the primary key in
+-- id order to find an event's few deliveries, 0.8 s at a million).
+DROP INDEX deliveries_event;
+CREATE INDEX deliveries_event ON deliveries (event_id, id);
