@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ import (
 // with sequential scans and sorts priced out, no plan keeps one, and a
 // window reads its id range and the skewed events' own index.
 func TestListingPlans(t *testing.T) {
-	d := storetest.BenchData{Events: 2000, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Spacing: 450 * time.Second, Body: 16}
+	d := storetest.PlanData()
 	s := mustOpen(t, newSchema(t), zap.NewNop())
 	defer mustClose(t, s)
 	if err := s.BulkInsert(t.Context(), d.Each); err != nil {
@@ -30,7 +29,7 @@ func TestListingPlans(t *testing.T) {
 	}
 	for _, l := range d.BenchListings() {
 		for _, desc := range []bool{false, true} {
-			t.Run(l.Name+"/"+order(desc), func(t *testing.T) {
+			t.Run(l.Name+"/"+storetest.Order(desc), func(t *testing.T) {
 				plans, err := s.ListingPlans(t.Context(), l.Events, l.Deliveries, store.Page{Limit: 101, Descending: desc})
 				if err != nil {
 					t.Fatal(err)
@@ -51,49 +50,17 @@ func TestListingPlans(t *testing.T) {
 	}
 }
 
-func order(desc bool) string {
-	if desc {
-		return "desc"
-	}
-	return "asc"
-}
-
-// BenchmarkListings times one page (101 records) of every documented
-// listing filter in both directions on a history of FORGELINK_BENCH_EVENTS
-// events (20,000 unless set), built once by COPY in the schema
-// bench_<events>, which is kept for the next run.
+// BenchmarkListings times a page of every documented listing filter,
+// alone and combined, in both directions (storetest.BenchListings), on a
+// history built once by COPY in the schema bench_<events>, kept for the
+// next run.
 //
 //	FORGELINK_BENCH_EVENTS=1000000 go test -run '^$' -bench Listings ./store/postgres
 func BenchmarkListings(b *testing.B) {
-	n := 20_000
-	if v := os.Getenv("FORGELINK_BENCH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 2 {
-			b.Fatalf("FORGELINK_BENCH_EVENTS=%q: want a count of at least 2", v)
-		}
-	}
-	d := storetest.BenchData{Events: n, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-		Spacing: 900 * time.Millisecond, Body: 7 << 10}
+	d := storetest.BenchDataFromEnv(b)
 	s := benchStore(b, d)
 	defer mustClose(b, s)
-	for _, l := range d.BenchListings() {
-		for _, desc := range []bool{false, true} {
-			p := store.Page{Limit: 101, Descending: desc}
-			b.Run(l.Name+"/"+order(desc), func(b *testing.B) {
-				for b.Loop() {
-					var err error
-					if l.Events != nil {
-						_, err = s.ListEvents(b.Context(), *l.Events, p)
-					} else {
-						_, err = s.ListDeliveries(b.Context(), l.Deliveries, p)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
+	d.RunListingBenchmarks(b, s)
 }
 
 // benchStore opens the schema bench_<events>, filling it first when it

@@ -17,21 +17,6 @@ import (
 	"github.com/forgelink/forgelink/store/storetest"
 )
 
-// benchData is the history the benchmarks read: FORGELINK_BENCH_EVENTS
-// events (20,000 unless set; README's figures use 1,000,000), one every
-// 0.9 s (ten days a million), with 7 KiB bodies as GitHub's pushes have.
-func benchData(b *testing.B) storetest.BenchData {
-	n := 20_000
-	if v := os.Getenv("FORGELINK_BENCH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 2 {
-			b.Fatalf("FORGELINK_BENCH_EVENTS=%q: want a count of at least 2", v)
-		}
-	}
-	return storetest.BenchData{Events: n, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-		Spacing: 900 * time.Millisecond, Body: 7 << 10}
-}
-
 // benchStore returns the path of a store holding d, built by a bulk insert
 // in FORGELINK_BENCH_DIR (kept there for the next run) or a temporary
 // directory.
@@ -111,47 +96,22 @@ func bulkInsert(path string, d storetest.BenchData) error {
 	return errors.Join(err, tx.Commit())
 }
 
-// BenchmarkListings times one page (101 records: the control plane's 100
-// and one to tell whether there are more) of every documented listing
-// filter, alone and combined, in both directions.
+// BenchmarkListings times a page of every documented listing filter,
+// alone and combined, in both directions (storetest.BenchListings).
 //
 //	FORGELINK_BENCH_EVENTS=1000000 FORGELINK_BENCH_DIR=/var/tmp go test -run '^$' -bench Listings ./store/sqlite
 func BenchmarkListings(b *testing.B) {
-	d := benchData(b)
+	d := storetest.BenchDataFromEnv(b)
 	s := mustOpen(b, benchStore(b, d))
 	defer mustClose(b, s)
-	for _, l := range d.BenchListings() {
-		for _, desc := range []bool{false, true} {
-			p := store.Page{Limit: 101, Descending: desc}
-			b.Run(l.Name+"/"+order(desc), func(b *testing.B) {
-				for b.Loop() {
-					var err error
-					if l.Events != nil {
-						_, err = s.ListEvents(b.Context(), *l.Events, p)
-					} else {
-						_, err = s.ListDeliveries(b.Context(), l.Deliveries, p)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
-
-func order(desc bool) string {
-	if desc {
-		return "desc"
-	}
-	return "asc"
+	d.RunListingBenchmarks(b, s)
 }
 
 // BenchmarkOpen times Open and Close of the benchmark store after a clean
 // Close; with FORGELINK_BENCH_COLD=1, from a cold page cache (dropped
 // before each Open: root only).
 func BenchmarkOpen(b *testing.B) {
-	d := benchData(b)
+	d := storetest.BenchDataFromEnv(b)
 	path := benchStore(b, d)
 	mustClose(b, mustOpen(b, path)) // migrations applied, closed cleanly
 	cold := os.Getenv("FORGELINK_BENCH_COLD") == "1"

@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/forgelink/forgelink/store"
 	"github.com/forgelink/forgelink/store/storetest"
@@ -15,7 +14,7 @@ import (
 // scan, and no sort of what it matched. A change that loses an index fails
 // here, not at a million events.
 func TestListingPlans(t *testing.T) {
-	d := storetest.BenchData{Events: 2000, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Spacing: 450 * time.Second, Body: 16}
+	d := storetest.PlanData()
 	path := filepath.Join(t.TempDir(), "plans.db")
 	mustClose(t, mustOpen(t, path))
 	if err := bulkInsert(path, d); err != nil {
@@ -25,7 +24,7 @@ func TestListingPlans(t *testing.T) {
 	defer mustClose(t, s)
 	for _, l := range d.BenchListings() {
 		for _, desc := range []bool{false, true} {
-			t.Run(l.Name+"/"+order(desc), func(t *testing.T) {
+			t.Run(l.Name+"/"+storetest.Order(desc), func(t *testing.T) {
 				plans, err := s.ListingPlans(t.Context(), l.Events, l.Deliveries, store.Page{Limit: 101, Descending: desc})
 				if err != nil {
 					t.Fatal(err)

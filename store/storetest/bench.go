@@ -1,8 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
 	"time"
 
 	"github.com/forgelink/forgelink/store"
@@ -145,5 +149,63 @@ func (d BenchData) BenchListings() []BenchListing {
 		dl("pipeline-hot+state-dead", store.DeliveryFilter{Pipeline: BenchPipeline(0), State: store.DeliveryDead}),
 		dl("pipeline-rare+state-dead", store.DeliveryFilter{Pipeline: BenchPipeline(39), State: store.DeliveryDead}),
 		dl("pipeline-hot+state-filtered", store.DeliveryFilter{Pipeline: BenchPipeline(0), State: store.DeliveryFiltered}),
+	}
+}
+
+// BenchDataFromEnv is the history the listing benchmarks read:
+// FORGELINK_BENCH_EVENTS events (20,000 unless set; README's figures use
+// 1,000,000), one every 0.9 s (ten days a million), with 7 KiB bodies as
+// GitHub's pushes have.
+func BenchDataFromEnv(b *testing.B) BenchData {
+	n := 20_000
+	if v := os.Getenv("FORGELINK_BENCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 2 {
+			b.Fatalf("FORGELINK_BENCH_EVENTS=%q: want a count of at least 2", v)
+		}
+	}
+	return BenchData{Events: n, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Spacing: 900 * time.Millisecond, Body: 7 << 10}
+}
+
+// PlanData is a small history with the same mix, for query-plan tests.
+func PlanData() BenchData {
+	return BenchData{Events: 2000, End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Spacing: 450 * time.Second, Body: 16}
+}
+
+// Lister is what the listing benchmarks call.
+type Lister interface {
+	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
+	ListDeliveries(ctx context.Context, f store.DeliveryFilter, p store.Page) ([]store.Delivery, error)
+}
+
+// Order names a listing direction in test and benchmark names.
+func Order(desc bool) string {
+	if desc {
+		return "desc"
+	}
+	return "asc"
+}
+
+// RunListingBenchmarks times one page (101 records: the control plane's
+// 100 and one to tell whether there are more) of every BenchListing in
+// both directions.
+func (d BenchData) RunListingBenchmarks(b *testing.B, s Lister) {
+	for _, l := range d.BenchListings() {
+		for _, desc := range []bool{false, true} {
+			p := store.Page{Limit: 101, Descending: desc}
+			b.Run(l.Name+"/"+Order(desc), func(b *testing.B) {
+				for b.Loop() {
+					var err error
+					if l.Events != nil {
+						_, err = s.ListEvents(b.Context(), *l.Events, p)
+					} else {
+						_, err = s.ListDeliveries(b.Context(), l.Deliveries, p)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
