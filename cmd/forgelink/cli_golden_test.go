@@ -127,6 +127,7 @@ func TestHelpExitStatus(t *testing.T) {
 		{[]string{}, 2, "missing command"},
 		{[]string{"frob"}, 2, `unknown command "frob"`},
 		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"events", "list", "--lmit", "3"}, 2, "unknown flag: --lmit; did you mean --limit?"},
 		{[]string{"help", "frob"}, 2, `unknown help topic "frob"`},
 		{[]string{"connections", "frob"}, 2, "Run 'forgelink connections --help' for usage."},
 		{[]string{"connections", "list", "--bogus"}, 2, "Run 'forgelink connections list --help' for usage."},
@@ -164,6 +165,17 @@ func TestCompletion(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), []string{"completion", shell}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), want) {
 			t.Errorf("completion %s: exit status %d, stderr %q; want a script with %q", shell, code, &stderr, want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"state", "state", 0}, {"sate", "state", 1}, {"stat", "state", 1}, {"limt", "limit", 1}, {"kind", "knid", 2}, {"", "all", 3}, {"output", "region", 6}} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	// its usage shows the subcommand form alone.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
 		"Usage:{{if .Runnable}}", "Usage:{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.SetFlagErrorFunc(flagError)
 	root.SetHelpCommand(helpCommand())
 	root.AddCommand(
 		c.serveCommand(),
@@ -178,6 +179,47 @@ func versionCommand() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// flagError makes a flag parsing error a usage error, naming the flags
+// close to an unknown one.
+func flagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	name, unknown := strings.CutPrefix(msg, "unknown flag: --")
+	if !unknown {
+		return usageError{msg}
+	}
+	var near []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden && (strings.HasPrefix(f.Name, name) || editDistance(f.Name, name) <= 2) {
+			near = append(near, "--"+f.Name)
+		}
+	})
+	if len(near) > 0 {
+		msg += "; did you mean " + strings.Join(near, " or ") + "?"
+	}
+	return usageError{msg}
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // usageError reports a malformed command line (exit status 2).
