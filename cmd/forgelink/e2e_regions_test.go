@@ -16,6 +16,8 @@ import (
 	cctypes "github.com/aws/aws-sdk-go-v2/service/codeconnections/types"
 	"github.com/aws/aws-sdk-go-v2/service/codestarconnections"
 	cstypes "github.com/aws/aws-sdk-go-v2/service/codestarconnections/types"
+
+	"github.com/forgelink/forgelink/providers/github/githubtest"
 )
 
 // secondRegion is the other region of the multi-region tests (Europe
@@ -168,5 +170,22 @@ func TestE2ERegionsUnsignedCLI(t *testing.T) {
 	}
 	if res := cli.run(t, "connections", "delete", arns[secondRegion], "--region", secondRegion); res.code != 0 {
 		t.Errorf("delete from the home region: exit %d, %s", res.code, res.stderr)
+	}
+}
+
+// TestE2ERegionSpecificApps: the configured GitHub App serves us-east-1
+// only, as a Europe (Milan) connection needs an App of its own: a Milan
+// connection gets no set-up link from it.
+func TestE2ERegionSpecificApps(t *testing.T) {
+	e2e(t)
+	gh := githubtest.New(t, githubtest.Options{})
+	app := gh.AddApp(githubtest.App{ID: 4545, Name: "forgelink east"})
+	d := startGitHubAppDaemon(t, gh, app, "    regions: ["+region+"]", "regions: ["+region+", "+secondRegion+"]")
+	east := createConnection(t, d.ccIn(region), "east", "GitHub")
+	milan := createConnection(t, d.ccIn(secondRegion), "milan", "GitHub")
+	setupLink(t, d, east)
+	res := runCommand(t, clientEnv(t), forgelinkBin, "connections", "setup", "--endpoint-url", d.url, "--region", secondRegion, milan)
+	if res.code == 0 || !strings.Contains(res.stderr, "InvalidInputException") || !strings.Contains(res.stderr, "does not serve "+secondRegion) {
+		t.Errorf("set-up of a %s connection with an App of %s only: exit %d, %s", secondRegion, region, res.code, res.stderr)
 	}
 }

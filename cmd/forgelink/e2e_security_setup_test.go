@@ -90,8 +90,9 @@ func confirmSetup(t *testing.T, c *http.Client, p page) page {
 // startGitHubAppDaemon starts a daemon that sets github.com connections up
 // with app on the fake gh, and makes the App request user authorization
 // on install with the daemon's callback URL, as its owner sets it on
-// GitHub.
-func startGitHubAppDaemon(t *testing.T, gh *githubtest.Server, app githubtest.App) *daemon {
+// GitHub. Further config lines follow the App's entry (indented, they
+// add to it).
+func startGitHubAppDaemon(t *testing.T, gh *githubtest.Server, app githubtest.App, config ...string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "app.pem"), string(app.PrivateKeyPEM()))
@@ -112,8 +113,7 @@ func startGitHubAppDaemon(t *testing.T, gh *githubtest.Server, app githubtest.Ap
 		"    clientId: " + app.ClientID,
 		"    clientSecretFile: client-secret",
 		"    webhookSecretFile: hook-secret",
-		"",
-	}, "\n"))
+	}, "\n")+"\n"+strings.Join(append(config, ""), "\n"))
 	d := startDaemon(t, daemonOptions{env: []string{"FORGELINK_CONFIG=" + cfgPath}})
 	app.RequestOAuthOnInstall, app.CallbackURLs = true, []string{d.url + "/setup/callback/github"}
 	gh.AddApp(app)

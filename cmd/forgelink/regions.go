@@ -74,3 +74,15 @@ func (t regionHeader) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set(controlplane.RegionHeader, t.region)
 	return t.next.RoundTrip(r)
 }
+
+// githubAppRegions are the configured GitHub Apps that serve some regions
+// only, with those regions.
+func githubAppRegions(cfg *config.Config) map[int64][]string {
+	m := map[int64][]string{}
+	for _, app := range cfg.GitHubApps {
+		if len(app.Regions) > 0 {
+			m[app.AppID] = app.Regions
+		}
+	}
+	return m
+}

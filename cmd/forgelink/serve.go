@@ -296,6 +296,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		MaxConcurrentPerSource:   cfg.Webhooks.MaxConcurrentPerSource,
 		BodyReadTimeout:          cfg.Webhooks.BodyReadTimeout,
 		GitHubApps:               apps,
+		GitHubAppRegions:         githubAppRegions(cfg),
 		AppProvider:              github.Webhooks{},
 		ConnectionARN:            connectionARNs(cfg, st, log),
 		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {

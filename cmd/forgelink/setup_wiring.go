@@ -113,21 +113,21 @@ func setupCloud(cfg *config.Config) (setup.Cloud, error) {
 			return setup.Cloud{}, err
 		}
 		cloud.GitHubApps = append(cloud.GitHubApps, setup.GitHubAppKey{AppID: app.AppID, Slug: app.Slug, PrivateKey: key,
-			ClientID: app.ClientID, ClientSecret: string(secret)})
+			ClientID: app.ClientID, ClientSecret: string(secret), Regions: app.Regions})
 	}
 	if a := p.GitLabApp; a != nil {
 		secret, err := a.ReadClientSecret()
 		if err != nil {
 			return setup.Cloud{}, err
 		}
-		cloud.GitLabApp = &setup.OAuthClient{ID: a.ClientID, Secret: string(secret)}
+		cloud.GitLabApp = &setup.OAuthClient{ID: a.ClientID, Secret: string(secret), Regions: a.Regions}
 	}
 	if b := p.BitbucketConsumer; b != nil {
 		secret, err := b.ReadSecret()
 		if err != nil {
 			return setup.Cloud{}, err
 		}
-		cloud.BitbucketConsumer = &setup.OAuthClient{ID: b.Key, Secret: string(secret)}
+		cloud.BitbucketConsumer = &setup.OAuthClient{ID: b.Key, Secret: string(secret), Regions: b.Regions}
 	}
 	return cloud, nil
 }
