@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -104,10 +105,14 @@ type Reconciler struct {
 	o    Options
 	wake chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]bool // connections Sync asked for
-	stale   map[string]int  // per connection, hooks carrying an expired secret
-	staleG  prometheus.Gauge
+	mu sync.Mutex
+	// pending are the connections Sync or Recheck asked for, with the time
+	// of the latest Recheck (zero for Sync alone); recheckAll the time of
+	// the latest RecheckAll.
+	pending    map[string]time.Time
+	recheckAll time.Time
+	stale      map[string]int // per connection, hooks carrying an expired secret
+	staleG     prometheus.Gauge
 }
 
 // New returns a Reconciler; Run starts it.
@@ -133,7 +138,7 @@ func New(o Options) *Reconciler {
 	if o.SecretOverlap <= 0 {
 		o.SecretOverlap = DefaultSecretOverlap
 	}
-	r := &Reconciler{o: o, wake: make(chan struct{}, 1), pending: map[string]bool{}, stale: map[string]int{},
+	r := &Reconciler{o: o, wake: make(chan struct{}, 1), pending: map[string]time.Time{}, stale: map[string]int{},
 		staleG: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "forgelink_hooks_stale_secret",
 			Help: "Registered webhooks that still carry a webhook secret no longer accepted (the update failed past the rotation's overlap, or the secret was revoked): their deliveries are refused.",
@@ -149,57 +154,103 @@ func New(o Options) *Reconciler {
 const DefaultSecretOverlap = 24 * time.Hour
 
 // Run reconciles every AVAILABLE connection each Interval, and the
-// connections Sync names as soon as it can, until ctx ends.
+// connections Sync, Recheck and RecheckAll name as soon as it can, until
+// ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
 	t := time.NewTicker(r.o.Interval)
 	defer t.Stop()
-	r.reconcileAll(ctx)
+	r.reconcileAll(ctx, trigger{})
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.reconcileAll(ctx)
+			r.reconcileAll(ctx, trigger{})
 		case <-r.wake:
-			for _, id := range r.takePending() {
-				r.logged(ctx, id, true)
-			}
+			r.reconcilePending(ctx)
 		}
 	}
 }
 
+// reconcilePending reconciles what Sync, Recheck and RecheckAll asked for.
+func (r *Reconciler) reconcilePending(ctx context.Context) {
+	ids, all := r.takePending()
+	if !all.IsZero() {
+		r.reconcileAll(ctx, trigger{onDemand: true, since: all})
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		r.logged(ctx, id, trigger{onDemand: true, since: ids[id]})
+	}
+}
+
+// trigger is why a connection is reconciled: on schedule, or on demand,
+// when failing hooks do not wait out their backoff; since, when not zero,
+// is the time of a trigger after which every hook is asked at the
+// provider again, however recently it was checked.
+type trigger struct {
+	onDemand bool
+	since    time.Time
+}
+
 // Sync asks Run for a prompt reconcile of one connection: a link was
-// created or removed, its secret rotated, or it became AVAILABLE. It
-// never blocks.
+// created or removed, or its secret rotated. Hooks checked recently are
+// left alone. It never blocks.
 func (r *Reconciler) Sync(connID string) {
+	r.request(connID, time.Time{})
+}
+
+// Recheck asks Run for a prompt reconcile of one connection in which every
+// hook is asked at the provider again, checked recently or not: the
+// connection was set up again or became AVAILABLE, so what the provider
+// holds may have changed behind forgelink's back. It never blocks.
+func (r *Reconciler) Recheck(connID string) {
+	r.request(connID, r.o.Now())
+}
+
+// RecheckAll asks Run for a prompt reconcile of every AVAILABLE
+// connection, every hook asked at the provider again, and the hooks that
+// nothing wants any more removed: the operator reloaded the configuration
+// (SIGHUP), perhaps to repair hooks or after removing pipelines. It never
+// blocks.
+func (r *Reconciler) RecheckAll() {
 	r.mu.Lock()
-	r.pending[connID] = true
+	r.recheckAll = r.o.Now()
 	r.mu.Unlock()
+	r.wakeRun()
+}
+
+func (r *Reconciler) request(connID string, since time.Time) {
+	r.mu.Lock()
+	if prev, ok := r.pending[connID]; !ok || since.After(prev) {
+		r.pending[connID] = since
+	}
+	r.mu.Unlock()
+	r.wakeRun()
+}
+
+func (r *Reconciler) wakeRun() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (r *Reconciler) takePending() []string {
+// takePending returns and forgets what was asked for since the last call.
+func (r *Reconciler) takePending() (map[string]time.Time, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := make([]string, 0, len(r.pending))
-	for id := range r.pending {
-		ids = append(ids, id)
-	}
-	clear(r.pending)
-	slices.Sort(ids)
-	return ids
+	ids, all := r.pending, r.recheckAll
+	r.pending, r.recheckAll = map[string]time.Time{}, time.Time{}
+	return ids, all
 }
 
 // Reconcile brings the connection's hooks in line now, retrying failed
 // ones without waiting out their backoff.
 func (r *Reconciler) Reconcile(ctx context.Context, connID string) error {
-	return r.reconcile(ctx, connID, true)
+	return r.reconcile(ctx, connID, trigger{onDemand: true})
 }
 
-func (r *Reconciler) reconcileAll(ctx context.Context) {
+func (r *Reconciler) reconcileAll(ctx context.Context, why trigger) {
 	p := store.Page{Limit: 100}
 	for ctx.Err() == nil {
 		conns, err := r.o.Store.ListConnections(ctx, store.ConnectionFilter{}, p)
@@ -209,7 +260,7 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 		}
 		for _, c := range conns {
 			if c.Status == store.StatusAvailable {
-				r.logged(ctx, c.ID, false)
+				r.logged(ctx, c.ID, why)
 			}
 		}
 		if len(conns) < p.Limit {
@@ -219,8 +270,8 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 	}
 }
 
-func (r *Reconciler) logged(ctx context.Context, connID string, onDemand bool) {
-	if err := r.reconcile(ctx, connID, onDemand); err != nil {
+func (r *Reconciler) logged(ctx context.Context, connID string, why trigger) {
+	if err := r.reconcile(ctx, connID, why); err != nil {
 		r.o.Log.Warn("webhook reconcile failed", zap.String("connection", connID), zap.Error(err))
 	}
 }
@@ -228,16 +279,16 @@ func (r *Reconciler) logged(ctx context.Context, connID string, onDemand bool) {
 // round is one reconcile of one connection.
 type round struct {
 	*Reconciler
-	conn     store.Connection
-	hooks    Hooks
-	secret   string
-	version  time.Time // of secret
-	url      string
-	former   []string
-	onDemand bool
+	conn    store.Connection
+	hooks   Hooks
+	secret  string
+	version time.Time // of secret
+	url     string
+	former  []string
+	why     trigger
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, connID string, onDemand bool) error {
+func (r *Reconciler) reconcile(ctx context.Context, connID string, why trigger) error {
 	conn, err := r.o.Store.GetConnection(ctx, connID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted meanwhile
@@ -257,7 +308,7 @@ func (r *Reconciler) reconcile(ctx context.Context, connID string, onDemand bool
 		return fmt.Errorf("webhook secret of %s: %w", connID, err)
 	}
 	rd := &round{Reconciler: r, conn: conn, hooks: hooks, secret: secret, version: version,
-		url: r.o.WebhookURL(connID), former: r.o.FormerURLs(connID), onDemand: onDemand}
+		url: r.o.WebhookURL(connID), former: r.o.FormerURLs(connID), why: why}
 	return rd.run(ctx)
 }
 
@@ -310,16 +361,23 @@ func (rd *round) desired(ctx context.Context) ([]string, error) {
 }
 
 // due reports whether h needs the provider asked: never checked, aimed at
-// another URL, carrying an older secret, failing and past its backoff, or
-// last checked half an interval ago. A failing hook waits out its backoff
-// even for a new secret, except on demand.
+// another URL, carrying an older secret, failing and past its backoff,
+// last checked half an interval ago, or not since a recheck was asked
+// for. A failing hook waits out its backoff even for a new secret, except
+// on demand.
 func (rd *round) due(h store.RegisteredHook) bool {
 	now := rd.o.Now()
-	if h.State == store.HookError && !rd.onDemand && now.Before(h.CheckedAt.Add(rd.backoff(h.Failures))) {
+	if h.State == store.HookError && !rd.why.onDemand && now.Before(h.CheckedAt.Add(rd.backoff(h.Failures))) {
 		return false
 	}
 	return h.State != store.HookOK || h.URL != rd.url || !h.SecretCreatedAt.Equal(rd.version) ||
-		!now.Before(h.CheckedAt.Add(rd.o.Interval/2))
+		!now.Before(h.CheckedAt.Add(rd.o.Interval/2)) || rd.recheck(h)
+}
+
+// recheck reports whether h was last checked no later than a recheck was
+// asked for. Another daemon's check after that satisfies it.
+func (rd *round) recheck(h store.RegisteredHook) bool {
+	return !rd.why.since.IsZero() && !h.CheckedAt.After(rd.why.since)
 }
 
 func (r *Reconciler) backoff(failures int) time.Duration {

@@ -377,15 +377,15 @@ func TestBackoff(t *testing.T) {
 	f.hooks.setFail("org/app", fmt.Errorf("%w: HTTP 500", providers.ErrProviderUnavailable))
 	r := f.reconciler("a")
 	calls := func() int { _, e, _ := f.hooks.state(); return e["org/app"] }
-	r.reconcile(t.Context(), f.conn.ID, false)
+	r.reconcile(t.Context(), f.conn.ID, trigger{})
 	for n, wait := range []time.Duration{interval / 2, interval, 2 * interval} {
 		f.clk.Add(wait - time.Second)
-		r.reconcile(t.Context(), f.conn.ID, false)
+		r.reconcile(t.Context(), f.conn.ID, trigger{})
 		if got := calls(); got != n+1 {
 			t.Errorf("a second before retry %d: %d Ensure calls, want %d", n+1, got, n+1)
 		}
 		f.clk.Add(time.Second)
-		r.reconcile(t.Context(), f.conn.ID, false)
+		r.reconcile(t.Context(), f.conn.ID, trigger{})
 		if got := calls(); got != n+2 {
 			t.Errorf("retry %d after %v: %d Ensure calls, want %d", n+1, wait, got, n+2)
 		}
