@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/forgelink/forgelink/internal/spell"
 )
 
 // checker walks a YAML node tree against the Go type it decodes into,
@@ -201,7 +203,7 @@ func joinField(prefix, key string) string {
 func suggest(key string, fields map[string]reflect.StructField) string {
 	best, bestDist := "", 3 // more than two edits is no longer a misspelling
 	for name := range fields {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d < bestDist || (d == bestDist && name < best) {
+		if d := spell.Distance(strings.ToLower(key), strings.ToLower(name)); d < bestDist || (d == bestDist && name < best) {
 			best, bestDist = name, d
 		}
 	}
@@ -209,27 +211,6 @@ func suggest(key string, fields map[string]reflect.StructField) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }

@@ -169,17 +169,6 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"state", "state", 0}, {"sate", "state", 1}, {"stat", "state", 1}, {"limt", "limit", 1}, {"kind", "knid", 2}, {"", "all", 3}, {"output", "region", 6}} {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func TestFormatVersion(t *testing.T) {
 	const rev = "0a2ffb7c0a2ffb7c0a2ffb7c0a2ffb7c0a2ffb7c"
 	vcs := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev},

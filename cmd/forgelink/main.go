@@ -28,6 +28,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/forgelink/forgelink/internal/spell"
 )
 
 func main() {
@@ -191,7 +193,7 @@ func flagError(cmd *cobra.Command, err error) error {
 	}
 	var near []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if !f.Hidden && (strings.HasPrefix(f.Name, name) || editDistance(f.Name, name) <= 2) {
+		if !f.Hidden && (strings.HasPrefix(f.Name, name) || spell.Distance(f.Name, name) <= 2) {
 			near = append(near, "--"+f.Name)
 		}
 	})
@@ -199,27 +201,6 @@ func flagError(cmd *cobra.Command, err error) error {
 		msg += "; did you mean " + strings.Join(near, " or ") + "?"
 	}
 	return usageError{msg}
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // usageError reports a malformed command line (exit status 2).
