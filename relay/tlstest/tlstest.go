@@ -1,11 +1,8 @@
 // Package tlstest writes self-signed certificates for tests of TLS
-// listeners.
+// listeners, and runs a private CA for tests of TLS clients.
 package tlstest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -21,10 +18,7 @@ import (
 // keyFile (replacing them), and returns the certificate.
 func WritePair(tb testing.TB, certFile, keyFile string, serial int64) *x509.Certificate {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	key := newKey(tb)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: "localhost"},
@@ -38,19 +32,12 @@ func WritePair(tb testing.TB, certFile, keyFile string, serial int64) *x509.Cert
 
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	cert := create(tb, tmpl, tmpl, key, key)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	writePEM(tb, certFile, "CERTIFICATE", der)
+	writePEM(tb, certFile, "CERTIFICATE", cert.Raw)
 	writePEM(tb, keyFile, "PRIVATE KEY", keyDER)
 	return cert
 }
