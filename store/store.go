@@ -84,6 +84,23 @@ type Host struct {
 	UpdatedAt        time.Time
 }
 
+// ARN is the connection's ARN in the account, as minted at creation.
+func (c Connection) ARN(accountID string) string {
+	return resourceARN(c.Service, c.Region, accountID, KindConnection, c.ID)
+}
+
+// ARN is the host's ARN in the account, as minted at creation.
+func (h Host) ARN(accountID string) string {
+	return resourceARN(h.Service, h.Region, accountID, KindHost, h.ID)
+}
+
+func resourceARN(service, region, accountID string, kind ResourceKind, id string) string {
+	if service == "" {
+		service = ServiceCodeConnections
+	}
+	return "arn:aws:" + service + ":" + region + ":" + accountID + ":" + string(kind) + "/" + id
+}
+
 // VPCConfiguration is kept so that clients that send it get it back.
 type VPCConfiguration struct {
 	VPCID            string   `json:"vpcId"`

@@ -43,11 +43,7 @@ func connectionARNs(cfg *config.Config, st connectionReader, log *zap.Logger) fu
 			log.Debug("connection ARN in the default form", zap.String("connection_id", id), zap.Error(err))
 			return fallback + id
 		}
-		service := c.Service
-		if service == "" {
-			service = store.ServiceCodeConnections
-		}
-		arn := "arn:aws:" + service + ":" + c.Region + ":" + cfg.AccountID + ":connection/" + c.ID
+		arn := c.ARN(cfg.AccountID)
 		known.Store(id, arn)
 		return arn
 	}

@@ -28,7 +28,6 @@ const (
 	actionOAuthHandshake   = "codeconnections:StartOAuthHandshake"
 	actionAppRegistration  = "codeconnections:StartAppRegistrationHandshake"
 	connectionResourceKind = "connection"
-	hostResourceKind       = "host"
 )
 
 // allowed reports whether the session's access key may do action on

@@ -70,7 +70,7 @@ func (c *Console) overviewData(ctx context.Context, s session) (overviewView, er
 	names := make(map[string]string, len(conns))
 	arns := make(map[string]string, len(conns))
 	for _, conn := range conns {
-		arn := c.arn(conn.Region, connectionResourceKind, conn.ID)
+		arn := conn.ARN(c.opts.AccountID)
 		arns[conn.ID] = arn
 		if !c.allowed(s, actionGetConnection, arn) {
 			continue
@@ -89,7 +89,7 @@ func (c *Console) overviewData(ctx context.Context, s session) (overviewView, er
 		return v, fmt.Errorf("list hosts: %w", err)
 	}
 	for _, h := range hosts {
-		arn := c.arn(h.Region, hostResourceKind, h.ID)
+		arn := h.ARN(c.opts.AccountID)
 		if !c.allowed(s, actionGetHost, arn) {
 			continue
 		}
@@ -150,13 +150,13 @@ func (c *Console) setupAction(offered bool, kind, id, status string) string {
 
 func (c *Console) setupConnection(w http.ResponseWriter, r *http.Request, s session) {
 	conn, err := c.opts.Store.GetConnection(r.Context(), r.PathValue("id"))
-	arn := c.arn(conn.Region, connectionResourceKind, conn.ID)
+	arn := conn.ARN(c.opts.AccountID)
 	c.startSetup(w, r, s, "connection", err, connectionSetupAction(conn.ProviderType), arn, c.opts.Setup.ConnectionSetupURL)
 }
 
 func (c *Console) setupHost(w http.ResponseWriter, r *http.Request, s session) {
 	host, err := c.opts.Store.GetHost(r.Context(), r.PathValue("id"))
-	arn := c.arn(host.Region, hostResourceKind, host.ID)
+	arn := host.ARN(c.opts.AccountID)
 	c.startSetup(w, r, s, "host", err, actionAppRegistration, arn, c.opts.Setup.HostSetupURL)
 }
 

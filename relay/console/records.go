@@ -47,7 +47,7 @@ func (x *connIndex) get(id string) (store.Connection, string, error) {
 		}
 		x.byID[id] = conn
 	}
-	return conn, x.c.arn(conn.Region, connectionResourceKind, id), nil
+	return conn, conn.ARN(x.c.opts.AccountID), nil
 }
 
 // allowed reports whether s may do action on the connection of a record;
@@ -123,7 +123,7 @@ func (c *Console) visibleConnections(ctx context.Context, s session) ([]store.Co
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
 	return slices.DeleteFunc(conns, func(conn store.Connection) bool {
-		return !c.allowed(s, actionGetConnection, c.arn(conn.Region, connectionResourceKind, conn.ID))
+		return !c.allowed(s, actionGetConnection, conn.ARN(c.opts.AccountID))
 	}), nil
 }
 

@@ -87,21 +87,14 @@ func (a *API) inHomeRegion(ctx context.Context, resource, home string) error {
 
 // arnOf renders an ARN of this account.
 func (a *API) arnOf(service, region string, kind store.ResourceKind, id string) string {
-	if service == "" {
-		service = store.ServiceCodeConnections
-	}
 	return "arn:aws:" + service + ":" + region + ":" + a.opts.AccountID + ":" + string(kind) + "/" + id
 }
 
 // connectionARNOf is the connection's own ARN, as minted at creation,
 // whichever namespace reads it.
-func (a *API) connectionARNOf(c store.Connection) string {
-	return a.arnOf(c.Service, c.Region, store.KindConnection, c.ID)
-}
+func (a *API) connectionARNOf(c store.Connection) string { return c.ARN(a.opts.AccountID) }
 
-func (a *API) hostARNOf(h store.Host) string {
-	return a.arnOf(h.Service, h.Region, store.KindHost, h.ID)
-}
+func (a *API) hostARNOf(h store.Host) string { return h.ARN(a.opts.AccountID) }
 
 // linkARNOf: links store no prefix and are rendered in the codeconnections
 // form, in their connection's home region (ARCHITECTURE.md, "Regions").

@@ -208,7 +208,7 @@ func (s *Service) authorizeLink(ctx context.Context, creator string, req policy.
 
 // connectionARN names conn as the control plane does.
 func (s *Service) connectionARN(conn store.Connection) string {
-	return "arn:aws:codeconnections:" + conn.Region + ":" + s.opts.AccountID + ":connection/" + conn.ID
+	return conn.ARN(s.opts.AccountID)
 }
 
 // checkUnshared refuses an installation that completes another live

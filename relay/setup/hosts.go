@@ -49,7 +49,7 @@ const (
 // may register the app on it: RegisterAppCode on the host, with
 // codeconnections:HostArn.
 func (s *Service) authorizeHostSetup(ctx context.Context, creator string, host store.Host) error {
-	arn := "arn:aws:codeconnections:" + host.Region + ":" + s.opts.AccountID + ":host/" + host.ID
+	arn := host.ARN(s.opts.AccountID)
 	return s.authorizeLink(ctx, creator, policy.Request{Action: ActionRegisterAppCode, Resource: arn,
 		Context: policy.Context{policy.KeyHostArn: {arn}}}, store.ResourceRef{Kind: store.KindHost, ID: host.ID})
 }
