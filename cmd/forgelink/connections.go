@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -55,15 +58,72 @@ func (c *cli) connectionsCreate() *cobra.Command {
 }
 
 func connectionsGet(x *call) error {
-	out, err := x.api.GetConnection(x.ctx, &codeconnections.GetConnectionInput{ConnectionArn: &x.args[0]})
+	raw := &rawAnswer{}
+	out, err := x.api.GetConnection(x.ctx, &codeconnections.GetConnectionInput{ConnectionArn: &x.args[0]}, raw.capture)
 	if err != nil {
 		return err
 	}
-	var conns []types.Connection
-	if out.Connection != nil {
-		conns = append(conns, *out.Connection)
+	if out.Connection == nil {
+		return fmt.Errorf("get connection: the answer has no Connection")
 	}
-	return x.show(out, connectionTable(conns))
+	// StatusReason is forgelink's member beside AWS's: the SDK's types drop
+	// it, so it is read from the answer itself.
+	var extra struct{ Connection struct{ StatusReason string } }
+	if err := json.Unmarshal(raw.body, &extra); err != nil {
+		return fmt.Errorf("get connection: decode answer: %w", err)
+	}
+	detail := connectionDetail{Connection: *out.Connection, StatusReason: extra.Connection.StatusReason}
+	return x.showText(struct{ Connection connectionDetail }{detail}, detail.write)
+}
+
+// connectionDetail is one connection as GetConnection answers it,
+// forgelink's StatusReason included.
+type connectionDetail struct {
+	types.Connection
+	StatusReason string `json:",omitempty"`
+}
+
+func (d connectionDetail) write(w io.Writer) error {
+	return tabulate(w, func(w io.Writer) {
+		row := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(w, "%s:\t%s\n", k, v)
+			}
+		}
+		row("Name", aws.ToString(d.ConnectionName))
+		row("ARN", aws.ToString(d.ConnectionArn))
+		row("Provider", string(d.ProviderType))
+		row("Status", string(d.ConnectionStatus))
+		row("Reason", d.StatusReason)
+		row("Owner", aws.ToString(d.OwnerAccountId))
+		row("Host", aws.ToString(d.HostArn))
+	})
+}
+
+// rawAnswer keeps the body of the answer to one SDK call, for members the
+// SDK's types do not have.
+type rawAnswer struct {
+	next codeconnections.HTTPClient
+	body []byte
+}
+
+// capture is an SDK call option that routes the call through r.
+func (r *rawAnswer) capture(o *codeconnections.Options) {
+	r.next, o.HTTPClient = o.HTTPClient, r
+}
+
+func (r *rawAnswer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	r.body, resp.Body = body, io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 func (c *cli) connectionsList() *cobra.Command {

@@ -4,9 +4,10 @@ import "testing"
 
 func TestConnections(t *testing.T) {
 	const (
-		conn2ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/c2"
-		conn1    = `{"ConnectionArn":"` + connARN + `","ConnectionName":"web","ConnectionStatus":"AVAILABLE","OwnerAccountId":"123456789012","ProviderType":"GitHub"}`
-		conn2    = `{"ConnectionArn":"` + conn2ARN + `","ConnectionName":"ghes","ConnectionStatus":"PENDING","HostArn":"` + hostARN + `","OwnerAccountId":"123456789012","ProviderType":"GitHubEnterpriseServer"}`
+		conn2ARN    = "arn:aws:codeconnections:us-east-1:123456789012:connection/c2"
+		conn1       = `{"ConnectionArn":"` + connARN + `","ConnectionName":"web","ConnectionStatus":"AVAILABLE","OwnerAccountId":"123456789012","ProviderType":"GitHub"}`
+		connInError = `{"ConnectionArn":"` + connARN + `","ConnectionName":"web","ConnectionStatus":"ERROR","OwnerAccountId":"123456789012","ProviderType":"GitHub","StatusReason":"the provider refused the credential (401)"}`
+		conn2       = `{"ConnectionArn":"` + conn2ARN + `","ConnectionName":"ghes","ConnectionStatus":"PENDING","HostArn":"` + hostARN + `","OwnerAccountId":"123456789012","ProviderType":"GitHubEnterpriseServer"}`
 	)
 	runCases(t, []cliCase{{
 		name:     "create with tags",
@@ -40,8 +41,38 @@ func TestConnections(t *testing.T) {
 		args:     []string{"connections", "get", connARN},
 		replies:  []string{`{"Connection":` + conn1 + `}`},
 		wantReqs: []string{`GetConnection {"ConnectionArn":"` + connARN + `"}`},
-		wantOut: "NAME  STATUS     PROVIDER  ARN\n" +
-			"web   AVAILABLE  GitHub    " + connARN + "\n",
+		wantOut: "Name:      web\n" +
+			"ARN:       " + connARN + "\n" +
+			"Provider:  GitHub\n" +
+			"Status:    AVAILABLE\n" +
+			"Owner:     123456789012\n",
+	}, {
+		name:     "get shows the status reason",
+		args:     []string{"connections", "get", connARN},
+		replies:  []string{`{"Connection":` + connInError + `}`},
+		wantReqs: []string{`GetConnection {"ConnectionArn":"` + connARN + `"}`},
+		wantOut: "Name:      web\n" +
+			"ARN:       " + connARN + "\n" +
+			"Provider:  GitHub\n" +
+			"Status:    ERROR\n" +
+			"Reason:    the provider refused the credential (401)\n" +
+			"Owner:     123456789012\n",
+	}, {
+		name:     "get as json keeps the status reason",
+		args:     []string{"connections", "get", connARN, "-o", "json"},
+		replies:  []string{`{"Connection":` + connInError + `}`},
+		wantReqs: []string{`GetConnection {"ConnectionArn":"` + connARN + `"}`},
+		wantOut: `{
+  "Connection": {
+    "ConnectionArn": "` + connARN + `",
+    "ConnectionName": "web",
+    "ConnectionStatus": "ERROR",
+    "OwnerAccountId": "123456789012",
+    "ProviderType": "GitHub",
+    "StatusReason": "the provider refused the credential (401)"
+  }
+}
+`,
 	}, {
 		name:     "get as json, flag after ARN",
 		args:     []string{"connections", "get", conn2ARN, "--output", "json"},
