@@ -46,11 +46,12 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 // eventParts are the queries a listing of f reads: one, or two for a time
 // window.
 func (s *Store) eventParts(ctx context.Context, f store.EventFilter) ([]listing, error) {
-	// In the order narrowest prefers when its counts tie: repository has
-	// the most values, and its index holds the other filters' columns.
+	// In the order narrowest prefers when its counts tie: the kind index
+	// holds the other filters' columns, and repository has more values
+	// than connection.
 	filters := present(
-		equal{"events_repository", "repository", f.Repository},
 		equal{"events_kind", "kind", f.Kind},
+		equal{"events_repository", "repository", f.Repository},
 		equal{"events_connection", "connection_id", f.ConnectionID})
 	window := listing{table: "events"}
 	window.where(!f.Since.IsZero(), "received_at >= ?", f.Since.UnixNano())
@@ -128,7 +129,7 @@ func equals(fs []equal) listing {
 }
 
 // probeLimit bounds the count that chooses between filters' indexes.
-const probeLimit = 1000
+const probeLimit = 2000
 
 // narrowest is the index to read q with filters by: the one filter's, or,
 // of several, the index of the filter that matches fewest records within

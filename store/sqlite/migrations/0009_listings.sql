@@ -2,11 +2,14 @@
 -- each ending in id so that a page is a range read in either direction.
 -- events_connection (0002) serves the connection filter; time windows are
 -- read as id ranges of these (ids are UUID v7 of receipt).
--- events_repository also holds the other filters' columns: SQLite checks
--- them in the index, before it reads the row, so a common repository
--- combined with a rare kind or connection is scanned in the index alone.
-CREATE INDEX events_repository ON events (repository, id, connection_id, kind, received_at);
-CREATE INDEX events_kind ON events (kind, id);
+-- events_kind also holds the other filters' columns: SQLite checks them in
+-- the index before it reads the row, so a common kind combined with a less
+-- common repository or connection is scanned in the index alone. Its
+-- entries go to the end of a few kinds, a page or two per group commit;
+-- the repository index's go to as many places as there are repositories,
+-- so it stays narrow.
+CREATE INDEX events_repository ON events (repository, id);
+CREATE INDEX events_kind ON events (kind, id, repository, connection_id, received_at);
 
 -- Events whose id is more than store.EventIDSkew (1000 ms) from their
 -- received_at: a time window's id range would miss them, so listings read
