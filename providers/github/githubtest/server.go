@@ -128,6 +128,7 @@ type Server struct {
 	minted        []*Token              // installation tokens, in minting order
 	repos         map[string]*repoState // by lower-case full name
 	requests      []Request
+	rec           recoveryState // deliveries.go
 }
 
 // New starts a Server that tb's cleanup stops.
@@ -182,6 +183,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /repos/{owner}/{repo}/hooks", s.createHook)
 	api("PATCH /repos/{owner}/{repo}/hooks/{id}", s.editHook)
 	api("DELETE /repos/{owner}/{repo}/hooks/{id}", s.deleteHook)
+	s.recoveryRoutes(api)
 	mux.HandleFunc("POST /login/oauth/access_token", s.accessToken)
 	mux.HandleFunc("POST /settings/apps/new", s.newAppPage)
 	mux.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newAppPage)
