@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -77,8 +78,8 @@ func parseAge(s string) (Age, error) {
 	}
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.ParseUint(n, 10, 16)
-			if err != nil || v == 0 {
+			v, err := strconv.ParseUint(n, 10, 64)
+			if err != nil || v == 0 || v > uint64(math.MaxInt64/unit) {
 				return 0, fmt.Errorf("bad age %q", s)
 			}
 			return Age(time.Duration(v) * unit), nil

@@ -81,3 +81,42 @@ func TestAgeAndByteSizeStrings(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseAge: any text is an Age or an error, never a negative one, and
+// an Age's String reads back as itself.
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"30d", "2w", "90m", "1h30m", "keep", "0", "-1d", "65536d", "1572864h", "106751d", "106752d", "1e3h", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := parseAge(s)
+		if err != nil {
+			return
+		}
+		if a < 0 {
+			t.Fatalf("parseAge(%q) = %v, negative", s, time.Duration(a))
+		}
+		if back, err := parseAge(a.String()); err != nil || back != a {
+			t.Fatalf("parseAge(%q) = %v; its String %q reads back as %v, %v", s, time.Duration(a), a.String(), time.Duration(back), err)
+		}
+	})
+}
+
+// FuzzParseByteSize: the same for sizes.
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"5GiB", "500MB", "1 KiB", "off", "0", "-1", "9223372036854775807", "4TiB", "B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := parseByteSize(s)
+		if err != nil {
+			return
+		}
+		if b < 0 {
+			t.Fatalf("parseByteSize(%q) = %d, negative", s, b)
+		}
+		if back, err := parseByteSize(b.String()); err != nil || back != b {
+			t.Fatalf("parseByteSize(%q) = %d; its String %q reads back as %d, %v", s, b, b.String(), back, err)
+		}
+	})
+}
