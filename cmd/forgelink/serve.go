@@ -151,12 +151,10 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	defer stopDelivering()
 	stopBackground := runBackground(ds.svc.Run, reconciler.Run, newRetention(cfg, st, reg, log.Named("retention")))
 	defer stopBackground()
-	stopReload := reloadOnHUP(ctx, pl, reload, log, func() {
-		// Pipelines may name new repositories: their webhooks are made now.
-		for _, id := range pl.router.Load().Connections() {
-			reconciler.Sync(id)
-		}
-	})
+	// Pipelines may name new repositories, or no longer name some: every
+	// hook is checked at the provider now (an operator's SIGHUP is also how
+	// a hook deleted by hand is repaired at once), unwanted ones removed.
+	stopReload := reloadOnHUP(ctx, pl, reload, log, reconciler.RecheckAll)
 	defer stopReload()
 	log.Info("forgelink ready", zap.String("listen", ln.Addr().String()), zap.Bool("tls", ln.cert != nil), zap.String("data_dir", cfg.DataDir),
 		zap.String("public_url", cfg.PublicURL), zap.Strings("regions", cfg.ServedRegions()),
@@ -307,10 +305,11 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 	})
 	lifecycle.changed = hooks.Invalidate
 	// A connection completed, deleted or rotated: the ingress forgets its
-	// cached copy, and its webhooks are checked at once.
+	// cached copy, and its webhooks are checked at the provider at once,
+	// however recently (a set-up again may follow changes made there).
 	connectionChanged := func(id string) {
 		hooks.Invalidate(id)
-		reconciler.Sync(id)
+		reconciler.Recheck(id)
 	}
 	ds.changed = connectionChanged
 	auth := policy.NewAuthorizer(cfg.RootAccessKeyID, cfg.AccessPolicies())

@@ -38,7 +38,7 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 	if err != nil {
 		return nil, err
 	}
-	tr, err := providerTransport(cfg)
+	tr, err := providerTransport(cfg, newHostRoots(st, time.Now).roots)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +76,10 @@ func newSetup(cfg *config.Config, st daemonStore, kr *keyring.Keyring, log *zap.
 // cloud providers' URLs are the operator's and are dialled as they are;
 // host endpoints, which API callers choose, only if the address they
 // resolve to is not this machine, link-local (a cloud metadata service)
-// or, unless allowed, private.
-func providerTransport(cfg *config.Config) (http.RoundTripper, error) {
+// or, unless allowed, private. An https origin's certificate must verify
+// against the system roots or the CA certificates roots gives for it
+// (hosts' TlsCertificate).
+func providerTransport(cfg *config.Config, roots egress.RootsFunc) (*egress.HostTransport, error) {
 	p := cfg.Providers
 	g, err := egress.New(egress.Options{
 		Trusted:      []string{p.GitHubWeb(), p.GitHubAPI(), p.GitLabWeb(), p.GitLabAPI(), p.BitbucketWeb(), p.BitbucketAPI()},
@@ -87,7 +89,7 @@ func providerTransport(cfg *config.Config) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return g.Transport(), nil
+	return g.HostTransport(roots), nil
 }
 
 // setupCloud reads the cloud providers' applications from the

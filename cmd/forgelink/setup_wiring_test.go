@@ -30,7 +30,7 @@ func TestProviderTransport(t *testing.T) {
 		{"bitbucketURL", config.Providers{BitbucketURL: srv.URL}},
 	} {
 		for _, allowPrivate := range []bool{false, true} {
-			tr, err := providerTransport(&config.Config{Providers: tc.p, AllowPrivateProviderEndpoints: allowPrivate})
+			tr, err := providerTransport(&config.Config{Providers: tc.p, AllowPrivateProviderEndpoints: allowPrivate}, noHostRoots)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestProviderTransport(t *testing.T) {
 			if _, err := c.Get("http://localhost:" + port + "/x"); !errors.Is(err, egress.ErrForbiddenAddress) {
 				t.Errorf("%s configured, private allowed %v: localhost:%s answered %v, want ErrForbiddenAddress", tc.field, allowPrivate, port, err)
 			}
-			tr.(*http.Transport).CloseIdleConnections()
+			tr.CloseIdleConnections()
 		}
 	}
 }

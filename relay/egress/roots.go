@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 )
 
@@ -25,6 +26,16 @@ var ErrBadCertificate = errors.New("not a PEM certificate")
 // roots: the TlsCertificate of the hosts at that endpoint. None: the
 // system roots alone.
 type RootsFunc func(ctx context.Context, origin string) ([]byte, error)
+
+// Origin returns the host:port that net/http dials for rawURL, lower
+// case: the key of RootsFunc.
+func Origin(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("egress: %w", err)
+	}
+	return origin(u)
+}
 
 // CertificateError is a TLS certificate of origin that did not verify.
 // It never holds a secret: the origin and x509's reason only.
@@ -94,6 +105,17 @@ func (h *HostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close() // as a RoundTripper must, even on error
 	}
 	return nil, err
+}
+
+// CloseIdleConnections closes the idle connections of every origin's
+// transport, as http.Client.CloseIdleConnections asks.
+func (h *HostTransport) CloseIdleConnections() {
+	h.base.CloseIdleConnections()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ot := range h.byOrigin {
+		ot.t.CloseIdleConnections()
+	}
 }
 
 // transport returns the transport for origin's current certificates.
