@@ -226,3 +226,29 @@ func TestRunRoundsUntilCancelled(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// TestRoundDeadDeliveries: an event whose delivery went dead stays past
+// MaxAge until it has been dead for DeadAge (by the store's clock).
+func TestRoundDeadDeliveries(t *testing.T) {
+	f := newFixture(t)
+	e := f.record(1024, true)
+	ctx := t.Context()
+	claimed, err := f.st.ClaimDeliveries(ctx, store.ClaimRequest{Owner: "w", Now: f.clock.Now(), Lease: time.Hour, Limits: map[string]int{"t": 1}})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	d := claimed[0]
+	if err := f.st.CompleteAttempts(ctx, []store.AttemptResult{{Attempt: store.Attempt{DeliveryID: d.ID, N: d.Attempts,
+		StartedAt: f.clock.Now(), Outcome: "dead", Error: "410 Gone"}, LeaseOwner: "w", State: store.DeliveryDead}}); err != nil {
+		t.Fatal(err)
+	}
+	p := f.pruner(retention.Policy{MaxAge: 30 * day, DeadAge: 60 * day}, 100, 0)
+	f.clock.Add(59 * day)
+	if res := f.round(p); res.ByAge.Events != 0 || !f.stored(e) {
+		t.Fatalf("round 59 days after the delivery died = %+v; want its event kept", res)
+	}
+	f.clock.Add(2 * day)
+	if res := f.round(p); res.ByAge.Events != 1 || res.ByAge.Deliveries != 1 || res.ByAge.Attempts != 1 || f.stored(e) {
+		t.Errorf("round 61 days after the delivery died = %+v; want its event, delivery and attempt pruned", res)
+	}
+}
