@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/forgelink/forgelink/config"
+	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/providers/github"
+	"github.com/forgelink/forgelink/providers/github/githubtest"
+	"github.com/forgelink/forgelink/providers/gitlab"
 	"github.com/forgelink/forgelink/relay/clocktest"
+	"github.com/forgelink/forgelink/relay/egress"
+	"github.com/forgelink/forgelink/relay/tlstest"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -95,5 +105,109 @@ func TestHostRootsFollowUpdates(t *testing.T) {
 		if string(got) != s.want || (err != nil) != s.wantErr {
 			t.Errorf("step %d: %q, %v; want %q, error %v", i, got, err, s.want, s.wantErr)
 		}
+	}
+}
+
+// fakeGitLab is a GitLab self-managed instance as far as these calls go:
+// the current user, a comparison and the OAuth token endpoint, which
+// answers a made-up code invalid_grant as GitLab does for a client it
+// knows.
+func fakeGitLab(token string) http.Handler {
+	mux := http.NewServeMux()
+	authorized := func(r *http.Request) bool { return r.Header.Get("PRIVATE-TOKEN") == token }
+	mux.HandleFunc("GET /api/v4/user", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":1,"username":"e2e"}`))
+	})
+	mux.HandleFunc("GET /api/v4/projects/{id}/repository/compare", func(w http.ResponseWriter, r *http.Request) {
+		if !authorized(r) {
+			http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"commit":{"id":"b"},"commits":[{"id":"b"}],"diffs":[{"old_path":"a.go","new_path":"a.go","diff":""}],"compare_timeout":false}`))
+	})
+	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid"}`))
+	})
+	return mux
+}
+
+// TestHostTLSProviderCalls: a fake GHES and a fake GitLab behind a private
+// CA answer set-up, token, hook and compare calls made through the
+// daemon's provider transport when their hosts carry the CA as
+// TlsCertificate, and fail with x509's unknown authority, named as such
+// and without the token, when they do not.
+func TestHostTLSProviderCalls(t *testing.T) {
+	const token = "glpat-e2eSECRETtoken"
+	ca := tlstest.NewCA(t)
+	gh := githubtest.New(t, githubtest.Options{APIPrefix: "/api/v3", User: "e2e", TLS: ca.ServerConfig(t)})
+	gh.AddRepo("octo-org/widget")
+	gh.AddToken(token, githubtest.Admin)
+	app := gh.AddApp(githubtest.App{Name: "forgelink-ghes"})
+	gl := ca.Serve(t, fakeGitLab(token))
+	calls := []struct {
+		name string
+		call func(ctx context.Context, c *http.Client) error
+	}{
+		{"GHES token check", func(ctx context.Context, c *http.Client) error {
+			_, err := github.CheckToken(ctx, c, gh.APIURL, token)
+			return err
+		}},
+		{"GHES hook", func(ctx context.Context, c *http.Client) error {
+			h, err := github.NewHooks(c, gh.APIURL, providers.Token{Value: token})
+			if err == nil {
+				_, err = h.Ensure(ctx, "octo-org/widget", providers.HookSpec{URL: "https://forgelink.example/webhooks/c/t", Secret: "s"})
+			}
+			return err
+		}},
+		{"GHES App manifest (host set-up)", func(ctx context.Context, c *http.Client) error {
+			_, err := github.ConvertManifest(ctx, c, gh.APIURL, gh.ManifestCode(app.ID))
+			return err
+		}},
+		{"GitLab token check", func(ctx context.Context, c *http.Client) error {
+			_, err := gitlab.CheckToken(ctx, c, gl.URL+"/api/v4", token)
+			return err
+		}},
+		{"GitLab compare", func(ctx context.Context, c *http.Client) error {
+			_, err := gitlab.CompareFiles(ctx, c, gl.URL+"/api/v4", providers.Token{Value: token}, "group/api", "a", "b")
+			return err
+		}},
+		{"GitLab OAuth application (host set-up)", func(ctx context.Context, c *http.Client) error {
+			return gitlab.CheckOAuthApp(ctx, c, gl.URL, "client", "secret", "https://forgelink.example/setup/callback/gitlab")
+		}},
+	}
+	for _, withCA := range []bool{true, false} {
+		cert := ""
+		if withCA {
+			cert = string(ca.PEM)
+		}
+		hosts := &hostList{hosts: []store.Host{hostAt("ghes", gh.URL, cert), hostAt("gitlab", gl.URL, cert)}}
+		// The fakes listen on loopback, which only a configured cloud URL
+		// may: that makes their origins trusted at dial time, nothing more.
+		cfg := &config.Config{Providers: config.Providers{GitHubAPIURL: gh.URL + "/", GitLabURL: gl.URL}}
+		tr, err := providerTransport(cfg, newHostRoots(hosts, time.Now).roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		for _, c := range calls {
+			err := c.call(t.Context(), client)
+			switch {
+			case withCA && err != nil:
+				t.Errorf("%s with the host's CA: %v", c.name, err)
+			case withCA:
+			case !errors.Is(err, egress.ErrUntrustedCertificate) || !errors.As(err, new(x509.UnknownAuthorityError)) ||
+				!strings.Contains(err.Error(), "certificate signed by unknown authority") || strings.Contains(err.Error(), "SECRET"):
+				t.Errorf("%s without the host's CA: %v; want x509's unknown authority, named, without the token", c.name, err)
+			}
+		}
+		tr.CloseIdleConnections()
 	}
 }

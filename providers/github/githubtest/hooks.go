@@ -37,6 +37,16 @@ func (s *Server) AddHook(fullName string, h Hook) Hook {
 	return h
 }
 
+// RemoveHook deletes hook id of repository fullName, as a person would in
+// the repository's settings.
+func (s *Server) RemoveHook(fullName string, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repo(fullName, false); r != nil {
+		delete(r.hooks, id)
+	}
+}
+
 // Hooks returns the hooks of repository fullName, lowest id first.
 func (s *Server) Hooks(fullName string) []Hook {
 	s.mu.Lock()

@@ -67,6 +67,7 @@ package githubtest
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -100,6 +101,9 @@ type Options struct {
 	// Git, when set, serves git's smart HTTP (paths under
 	// /{owner}/{repo}.git/) on the web origin, as github.com does.
 	Git http.Handler
+	// TLS, when set, serves HTTPS with it, as a GHES host behind a private
+	// CA (tlstest.CA.ServerConfig); URL and APIURL are then https.
+	TLS *tls.Config
 }
 
 // Request is one request the server received.
@@ -159,7 +163,13 @@ func New(tb testing.TB, opts Options) *Server {
 		userCodes:     map[string]userCode{},
 		repos:         map[string]*repoState{},
 	}
-	srv := httptest.NewServer(s.routes())
+	srv := httptest.NewUnstartedServer(s.routes())
+	if opts.TLS != nil {
+		srv.TLS = opts.TLS
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	tb.Cleanup(srv.Close)
 	s.URL = srv.URL
 	s.APIURL = srv.URL + opts.APIPrefix + "/"
