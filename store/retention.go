@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -26,9 +25,8 @@ var PrunableStates = []string{DeliverySucceeded, DeliverySuperseded, DeliveryDis
 // of it is in PrunableStates, or dead since before DeadBefore.
 type PruneRequest struct {
 	// Before prunes events received before it. Event ids are UUID v7 of
-	// their receipt, so stores look only at ids older than Before (plus
-	// idSlack): the scan is a range of the primary key, whatever the
-	// table's size.
+	// their receipt, so stores look only at ids below IDBefore, a range of
+	// the primary key whatever the table's size, and at the skewed events.
 	Before time.Time
 	// BySize ignores Before: the oldest prunable events go, whatever their
 	// age (the store is over its size limit).
@@ -50,22 +48,12 @@ func (r PruneRequest) Validate() error {
 	return nil
 }
 
-// idSlack widens the id range of an age bound: an event's id and its
-// ReceivedAt are taken a moment apart, in either order.
-const idSlack = time.Minute
-
-// IDBefore is the smallest UUID v7 string of the millisecond idSlack after
-// t: every event received before t has a lower id. Stores compare it with
-// ids as strings (bytewise, the listing order).
+// IDBefore bounds the ids of the events received before Before that are
+// not skewed (store.EventIDSkew): every such event has a lower id. Stores
+// read the skewed ones from their own index.
 func (r PruneRequest) IDBefore() string {
-	ms := r.Before.Add(idSlack).UnixMilli()
-	var b [6]byte
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:]
+	_, hi := IDWindow(time.Time{}, r.Before)
+	return hi
 }
 
 // NewEventID returns the id of an event received at at: a UUID v7 of that

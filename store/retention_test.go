@@ -16,8 +16,8 @@ func TestIDBefore(t *testing.T) {
 		{time.Unix(0, 0), true},
 		{cutoff.Add(-365 * 24 * time.Hour), true},
 		{cutoff.Add(-time.Millisecond), true},
-		{cutoff.Add(idSlack - time.Millisecond), true}, // the slack for ids taken just after ReceivedAt
-		{cutoff.Add(idSlack), false},
+		{cutoff.Add(EventIDSkew), true}, // an id taken up to the skew after ReceivedAt
+		{cutoff.Add(EventIDSkew + 2*time.Millisecond), false},
 		{cutoff.Add(24 * time.Hour), false},
 	} {
 		id, err := NewEventID(tc.at)

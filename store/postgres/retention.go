@@ -20,14 +20,15 @@ const (
 	attemptBytesSQL = "pg_column_size(output) + pg_column_size(error)"
 )
 
-// pruneCandidatesSQL finds a batch of prunable events and locks them,
-// skipping rows another replica's pruning (or a release) holds. The id
-// range keeps it on the primary key; the NOT EXISTS uses deliveries_event.
+// pruneCandidatesSQL finds a batch of prunable events among those the
+// condition %s selects (an id range of the primary key, or the skewed
+// events' partial index) and locks them, skipping rows another replica's
+// pruning (or a release) holds; the NOT EXISTS reads deliveries_event.
 const pruneCandidatesSQL = `SELECT e.id FROM events e
-WHERE e.id > $1 AND e.id < $2 AND e.received_at < $3 AND NOT e.held AND e.routed
+WHERE %s AND e.received_at < $2 AND NOT e.held AND e.routed
 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
-	AND d.state <> ALL($4) AND NOT (d.state = 'dead' AND d.updated_at < $5))
-ORDER BY e.id LIMIT $6 FOR UPDATE OF e SKIP LOCKED`
+	AND d.state <> ALL($3) AND NOT (d.state = 'dead' AND d.updated_at < $4))
+ORDER BY e.id LIMIT $5 FOR UPDATE OF e SKIP LOCKED`
 
 // PruneEvents deletes one batch of prunable events with their deliveries
 // and attempts, in one transaction. Replicas prune at once without
@@ -57,15 +58,34 @@ func (s *Store) PruneEvents(ctx context.Context, req store.PruneRequest) (store.
 }
 
 func pruneCandidates(ctx context.Context, tx pgx.Tx, req store.PruneRequest) ([]string, error) {
-	idBefore, before := req.IDBefore(), req.Before.UnixNano()
+	before := req.Before.UnixNano()
+	parts := []struct {
+		cond string
+		args []any
+	}{{"e.id > $1 AND e.id < $6", []any{req.IDBefore()}}, {skewedEvents + " AND e.id > $1", nil}}
 	if req.BySize {
-		idBefore, before = "~", int64(math.MaxInt64) // '~' sorts after every id (COLLATE "C")
+		before = math.MaxInt64
+		parts = parts[:1]
+		parts[0].args[0] = "~" // sorts after every id (COLLATE "C")
 	}
-	rows, err := tx.Query(ctx, pruneCandidatesSQL, req.After, idBefore, before, store.PrunableStates, deadBefore(req.DeadBefore), req.Limit)
-	if err != nil {
-		return nil, err
+	var ids []string
+	for _, part := range parts {
+		rows, err := tx.Query(ctx, fmt.Sprintf(pruneCandidatesSQL, part.cond),
+			append([]any{req.After, before, store.PrunableStates, deadBefore(req.DeadBefore), req.Limit}, part.args...)...)
+		if err != nil {
+			return nil, err
+		}
+		some, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, some...)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	// The lowest ids of both parts, each once; rows locked and left are
+	// released at the commit.
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return ids[:min(len(ids), req.Limit)], nil
 }
 
 func deadBefore(t time.Time) int64 {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -15,10 +16,11 @@ import (
 // prunableSQL is store.PrunableStates as an SQL list.
 var prunableSQL = "'" + strings.Join(store.PrunableStates, "', '") + "'"
 
-// pruneCandidatesSQL finds a batch of prunable events. The id range keeps it
-// on the primary key; the NOT EXISTS uses deliveries_event.
+// pruneCandidatesSQL finds a batch of prunable events among those the
+// condition %s selects (an id range of the primary key, or the skewed
+// events' partial index); the NOT EXISTS reads deliveries_event.
 const pruneCandidatesSQL = `SELECT e.id, length(e.body) + length(e.headers) + length(e.normalized) FROM events e
-WHERE e.id > ? AND e.id < ? AND e.received_at < ? AND e.held = 0 AND e.routed = 1
+WHERE %s AND e.received_at < ? AND e.held = 0 AND e.routed = 1
 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
 	AND d.state NOT IN (%s) AND NOT (d.state = 'dead' AND d.updated_at < ?))
 ORDER BY e.id LIMIT ?`
@@ -46,35 +48,55 @@ func (s *Store) PruneEvents(ctx context.Context, req store.PruneRequest) (store.
 	return res, nil
 }
 
+// candidate is a prunable event and the size of its contents.
+type candidate struct {
+	id    string
+	bytes int64
+}
+
 func pruneCandidates(ctx context.Context, tx *sql.Tx, req store.PruneRequest) ([]string, int64, error) {
-	idBefore, before := req.IDBefore(), req.Before.UnixNano()
+	before := req.Before.UnixNano()
+	parts := []struct {
+		cond string
+		args []any
+	}{{"e.id > ? AND e.id < ?", []any{req.After, req.IDBefore()}}, {skewedEvents + " AND e.id > ?", []any{req.After}}}
 	if req.BySize {
-		idBefore, before = "~", int64(1<<63-1) // '~' sorts after every id
+		before = int64(1<<63 - 1)
+		parts = parts[:1]
+		parts[0].args[1] = "~" // sorts after every id
 	}
 	deadBefore := int64(0)
 	if !req.DeadBefore.IsZero() {
 		deadBefore = req.DeadBefore.UnixNano()
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(pruneCandidatesSQL, prunableSQL), req.After, idBefore, before, deadBefore, req.Limit)
-	if err != nil {
-		return nil, 0, err
+	var all []candidate
+	for _, part := range parts {
+		cs, err := queryAll(ctx, tx, func(r scanner) (candidate, error) {
+			var c candidate
+			return c, r.Scan(&c.id, &c.bytes)
+		}, fmt.Sprintf(pruneCandidatesSQL, part.cond, prunableSQL), append(part.args, before, deadBefore, req.Limit)...)
+		if err != nil {
+			return nil, 0, err
+		}
+		all = append(all, cs...)
 	}
-	defer rows.Close()
+	ids, total := oldestCandidates(all, req.Limit)
+	return ids, total, nil
+}
+
+// oldestCandidates keeps the limit lowest ids of cs (the parts may hold
+// an event twice) and sums their sizes.
+func oldestCandidates(cs []candidate, limit int) ([]string, int64) {
+	slices.SortFunc(cs, func(a, b candidate) int { return strings.Compare(a.id, b.id) })
+	cs = slices.CompactFunc(cs, func(a, b candidate) bool { return a.id == b.id })
 	var (
 		ids   []string
 		total int64
 	)
-	for rows.Next() {
-		var (
-			id string
-			n  int64
-		)
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, 0, err
-		}
-		ids, total = append(ids, id), total+n
+	for _, c := range cs[:min(len(cs), limit)] {
+		ids, total = append(ids, c.id), total+c.bytes
 	}
-	return ids, total, rows.Err()
+	return ids, total
 }
 
 // deleteEvents removes events ids (in id order) with their deliveries and

@@ -212,17 +212,20 @@ func (f *retentionFixture) checkPruned(es ...store.Event) {
 }
 
 func testPruneByAge(t *testing.T, f *retentionFixture) {
+	skewed := newEvent(f.conn, uuid.NewString()) // its id made now, far from its receipt
+	skewed.ReceivedAt, skewed.Routed = oldTime, true
 	old := []store.Event{
 		f.record(oldTime, store.DeliverySucceeded, store.DeliverySucceeded),
 		f.record(oldTime.Add(time.Minute)), // routed to no pipeline
 		f.record(oldTime.Add(2*time.Minute), store.DeliverySucceeded),
+		f.recordEvent(skewed),
 	}
 	kept := f.snapshots(
 		f.record(cutoff.Add(time.Second), store.DeliverySucceeded), // just younger than the limit
 		f.record(recentTime, store.DeliverySucceeded),
 	)
 	res := f.prune(store.PruneRequest{Before: cutoff})
-	want := store.PruneResult{Events: 3, Deliveries: 3, Attempts: 3, Bytes: res.Bytes, Last: old[2].ID}
+	want := store.PruneResult{Events: 4, Deliveries: 3, Attempts: 3, Bytes: res.Bytes, Last: skewed.ID}
 	if res != want || res.Bytes < 3*4096 {
 		t.Errorf("PruneEvents = %+v, want %+v with at least %d bytes", res, want, 3*4096)
 	}
