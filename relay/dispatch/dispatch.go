@@ -181,7 +181,7 @@ func New(opts Options) *Engine {
 		results: make(chan completion, 1024),
 	}
 	if o, ok := opts.Source.(*Owner); ok {
-		o.wake = e.Wake
+		o.wake, o.now = e.Wake, opts.Now
 	}
 	return e
 }
@@ -341,6 +341,15 @@ func (e *Engine) start(ctx context.Context, d store.Delivery) {
 			// Taken for a target a reload removed in between: handed back;
 			// it is attempted if the target comes back.
 			e.opts.Source.Release(d)
+			return
+		}
+		if err := e.opts.Source.Load(ctx, &d); err != nil {
+			e.opts.Log.Error("read delivery: not attempted now", zap.String("delivery", d.ID), zap.Error(err))
+			e.mu.Lock()
+			t.active--
+			e.closeIdleRetired()
+			e.mu.Unlock()
+			e.Wake()
 			return
 		}
 		e.results <- e.attempt(ctx, t, d)

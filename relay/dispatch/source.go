@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,9 +18,12 @@ import (
 // a store that replicas share (claimed under leases).
 type Source interface {
 	// Take returns due deliveries, at most req.Limits[target] of each
-	// target, with their messages; Attempts counts the attempt about to
-	// start.
+	// target; Attempts counts the attempt about to start. Load completes
+	// each (its message) before its attempt.
 	Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error)
+	// Load reads what Take left out of d. An error: d is not attempted
+	// now (it was handed back, or is gone).
+	Load(ctx context.Context, d *store.Delivery) error
 	// Settle records attempts' results. It may return before they are
 	// written; done is called once they are (or failed to be).
 	Settle(results []store.AttemptResult, done func(error))
@@ -66,6 +70,9 @@ func (c Claimer) Take(ctx context.Context, req store.ClaimRequest) ([]store.Deli
 	return c.Store.ClaimDeliveries(ctx, req)
 }
 
+// Load has nothing to do: a claim reads whole rows.
+func (Claimer) Load(context.Context, *store.Delivery) error { return nil }
+
 // Settle writes the results, then calls done.
 func (c Claimer) Settle(results []store.AttemptResult, done func(error)) {
 	done(c.Store.CompleteAttempts(context.Background(), results))
@@ -83,9 +90,9 @@ func (Claimer) Release(store.Delivery) {}
 // OwnerStore is what the Owner needs from a store that hands it every
 // delivery (store/sqlite).
 type OwnerStore interface {
-	// Deliveries reads deliveries by id, with their messages; unknown
-	// ids are left out.
-	Deliveries(ctx context.Context, ids []string) ([]store.Delivery, error)
+	// Delivery reads a delivery with its message; store.ErrNotFound when
+	// it is gone.
+	Delivery(ctx context.Context, id string) (store.Delivery, error)
 	// Settle queues state changes for the store's next group commit and
 	// calls done once they are written.
 	Settle(changes []store.Settlement, done func(error))
@@ -106,14 +113,17 @@ type Owner struct {
 
 	mu    sync.Mutex
 	sched *scheduler
-	wake  func() // the engine's Wake, set by New before the store hands anything
+	// The engine's Wake and clock, set by New before the store hands
+	// anything.
+	wake func()
+	now  func() time.Time
 }
 
 // NewOwner returns an owner with nothing scheduled. Give it to an Engine
 // (Options.Source), then register it with the store, which hands it the
 // unfinished deliveries.
 func NewOwner(st OwnerStore, log *zap.Logger) *Owner {
-	return &Owner{store: st, log: log, sched: newScheduler(), wake: func() {}}
+	return &Owner{store: st, log: log, sched: newScheduler(), wake: func() {}, now: time.Now}
 }
 
 // Due schedules deliveries that became due: new, released, redelivered,
@@ -144,8 +154,10 @@ func (o *Owner) Open() int {
 // again.
 const ownerRetry = time.Second
 
-// Take takes due deliveries from the schedule and reads their messages.
-func (o *Owner) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
+// Take takes due deliveries from the schedule, without reading anything:
+// each attempt reads its own row (Load), so that the engine's loop never
+// waits for the store and the reads run side by side on the read pool.
+func (o *Owner) Take(_ context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
 	var refs, superseded []store.DeliveryRef
 	o.mu.Lock()
 	for target, n := range req.Limits {
@@ -156,37 +168,32 @@ func (o *Owner) Take(ctx context.Context, req store.ClaimRequest) ([]store.Deliv
 	}
 	o.mu.Unlock()
 	o.supersede(superseded, req.Now)
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(refs))
+	ds := make([]store.Delivery, len(refs))
 	for i, r := range refs {
-		ids[i] = r.ID
+		ds[i] = store.Delivery{ID: r.ID, Pipeline: r.Pipeline, Target: r.Target, Mode: r.Mode, Branch: r.Branch,
+			Attempts: r.Attempts, State: store.DeliveryLeased, NextAttemptAt: r.NextAttemptAt}
 	}
-	ds, err := o.store.Deliveries(ctx, ids)
+	return ds, nil
+}
+
+// Load reads the delivery's row from the store's read pool, keeping the
+// attempt number counted here. A row that cannot be read is handed back
+// to the schedule for a second later; one that is gone is forgotten.
+func (o *Owner) Load(ctx context.Context, d *store.Delivery) error {
+	row, err := o.store.Delivery(ctx, d.ID)
 	if err != nil {
 		o.mu.Lock()
-		for _, r := range refs {
-			o.sched.release(r.ID, req.Now.Add(ownerRetry))
+		if errors.Is(err, store.ErrNotFound) {
+			o.sched.settle(d.ID, true, time.Time{})
+		} else {
+			o.sched.release(d.ID, o.now().Add(ownerRetry))
 		}
 		o.mu.Unlock()
-		return nil, fmt.Errorf("read deliveries: %w", err)
+		return fmt.Errorf("read delivery %s: %w", d.ID, err)
 	}
-	byID := make(map[string]store.DeliveryRef, len(refs))
-	for _, r := range refs {
-		byID[r.ID] = r
-	}
-	for i := range ds {
-		d := &ds[i]
-		d.Attempts, d.State = byID[d.ID].Attempts, store.DeliveryLeased
-		delete(byID, d.ID)
-	}
-	o.mu.Lock()
-	for id := range byID {
-		o.sched.settle(id, true, req.Now) // its row is gone
-	}
-	o.mu.Unlock()
-	return ds, nil
+	row.Attempts, row.State = d.Attempts, store.DeliveryLeased
+	*d = row
+	return nil
 }
 
 // Listen returns at once: the store hands this process every delivery.

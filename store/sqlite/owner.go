@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/forgelink/forgelink/store"
 )
@@ -163,21 +162,17 @@ func execAttempt(insert *sql.Stmt, a store.Attempt) error {
 	return nil
 }
 
-// Deliveries reads deliveries by id from the read pool, with their
-// messages; unknown ids are left out.
-func (s *Store) Deliveries(ctx context.Context, ids []string) ([]store.Delivery, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	ds, err := queryAll(ctx, s.r, scanDelivery, "SELECT "+deliveryColumns+" FROM deliveries WHERE id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+const readDeliverySQL = "SELECT " + deliveryColumns + " FROM deliveries WHERE id = ?"
+
+// Delivery reads one delivery, with its message, from the read pool
+// through a statement prepared once per connection: the engine reads
+// each delivery's row as its attempt starts.
+func (s *Store) Delivery(ctx context.Context, id string) (store.Delivery, error) {
+	d, err := scanDelivery(s.readDelivery.QueryRowContext(ctx, id))
 	if err != nil {
-		return nil, fmt.Errorf("read deliveries: %w", err)
+		return store.Delivery{}, fmt.Errorf("delivery %s: %w", id, notFound(err))
 	}
-	return ds, nil
+	return d, nil
 }
 
 // CompleteOwnedFiles replaces the message of an open delivery with

@@ -107,9 +107,11 @@ func TestOwnerHandOff(t *testing.T) {
 		t.Errorf("ref = %+v", r)
 	}
 
-	ds, err := st.Deliveries(t.Context(), []string{before.ID, "missing", after.ID})
-	if err != nil || len(ds) != 2 || string(ds[0].Message) != `{"n":1}` {
-		t.Fatalf("Deliveries = %+v, %v; want both with their messages", ds, err)
+	if d, err := st.Delivery(t.Context(), before.ID); err != nil || string(d.Message) != `{"n":1}` || d.Pipeline != "build" {
+		t.Fatalf("Delivery = %+v, %v; want it with its message", d, err)
+	}
+	if _, err := st.Delivery(t.Context(), "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Delivery of an unknown id = %v, want ErrNotFound", err)
 	}
 
 	o.inFlight[after.ID] = true

@@ -57,6 +57,7 @@ type Store struct {
 	eventsDone chan struct{}
 	// The hot statements, prepared once on the writer's one connection.
 	insertEvent, insertDelivery, insertAttempt, settleDelivery *sql.Stmt
+	readDelivery                                               *sql.Stmt // on the read pool
 	ck                                                         *sql.DB       // the checkpointer's connection
 	checkpoints                                                chan struct{} // closed when the checkpointer has stopped
 	lock                                                       *os.File      // held while open: one process per file
@@ -157,10 +158,12 @@ func (s *Store) openPools(ctx context.Context, path string, log *zap.Logger) err
 	ck.SetMaxOpenConns(1)
 	s.w, s.r, s.ck = w, r, ck
 	for _, p := range []struct {
+		db    *sql.DB
 		stmt  **sql.Stmt
 		query string
-	}{{&s.insertEvent, insertEventSQL}, {&s.insertDelivery, insertDeliverySQL}, {&s.insertAttempt, insertAttemptSQL}, {&s.settleDelivery, settleDeliverySQL}} {
-		if *p.stmt, err = w.PrepareContext(ctx, p.query); err != nil {
+	}{{w, &s.insertEvent, insertEventSQL}, {w, &s.insertDelivery, insertDeliverySQL}, {w, &s.insertAttempt, insertAttemptSQL},
+		{w, &s.settleDelivery, settleDeliverySQL}, {r, &s.readDelivery, readDeliverySQL}} {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
 			return errors.Join(err, ck.Close(), r.Close(), w.Close())
 		}
 	}
@@ -269,7 +272,7 @@ func (s *Store) Close() error {
 	<-s.eventsDone
 	s.settleDones.Wait()
 	<-s.checkpoints
-	for _, stmt := range []*sql.Stmt{s.insertEvent, s.insertDelivery, s.insertAttempt, s.settleDelivery} {
+	for _, stmt := range []*sql.Stmt{s.insertEvent, s.insertDelivery, s.insertAttempt, s.settleDelivery, s.readDelivery} {
 		stmt.Close()
 	}
 	rerr := errors.Join(s.r.Close(), s.ck.Close())
