@@ -29,7 +29,7 @@ type fakeLog struct {
 	mu          sync.Mutex
 	deliveries  []providers.HookDelivery // oldest first
 	sinces      []time.Time
-	redelivered []string  // attempt ids
+	redelivered []string    // attempt ids
 	at          []time.Time // when each redelivery was asked for
 	listErr     []error     // returned by the next listings, in order
 	redelivErr  []error
