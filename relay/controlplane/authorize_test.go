@@ -296,14 +296,17 @@ func TestAuthorizeOperations(t *testing.T) {
 			_, err := readerCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &missing})
 			return err
 		}, codeNotFound},
-		{"legacy policy, legacy namespace", func() error {
+		// A policy names a resource by the prefix it was created with: B
+		// was created through codeconnections, so a policy naming its
+		// codestar-connections spelling reaches it through neither API.
+		{"legacy spelling of a codeconnections resource, legacy namespace", func() error {
 			_, err := legacyCS.GetConnection(ctx, &codestarconnections.GetConnectionInput{ConnectionArn: &legacyB})
 			return err
-		}, ""},
-		{"legacy policy, codeconnections namespace", func() error {
+		}, codeAccessDenied},
+		{"legacy spelling of a codeconnections resource, codeconnections namespace", func() error {
 			_, err := legacyCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnB})
 			return err
-		}, ""},
+		}, codeAccessDenied},
 		{"legacy policy, other connection", func() error {
 			_, err := legacyCC.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &f.arnA})
 			return err

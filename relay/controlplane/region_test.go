@@ -490,6 +490,15 @@ func TestAuthorizedOnTheResourcesOwnARN(t *testing.T) {
 			t.Errorf("GetConnection(%s) by a key without it: %v, want AccessDeniedException on %s", tt.sent, err, tt.authorised)
 		}
 	}
+	// IAM compares resource ARNs as written: a policy naming the
+	// codeconnections spelling does not reach a connection created through
+	// the legacy API, one naming its own spelling does.
+	for pattern, want := range map[string]policy.Decision{asModern: policy.NotAllowed, legacy: policy.Allowed} {
+		p := policy.Policy{Statements: []policy.Statement{{Effect: policy.Allow, Actions: []string{"codeconnections:GetConnection"}, Resources: []string{pattern}}}}
+		if got := p.Evaluate(policy.Request{Action: "codeconnections:GetConnection", Resource: legacy}); got != want {
+			t.Errorf("policy on %s for the connection %s: %v, want %v", pattern, legacy, got, want)
+		}
+	}
 	reader, _ := af.clientsFor(keyReader) // Get* on *
 	got, err := reader.GetConnection(ctx, &codeconnections.GetConnectionInput{ConnectionArn: &asModern})
 	if err != nil || aws.ToString(got.Connection.ConnectionArn) != legacy {

@@ -147,7 +147,9 @@ func TestEvaluateConditions(t *testing.T) {
 		{"StringNotLike: like", notLike, "codeconnections:GetConnection", arnA, ctx("aws:ResourceTag/team", "rose"), NotAllowed},
 		{"ArnNotLike: absent", notHost, "codeconnections:RegisterAppCode", "*", nil, Allowed},
 		{"ArnNotLike: like", notHost, "codeconnections:RegisterAppCode", "*", ctx("codeconnections:HostArn", arnHost), NotAllowed},
-		{"ArnNotLike: legacy ARN of the same host", notHost, "codeconnections:RegisterAppCode", "*", ctx("codeconnections:HostArn", arnHostLegacy), NotAllowed},
+		// ARNs compare as written: a host created through the legacy API has
+		// its own ARN, which a codeconnections pattern does not name.
+		{"ArnNotLike: legacy ARN is another ARN", notHost, "codeconnections:RegisterAppCode", "*", ctx("codeconnections:HostArn", arnHostLegacy), Allowed},
 		{"negated deny on absent key denies", onlyApp, useConnection, arnA, nil, Denied},
 		{"negated deny: second value", onlyApp, useConnection, arnA, ctx("codeconnections:FullRepositoryId", "acme/lib"), Allowed},
 		{"negated deny: no value matches", onlyApp, useConnection, arnA, ctx("codeconnections:FullRepositoryId", "acme/x"), Denied},
@@ -171,7 +173,7 @@ func TestEvaluateConditions(t *testing.T) {
 		{"IgnoreCase", ignoreCase, useConnection, arnA, ctx("codeconnections:OwnerId", "ACME", "codeconnections:RepositoryName", "app"), Allowed},
 		{"NotEqualsIgnoreCase", ignoreCase, useConnection, arnA, ctx("codeconnections:OwnerId", "acme", "codeconnections:RepositoryName", "SECRETS"), NotAllowed},
 		{"ArnLike", hosts, "codeconnections:StartAppRegistrationHandshake", "*", ctx("codeconnections:HostArn", arnHost), Allowed},
-		{"ArnLike: legacy ARN", hosts, "codeconnections:StartAppRegistrationHandshake", "*", ctx("codeconnections:HostArn", arnHostLegacy), Allowed},
+		{"ArnLike: legacy ARN is another ARN", hosts, "codeconnections:StartAppRegistrationHandshake", "*", ctx("codeconnections:HostArn", arnHostLegacy), NotAllowed},
 		{"ArnLike: other account", hosts, "codeconnections:StartAppRegistrationHandshake", "*",
 			ctx("codeconnections:HostArn", "arn:aws:codeconnections:us-east-1:999999999999:host/gl-0123abcd"), NotAllowed},
 		{"ArnEquals", hosts, "codeconnections:RegisterAppCode", "*", ctx("codeconnections:HostArn", arnHost), Allowed},

@@ -126,14 +126,13 @@ func (p Policy) MayAllow(action string) bool { return compile(p).mayAllow(action
 
 // arnSegments splits an ARN into its six colon-separated segments
 // (arn:partition:service:region:account:resource); the resource segment
-// keeps any further colons. The legacy service is folded into Service.
+// keeps any further colons. The service is compared as written: a policy
+// names a resource by its own prefix (codeconnections or the legacy
+// codestar-connections, fixed when the resource was created), as IAM does.
 func arnSegments(arn string) ([]string, bool) {
 	seg := strings.SplitN(arn, ":", 6)
 	if len(seg) != 6 || seg[0] != "arn" {
 		return nil, false
-	}
-	if seg[2] == LegacyService {
-		seg[2] = Service
 	}
 	return seg, true
 }
@@ -243,8 +242,8 @@ func checkList(path, what string, entries []string, check func(string) error, ba
 // CheckResource validates a resource pattern: "*", or an ARN of
 // CodeConnections resources, arn:<partition>:codeconnections:<region>:
 // <account>:<type>/<id>, in which any segment may hold wildcards. The
-// service segment may also be codestar-connections (the same records) or
-// a wildcard.
+// service segment may also be codestar-connections (the prefix of
+// resources created through the legacy API) or a wildcard.
 func CheckResource(r string) error {
 	if r == "*" {
 		return nil
@@ -261,7 +260,7 @@ func CheckResource(r string) error {
 	if !ok || seg[1] == "" || seg[5] == "" {
 		return fmt.Errorf("want * or an ARN such as arn:aws:%s:us-east-1:123456789012:connection/* (wildcards * and ? allowed), got %q", Service, r)
 	}
-	if seg[2] != Service && !strings.ContainsAny(seg[2], "*?") {
+	if seg[2] != Service && seg[2] != LegacyService && !strings.ContainsAny(seg[2], "*?") {
 		return fmt.Errorf("service %q names no forgelink resource; want %s or %s in %q", seg[2], Service, LegacyService, r)
 	}
 	return nil
