@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -64,6 +65,9 @@ func (s *Service) serve(step func(w http.ResponseWriter, r *http.Request) error)
 			f = fail(http.StatusBadRequest, "The set-up cannot continue", input.msg)
 		case errors.Is(err, store.ErrNotFound):
 			f = fail(http.StatusBadRequest, "The set-up cannot continue", "the connection or host of this link no longer exists")
+		case errors.Is(err, egress.ErrUntrustedCertificate), errors.Is(err, egress.ErrBadCertificate):
+			// Waiting will not help: the host's TlsCertificate needs changing.
+			f = fail(http.StatusBadGateway, "The provider's certificate is not trusted", redact(err))
 		case errors.Is(err, providers.ErrProviderUnavailable):
 			f = fail(http.StatusBadGateway, "The provider could not be reached", "the provider did not answer as expected; try again in a moment")
 		default:
