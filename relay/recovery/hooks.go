@@ -125,14 +125,29 @@ func (r *Recoverer) missedEvents(ctx context.Context, h Hook, ds []providers.Hoo
 	return out, nil
 }
 
+// pace waits until RedeliverGap has passed since the previous redelivery
+// of any hook: GitHub asks for a second between mutating calls.
+func (r *Recoverer) pace(ctx context.Context) error {
+	r.mu.Lock()
+	last := r.lastRedelivery
+	r.mu.Unlock()
+	if wait := r.o.RedeliverGap - r.o.Now().Sub(last); !last.IsZero() && wait > 0 {
+		if err := r.o.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.lastRedelivery = r.o.Now()
+	r.mu.Unlock()
+	return nil
+}
+
 // redeliver asks for each of todo again, serially and RedeliverGap apart.
 // It reports whether all were asked for.
 func (r *Recoverer) redeliver(ctx context.Context, h Hook, todo []missed, st *Stats) bool {
-	for i, m := range todo {
-		if i > 0 {
-			if err := r.o.Sleep(ctx, r.o.RedeliverGap); err != nil {
-				return false
-			}
+	for _, m := range todo {
+		if err := r.pace(ctx); err != nil {
+			return false
 		}
 		// Counted before asking: a redelivery that happened but whose
 		// answer was lost must not be asked for without end.

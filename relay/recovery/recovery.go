@@ -141,8 +141,9 @@ type Recoverer struct {
 	o    Options
 	wake chan struct{}
 
-	mu     sync.Mutex
-	warned map[string]bool // unrecoverable hooks already logged
+	mu             sync.Mutex
+	warned         map[string]bool // unrecoverable hooks already logged
+	lastRedelivery time.Time
 }
 
 // New returns a Recoverer; Run starts its rounds.

@@ -414,3 +414,17 @@ func TestRejectedCredentialMarksError(t *testing.T) {
 		t.Fatal("401 is not a rejected token")
 	}
 }
+
+func TestRedeliveriesPacedAcrossHooks(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.hook("a", false), f.hook("b", false)
+	a.add("ga", false, time.Minute)
+	b.add("gb", false, time.Minute)
+	f.rec.Round(t.Context())
+	if len(a.at) != 1 || len(b.at) != 1 {
+		t.Fatalf("redelivered %v and %v, want one each", a.at, b.at)
+	}
+	if gap := b.at[0].Sub(a.at[0]); gap < time.Second {
+		t.Errorf("redeliveries of two hooks %v apart, want >= 1s", gap)
+	}
+}
