@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-func newGuard(t *testing.T, opts Options) *Guard {
+func newGuard(t testing.TB, opts Options) *Guard {
 	t.Helper()
 	g, err := New(opts)
 	if err != nil {

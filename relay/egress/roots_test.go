@@ -2,7 +2,9 @@ package egress
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/url"
@@ -153,4 +155,42 @@ func FuzzRootPool(f *testing.F) {
 			t.Fatalf("RootPool error %v does not wrap ErrBadCertificate", err)
 		}
 	})
+}
+
+// BenchmarkHostTransport measures a kept-alive GET through the host
+// transport, with and without a host CA, against the guard's transport
+// alone: the cost of asking for the origin's certificates and hashing
+// them on every request.
+func BenchmarkHostTransport(b *testing.B) {
+	ca := tlstest.NewCA(b)
+	srv := ca.Serve(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	g := newGuard(b, Options{Trusted: []string{srv.URL}})
+	base := g.Transport()
+	base.TLSClientConfig = &tls.Config{RootCAs: tlstest.Pool(mustParse(b, ca.PEM))}
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"guard transport", base},
+		{"host transport", g.HostTransport((&rootsOf{pem: ca.PEM}).roots)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := &http.Client{Transport: bc.rt}
+			for b.Loop() {
+				if err := get(c, srv.URL); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func mustParse(tb testing.TB, pemBytes []byte) *x509.Certificate {
+	tb.Helper()
+	blk, _ := pem.Decode(pemBytes)
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
