@@ -75,6 +75,8 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Retention bounds what the store keeps of finished work (retention.go).
 	Retention Retention `yaml:"retention"`
+	// Recovery finds missed webhooks (recovery.go).
+	Recovery Recovery `yaml:"recovery"`
 	// Providers locates the cloud providers' APIs (providers.go).
 	Providers Providers `yaml:"providers"`
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
@@ -185,6 +187,7 @@ func Default() *Config {
 		Webhooks:  Webhooks{MaxBodyBytes: DefaultMaxBodyBytes, SecretOverlap: DefaultSecretOverlap},
 		Store:     Store{Driver: StoreSQLite},
 		Retention: defaultRetention(),
+		Recovery:  defaultRecovery(),
 	}
 }
 
@@ -454,6 +457,7 @@ func (c *Config) validate(runtime bool) error {
 	}
 	c.validateStore(bad)
 	c.validateRetention(bad)
+	c.validateRecovery(bad)
 	c.validateTransport(bad)
 	if c.Limits.Connections < 1 {
 		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)
