@@ -46,5 +46,7 @@ func (m *Metrics) round(providers map[string]bool, st Stats) {
 		}
 		m.rounds.WithLabelValues(p, outcome).Inc()
 	}
-	m.unrecoverable.Set(float64(st.Unrecoverable))
+	if st.Hooks > 0 || st.Unrecoverable > 0 {
+		m.unrecoverable.Set(float64(st.Unrecoverable))
+	}
 }

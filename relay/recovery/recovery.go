@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -114,8 +115,10 @@ type Options struct {
 	Now       func() time.Time
 	// Sleep waits d or until ctx ends; time.Sleep's behaviour if nil.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Interval between rounds; 15 minutes if zero.
+	// Interval between readings of the delivery logs; 15 minutes if zero.
 	Interval time.Duration
+	// PollInterval between polls of the watched refs; Interval if zero.
+	PollInterval time.Duration
 	// RedeliverGap is the pause between two redeliveries: GitHub asks for
 	// at least a second between mutating calls.
 	RedeliverGap time.Duration
@@ -143,6 +146,7 @@ type Recoverer struct {
 
 	mu             sync.Mutex
 	warned         map[string]bool // unrecoverable hooks already logged
+	unrecoverable  map[string]bool // by hook key, as the last log round found
 	lastRedelivery time.Time
 }
 
@@ -160,13 +164,16 @@ func New(o Options) *Recoverer {
 	if o.Interval <= 0 {
 		o.Interval = 15 * time.Minute
 	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = o.Interval
+	}
 	if o.RedeliverGap <= 0 {
 		o.RedeliverGap = time.Second
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	return &Recoverer{o: o, wake: make(chan struct{}, 1), warned: map[string]bool{}}
+	return &Recoverer{o: o, wake: make(chan struct{}, 1), warned: map[string]bool{}, unrecoverable: map[string]bool{}}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -180,18 +187,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Run runs a round at once (a start is a gap in ingress), then every
-// Interval and whenever Trigger asks, until ctx ends.
+// Run reads the delivery logs at once (a start is a gap in ingress),
+// then every Interval and whenever Trigger asks, and polls the watched
+// refs every PollInterval, until ctx ends.
 func (r *Recoverer) Run(ctx context.Context) {
-	t := time.NewTicker(r.o.Interval)
+	t := time.NewTicker(min(r.o.PollInterval, r.o.Interval))
 	defer t.Stop()
+	logsDue, lastLogs := true, time.Time{}
 	for {
-		r.Round(ctx)
+		if logsDue {
+			lastLogs = r.o.Now()
+		}
+		r.round(ctx, logsDue)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			logsDue = r.o.Now().Sub(lastLogs) >= r.o.Interval
 		case <-r.wake:
+			logsDue = true
 		}
 	}
 }
@@ -228,24 +242,34 @@ func (s *Stats) fail(provider string) {
 
 // Round checks every hook and polled ref once and reports what it did.
 func (r *Recoverer) Round(ctx context.Context) Stats {
+	return r.round(ctx, true)
+}
+
+// round polls the watched refs, and reads the delivery logs first when
+// logs is set; between log rounds, refs of hooks known unrecoverable are
+// polled.
+func (r *Recoverer) round(ctx context.Context, logs bool) Stats {
 	start := r.o.Now()
 	var st Stats
 	providersSeen := map[string]bool{}
-	hooks, err := r.o.Source.Hooks(ctx)
+	var hooks []Hook
+	var err error
+	if logs {
+		hooks, err = r.o.Source.Hooks(ctx)
+	}
 	if err != nil {
 		r.o.Log.Warn("recovery: cannot list hooks", zap.Error(err))
 		st.fail("all")
 	}
-	unrecoverable := map[string]bool{}
+	unrecoverable := r.knownUnrecoverable()
 	for _, h := range hooks {
 		if ctx.Err() != nil {
 			break
 		}
 		providersSeen[h.Provider] = true
-		if r.checkHook(ctx, h, &st) {
-			unrecoverable[h.Key] = true
-		}
+		unrecoverable[h.Key] = r.checkHook(ctx, h, &st)
 	}
+	r.setUnrecoverable(unrecoverable)
 	watches, err := r.o.Source.Watches(ctx)
 	if err != nil {
 		r.o.Log.Warn("recovery: cannot list watched refs", zap.Error(err))
@@ -267,6 +291,19 @@ func (r *Recoverer) Round(ctx context.Context) Stats {
 		zap.Int("polled", st.Polled), zap.Int("synthesized", st.Synthesized), zap.Int("failed", st.Failed),
 		zap.Duration("took", r.o.Now().Sub(start)))
 	return st
+}
+
+func (r *Recoverer) knownUnrecoverable() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.unrecoverable)
+}
+
+func (r *Recoverer) setUnrecoverable(m map[string]bool) {
+	maps.DeleteFunc(m, func(_ string, v bool) bool { return !v })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unrecoverable = m
 }
 
 // call runs f, waiting out the rate limits it reports.
