@@ -53,6 +53,9 @@ type RepositoryLinkFilter struct {
 type RepositoryLinkUpdate struct {
 	ConnectionID     *string
 	EncryptionKeyARN *string
+	// IfUpdatedAt, when set, is the UpdatedAt of the read the update is
+	// based on: a link changed since is not updated (ErrConflict).
+	IfUpdatedAt time.Time
 }
 
 // States of a registered hook.

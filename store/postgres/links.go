@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -104,12 +105,17 @@ func (s *Store) LinkedRepositories(ctx context.Context, connID string) ([]string
 }
 
 // UpdateRepositoryLink applies u. A new connection must be live and must
-// not link the same repository already (ErrAlreadyExists). The link's row
-// is locked from the check to the write.
+// not link the same repository already (ErrAlreadyExists); a link changed
+// since u.IfUpdatedAt is left alone (ErrConflict). The link's row is
+// locked from the check to the write.
 func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error) {
 	var l store.RepositoryLink
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		if _, err := getLink(ctx, tx, id, "FOR NO KEY UPDATE OF l"); err != nil {
+		old, err := getLink(ctx, tx, id, "FOR NO KEY UPDATE OF l")
+		if err != nil {
+			return err
+		}
+		if err := store.CheckUnchanged(old.UpdatedAt, u.IfUpdatedAt); err != nil {
 			return err
 		}
 		if u.ConnectionID != nil {
@@ -117,9 +123,9 @@ func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.Rep
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE repository_links SET connection_id = COALESCE($1, connection_id),
+		_, err = tx.Exec(ctx, `UPDATE repository_links SET connection_id = COALESCE($1, connection_id),
 			encryption_key_arn = COALESCE($2, encryption_key_arn), updated_at = $3 WHERE id = $4`,
-			u.ConnectionID, u.EncryptionKeyARN, s.now().UnixNano(), id)
+			u.ConnectionID, u.EncryptionKeyARN, store.NextUpdatedAt(old.UpdatedAt, s.now().UnixNano()), id)
 		if err != nil {
 			return alreadyExists(err)
 		}
@@ -135,10 +141,22 @@ func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.Rep
 // DeleteRepositoryLink removes the link and its tags. The webhook of its
 // repository is the reconciler's to remove, once nothing else wants it.
 func (s *Store) DeleteRepositoryLink(ctx context.Context, id string) error {
+	return s.DeleteRepositoryLinkIf(ctx, id, time.Time{})
+}
+
+// DeleteRepositoryLinkIf is DeleteRepositoryLink for a link last updated
+// at ifUpdatedAt (zero: any): a link changed since stays (ErrConflict).
+// The row is locked from the check to the delete.
+func (s *Store) DeleteRepositoryLinkIf(ctx context.Context, id string, ifUpdatedAt time.Time) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		err := requireRow(tx.Exec(ctx, `DELETE FROM repository_links WHERE id = $1
-			AND connection_id IN (SELECT id FROM connections WHERE deleted_at IS NULL)`, id))
+		old, err := getLink(ctx, tx, id, "FOR UPDATE OF l")
 		if err != nil {
+			return err
+		}
+		if err := store.CheckUnchanged(old.UpdatedAt, ifUpdatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM repository_links WHERE id = $1", id); err != nil {
 			return err
 		}
 		return deleteTags(ctx, tx, store.KindRepositoryLink, id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/forgelink/forgelink/store"
 )
@@ -102,11 +103,16 @@ func (s *Store) LinkedRepositories(ctx context.Context, connID string) ([]string
 }
 
 // UpdateRepositoryLink applies u. A new connection must be live and must
-// not link the same repository already (ErrAlreadyExists).
+// not link the same repository already (ErrAlreadyExists); a link changed
+// since u.IfUpdatedAt is left alone (ErrConflict).
 func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error) {
 	var l store.RepositoryLink
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := getLink(ctx, tx, id); err != nil {
+		old, err := getLink(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckUnchanged(old.UpdatedAt, u.IfUpdatedAt); err != nil {
 			return err
 		}
 		if u.ConnectionID != nil {
@@ -114,9 +120,9 @@ func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.Rep
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE repository_links SET connection_id = COALESCE(?, connection_id),
+		_, err = tx.ExecContext(ctx, `UPDATE repository_links SET connection_id = COALESCE(?, connection_id),
 			encryption_key_arn = COALESCE(?, encryption_key_arn), updated_at = ? WHERE id = ?`,
-			u.ConnectionID, u.EncryptionKeyARN, s.now().UnixNano(), id)
+			u.ConnectionID, u.EncryptionKeyARN, store.NextUpdatedAt(old.UpdatedAt, s.now().UnixNano()), id)
 		if err != nil {
 			return alreadyExists(err)
 		}
@@ -132,10 +138,21 @@ func (s *Store) UpdateRepositoryLink(ctx context.Context, id string, u store.Rep
 // DeleteRepositoryLink removes the link and its tags. The webhook of its
 // repository is the reconciler's to remove, once nothing else wants it.
 func (s *Store) DeleteRepositoryLink(ctx context.Context, id string) error {
+	return s.DeleteRepositoryLinkIf(ctx, id, time.Time{})
+}
+
+// DeleteRepositoryLinkIf is DeleteRepositoryLink for a link last updated
+// at ifUpdatedAt (zero: any): a link changed since stays (ErrConflict).
+func (s *Store) DeleteRepositoryLinkIf(ctx context.Context, id string, ifUpdatedAt time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := requireRow(tx.ExecContext(ctx, `DELETE FROM repository_links WHERE id = ?
-			AND connection_id IN (SELECT id FROM connections WHERE deleted_at IS NULL)`, id))
+		old, err := getLink(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := store.CheckUnchanged(old.UpdatedAt, ifUpdatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM repository_links WHERE id = ?", id); err != nil {
 			return err
 		}
 		return deleteTags(ctx, tx, store.KindRepositoryLink, id)

@@ -62,6 +62,7 @@ type Store interface {
 	LinkedRepositories(ctx context.Context, connID string) ([]string, error)
 	UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error)
 	DeleteRepositoryLink(ctx context.Context, id string) error
+	DeleteRepositoryLinkIf(ctx context.Context, id string, ifUpdatedAt time.Time) error
 	ClaimHook(ctx context.Context, connID, repository, owner string, now, until time.Time) (store.RegisteredHook, bool, error)
 	CompleteHook(ctx context.Context, h store.RegisteredHook) error
 	ReleaseHook(ctx context.Context, connID, repository, owner string) error
