@@ -52,11 +52,12 @@ func pick(r *rand.Rand, ws []weighted) string {
 	return ws[len(ws)-1].value
 }
 
-// BenchRepository is the repository of rank i: repository 0 gets about a
-// fifth of the events, rank 400 and above one in a hundred thousand.
+// BenchRepository is the repository of rank i: rank 0 gets about 6% of
+// the events, rank 450 about 0.03%.
 func BenchRepository(i int) string { return fmt.Sprintf("acme/repo-%03d", i) }
 
-// BenchPipeline is the pipeline of rank i, as skewed as the repositories.
+// BenchPipeline is the pipeline of rank i: rank 0 gets about 17% of the
+// deliveries, rank 39 about 0.6%.
 func BenchPipeline(i int) string { return fmt.Sprintf("pipeline-%02d", i) }
 
 // Each calls fn with every event of the history, oldest first, with its
