@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/config"
-	"github.com/forgelink/forgelink/providers"
 	"github.com/forgelink/forgelink/providers/bitbucket"
 	"github.com/forgelink/forgelink/providers/github"
 	"github.com/forgelink/forgelink/providers/gitlab"
@@ -149,7 +148,7 @@ func serve(ctx context.Context, cfg *config.Config, reload func() (*config.Confi
 	// Deferred after the store's Close, so it runs first: attempts in flight
 	// finish (up to the grace) before the store closes.
 	defer stopDelivering()
-	stopBackground := runBackground(ds.svc.Run, reconciler.Run, newRetention(cfg, st, reg, log.Named("retention")))
+	stopBackground := runBackground(ds.svc.Run, reconciler.Run, newRetention(cfg, st, reg, log.Named("retention")), newRecovery(cfg, st, ds, pl, reg, log.Named("recovery")))
 	defer stopBackground()
 	// Pipelines may name new repositories, or no longer name some: every
 	// hook is checked at the provider now (an operator's SIGHUP is also how
@@ -297,11 +296,9 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		GitHubAppRegions:         githubAppRegions(cfg),
 		AppProvider:              github.Webhooks{},
 		ConnectionARN:            connectionARNs(cfg, st, log),
-		Route: func(conn store.Connection, eventID string, at time.Time, ev *providers.Event) []store.Delivery {
-			return pl.route(conn.ID, eventID, at, ev)
-		},
-		Recorded:       pl.engine.Wake,
-		RegisteredApps: ds.svc,
+		Route:                    recoveryRoute(st, pl, log.Named("recovery")),
+		Recorded:                 pl.engine.Wake,
+		RegisteredApps:           ds.svc,
 	})
 	lifecycle.changed = hooks.Invalidate
 	// A connection completed, deleted or rotated: the ingress forgets its
