@@ -140,10 +140,10 @@ func fakeGitLab(token string) http.Handler {
 }
 
 // TestHostTLSProviderCalls: a fake GHES and a fake GitLab behind a private
-// CA answer set-up, token, hook and compare calls made through the
-// daemon's provider transport when their hosts carry the CA as
-// TlsCertificate, and fail with x509's unknown authority, named as such
-// and without the token, when they do not.
+// CA answer set-up, token, clone token, hook and compare calls made
+// through the daemon's provider transport when their hosts carry the CA
+// as TlsCertificate, and fail with x509's unknown authority, named as
+// such and without the token, when they do not.
 func TestHostTLSProviderCalls(t *testing.T) {
 	const token = "glpat-e2eSECRETtoken"
 	ca := tlstest.NewCA(t)
@@ -151,6 +151,7 @@ func TestHostTLSProviderCalls(t *testing.T) {
 	gh.AddRepo("octo-org/widget")
 	gh.AddToken(token, githubtest.Admin)
 	app := gh.AddApp(githubtest.App{Name: "forgelink-ghes"})
+	inst := gh.AddInstallation(githubtest.Installation{AppID: app.ID, Account: "octo-org"})
 	gl := ca.Serve(t, fakeGitLab(token))
 	calls := []struct {
 		name string
@@ -169,6 +170,13 @@ func TestHostTLSProviderCalls(t *testing.T) {
 		}},
 		{"GHES App manifest (host set-up)", func(ctx context.Context, c *http.Client) error {
 			_, err := github.ConvertManifest(ctx, c, gh.APIURL, gh.ManifestCode(app.ID))
+			return err
+		}},
+		{"GHES App clone token (git-credential)", func(ctx context.Context, c *http.Client) error {
+			a, err := github.NewApp(c, gh.APIURL, app.ID, app.PrivateKeyPEM())
+			if err == nil {
+				_, err = a.RepositoryToken(ctx, inst.ID, "octo-org/widget")
+			}
 			return err
 		}},
 		{"GitLab token check", func(ctx context.Context, c *http.Client) error {
