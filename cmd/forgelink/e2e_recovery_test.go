@@ -75,25 +75,34 @@ func (p *switchProxy) hold() {
 	p.target, p.holding = nil, true
 }
 
-func TestE2ERecoveryRedeliversMissedPushes(t *testing.T) {
-	e2e(t)
+// recoveryDaemon is a daemon with one GitHub connection and its pipeline
+// "app" on octo-org/widget at a fake GitHub, behind a switchProxy.
+type recoveryDaemon struct {
+	d      *daemon
+	opts   daemonOptions
+	gh     *githubtest.Server
+	proxy  *switchProxy
+	rc     *receiver
+	conn   hookConn
+	hookID int64
+}
+
+func startRecoveryDaemon(t *testing.T, branches, recovery string) *recoveryDaemon {
+	t.Helper()
 	cfgDir := t.TempDir()
 	secret := newSigningSecret(t, cfgDir, "signing-secret")
-	rc := newReceiver(t, secret, nil)
-	gh := githubtest.New(t, githubtest.Options{User: "e2e"})
-	gh.AddRepo("octo-org/widget")
-	gh.AddToken(e2eToken, githubtest.Admin)
-	proxy := newSwitchProxy(t)
+	r := &recoveryDaemon{rc: newReceiver(t, secret, nil), gh: githubtest.New(t, githubtest.Options{User: "e2e"}), proxy: newSwitchProxy(t)}
+	r.gh.AddRepo("octo-org/widget")
+	r.gh.AddToken(e2eToken, githubtest.Admin)
 	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
-	base := fmt.Sprintf("publicURL: %s\nproviders:\n  githubAPIURL: %s\n", proxy.URL, gh.APIURL)
+	base := fmt.Sprintf("publicURL: %s\nproviders:\n  githubAPIURL: %s\n", r.proxy.URL, r.gh.APIURL)
 	writeFile(t, cfgPath, base)
-	dataDir := t.TempDir()
-	opts := daemonOptions{dataDir: dataDir, env: []string{"FORGELINK_CONFIG=" + cfgPath}}
-	d := startDaemon(t, opts)
-	proxy.point(d.url)
-	cli := cliFor(t, d)
-	conn := publicHookConn(t, cli, "recovery", proxy.URL)
-	cli.complete(t, conn)
+	r.opts = daemonOptions{dataDir: t.TempDir(), env: []string{"FORGELINK_CONFIG=" + cfgPath}}
+	r.d = startDaemon(t, r.opts)
+	r.proxy.point(r.d.url)
+	cli := cliFor(t, r.d)
+	r.conn = publicHookConn(t, cli, "recovery", r.proxy.URL)
+	cli.complete(t, r.conn)
 	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:
   - name: ci
     type: http
@@ -107,52 +116,69 @@ pipelines:
     target: ci
     triggers:
       push:
-        - branches: {includes: ["*"]}
-`, rc.URL, conn.arn))
-	d.hup(t)
+        - branches: {includes: [%s]}
+%s`, r.rc.URL, r.conn.arn, branches, recovery))
+	r.d.hup(t)
 	waitFor(t, "the pipeline's hook at GitHub", 20*time.Second, func() (bool, string) {
-		hooks := gh.Hooks("octo-org/widget")
-		return len(hooks) == 1 && hooks[0].URL == proxy.URL+conn.path, fmt.Sprintf("%+v", hooks)
+		hooks := r.gh.Hooks("octo-org/widget")
+		return len(hooks) == 1 && hooks[0].URL == r.proxy.URL+r.conn.path, fmt.Sprintf("%+v", hooks)
 	})
-	hookID := gh.Hooks("octo-org/widget")[0].ID
-	push := func() (githubtest.Delivery, string) {
-		after := randomCommit()
-		return gh.Push(t.Context(), "octo-org/widget", hookID, "push", pushEvent{ref: "refs/heads/main", repo: "octo-org/widget", after: after, modified: []string{"a.go"}}.body()), after
-	}
-	live, _ := push()
+	r.hookID = r.gh.Hooks("octo-org/widget")[0].ID
+	return r
+}
+
+// restart stops the daemon (its webhooks fail meanwhile) and, after
+// between, starts it again on the same data directory.
+func (r *recoveryDaemon) restart(t *testing.T, between func()) {
+	t.Helper()
+	r.d.stop(t)
+	r.proxy.point("")
+	between()
+	r.proxy.hold()
+	r.d = startDaemon(t, r.opts)
+	r.proxy.point(r.d.url)
+}
+
+// push makes GitHub deliver a push of after to main now.
+func (r *recoveryDaemon) push(t *testing.T, after string) githubtest.Delivery {
+	return r.gh.Push(t.Context(), "octo-org/widget", r.hookID, "push",
+		pushEvent{ref: "refs/heads/main", repo: "octo-org/widget", after: after, modified: []string{"a.go"}}.body())
+}
+
+func TestE2ERecoveryRedeliversMissedPushes(t *testing.T) {
+	e2e(t)
+	r := startRecoveryDaemon(t, `"*"`, "")
+	gh, rc := r.gh, r.rc
+	live := r.push(t, randomCommit())
 	if live.Status != "OK" {
 		t.Fatalf("a push while the daemon runs: %+v", live)
 	}
 	waitFor(t, "the live push at the target", 20*time.Second, func() (bool, string) { return len(rc.got()) == 1, fmt.Sprint(rc.got()) })
 
-	// Down: GitHub's deliveries fail and stay failed.
-	d.stop(t)
-	proxy.point("")
+	// Down: GitHub's deliveries fail and stay failed. Up again: the first
+	// round redelivers each missed push, once.
 	var missed []string
-	for range 3 {
-		dl, _ := push()
-		if dl.Status == "OK" {
-			t.Fatalf("a push while the daemon is down was delivered: %+v", dl)
+	r.restart(t, func() {
+		for range 3 {
+			dl := r.push(t, randomCommit())
+			if dl.Status == "OK" {
+				t.Fatalf("a push while the daemon is down was delivered: %+v", dl)
+			}
+			missed = append(missed, dl.GUID)
 		}
-		missed = append(missed, dl.GUID)
-	}
-
-	// Up again: the first round redelivers each missed push, once.
-	proxy.hold()
-	d = startDaemon(t, opts)
-	proxy.point(d.url)
+	})
 	want := append([]string{live.GUID}, missed...)
 	slices.Sort(want)
 	waitFor(t, "every missed push at the target", 30*time.Second, func() (bool, string) {
 		return len(rc.got()) >= len(want), fmt.Sprint(len(rc.got()))
 	})
 	waitFor(t, "the recovery round's log line", 10*time.Second, func() (bool, string) {
-		for _, e := range d.logEntries("recovery round") {
+		for _, e := range r.d.logEntries("recovery round") {
 			if e["redelivered"] == float64(3) {
 				return true, ""
 			}
 		}
-		return false, fmt.Sprint(d.logEntries("recovery round"))
+		return false, fmt.Sprint(r.d.logEntries("recovery round"))
 	})
 	var got []string
 	for _, r := range rc.got() {
@@ -163,7 +189,7 @@ pipelines:
 		t.Errorf("the target got provider deliveries %v, want %v: each push exactly once", got, want)
 	}
 	rc.check(t)
-	if log := gh.Deliveries("octo-org/widget", hookID); len(log) != 7 {
+	if log := gh.Deliveries("octo-org/widget", r.hookID); len(log) != 7 {
 		t.Errorf("GitHub's log has %d attempts, want 7 (4 pushes, 3 redeliveries)", len(log))
 	}
 }
@@ -182,4 +208,52 @@ func publicHookConn(t *testing.T, cli forgelinkCLI, name, publicURL string) hook
 		t.Fatalf("connections webhook %s = %+v, want its URL under %s", arn, w, publicURL)
 	}
 	return hookConn{arn: arn, id: arn[strings.LastIndexByte(arn, '/')+1:], provider: store.ProviderGitHub, secret: w.Secret, path: path}
+}
+
+// TestE2ERecoveryPollsAndSynthesises: with recovery.poll on, a head that
+// moved while the daemon was down and no webhook came becomes a
+// synthesised push, delivered once; the late real webhook of the same
+// push is recorded but delivers nothing again.
+func TestE2ERecoveryPollsAndSynthesises(t *testing.T) {
+	e2e(t)
+	r := startRecoveryDaemon(t, "main", "recovery:\n  poll:\n    pipelines: [app]\n")
+	before, after := randomCommit(), randomCommit()
+	r.gh.SetHead("octo-org/widget", "refs/heads/main", before)
+	// The first sight of the branch records its head, synthesising nothing.
+	r.restart(t, func() {})
+	waitFor(t, "the first poll", 10*time.Second, func() (bool, string) {
+		return len(r.d.logEntries("recovery round")) > 0, ""
+	})
+	// A push while down whose webhook never came (a hook that broke).
+	r.restart(t, func() { r.gh.SetHead("octo-org/widget", "refs/heads/main", after) })
+	waitFor(t, "the synthesised push at the target", 20*time.Second, func() (bool, string) {
+		return len(r.rc.got()) == 1, fmt.Sprint(r.rc.got())
+	})
+	got := r.rc.got()[0].msg
+	if !strings.HasPrefix(got.ProviderDeliveryID, "forgelink-synthesized:") || got.Push == nil || got.Push.Before != before || got.Push.After != after {
+		t.Errorf("the synthesised delivery: provider delivery id %q, push %+v; want it marked, from %s to %s", got.ProviderDeliveryID, got.Push, before, after)
+	}
+	// The webhook arrives late: recorded, not delivered again.
+	if late := r.push(t, after); late.Status != "OK" {
+		t.Fatalf("the late webhook: %+v", late)
+	}
+	waitFor(t, "the late webhook recorded without deliveries", 10*time.Second, func() (bool, string) {
+		return r.d.logged("webhook of a push already synthesised by polling: recorded without deliveries"), ""
+	})
+	// A later push is delivered as usual: only the same push is held back.
+	next := randomCommit()
+	if dl := r.push(t, next); dl.Status != "OK" {
+		t.Fatalf("the next webhook: %+v", dl)
+	}
+	waitFor(t, "the next push at the target", 20*time.Second, func() (bool, string) {
+		return slices.ContainsFunc(r.rc.got(), func(x receipt) bool { return x.msg.Push != nil && x.msg.Push.After == next }), ""
+	})
+	var afters []string
+	for _, x := range r.rc.got() {
+		afters = append(afters, x.msg.Push.After)
+	}
+	if !slices.Equal(afters, []string{after, next}) {
+		t.Errorf("the target got pushes of %v, want %v: the synthesised push once, then the next", afters, []string{after, next})
+	}
+	r.rc.check(t)
 }
