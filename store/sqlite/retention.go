@@ -73,7 +73,8 @@ func pruneCandidates(ctx context.Context, tx *sql.Tx, req store.PruneRequest) ([
 	for _, part := range parts {
 		cs, err := queryAll(ctx, tx, func(r scanner) (candidate, error) {
 			var c candidate
-			return c, r.Scan(&c.id, &c.bytes)
+			err := r.Scan(&c.id, &c.bytes) // before c is read: Go leaves that order open in one return
+			return c, err
 		}, fmt.Sprintf(pruneCandidatesSQL, part.cond, prunableSQL), append(part.args, before, deadBefore, req.Limit)...)
 		if err != nil {
 			return nil, 0, err
