@@ -452,6 +452,8 @@ func TestBadInput(t *testing.T) {
 		{"host endpoint plain http", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"http://gitlab.lan"}`, codeInvalidInput, 400},
 		{"host name over 64", cc + "CreateHost", `{"Name":"` + strings.Repeat("h", 65) + `","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan"}`, codeValidation, 400},
 		{"host bad VPC", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan","VpcConfiguration":{"VpcId":"vpc-1","SubnetIds":["subnet-12345678"],"SecurityGroupIds":["sg-12345678"]}}`, codeValidation, 400},
+		{"host TlsCertificate not PEM", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan","VpcConfiguration":{"VpcId":"vpc-12345678","SubnetIds":["subnet-12345678"],"SecurityGroupIds":["sg-12345678"],"TlsCertificate":"my CA"}}`, codeValidation, 400},
+		{"host TlsCertificate a private key", cc + "CreateHost", `{"Name":"h","ProviderType":"GitLabSelfManaged","ProviderEndpoint":"https://gitlab.lan","VpcConfiguration":{"VpcId":"vpc-12345678","SubnetIds":["subnet-12345678"],"SecurityGroupIds":["sg-12345678"],"TlsCertificate":"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}}`, codeValidation, 400},
 		{"tag unknown resource type", cc + "TagResource", `{"ResourceArn":"arn:aws:codeconnections:us-east-1:123456789012:pipeline/x","Tags":[]}`, codeValidation, 400},
 		{"tag without Tags", cc + "TagResource", `{"ResourceArn":"` + keepARN + `"}`, codeValidation, 400},
 		{"untag without keys", cc + "UntagResource", `{"ResourceArn":"` + keepARN + `"}`, codeValidation, 400},

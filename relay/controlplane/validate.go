@@ -244,6 +244,10 @@ func checkVPC(field string, v *wireVPC) (*store.VPCConfiguration, error) {
 		if err := checkLength(field+".TlsCertificate", *v.TLSCertificate, 1, 16384); err != nil {
 			return nil, err
 		}
+		// Refused now rather than at the host's first provider call.
+		if _, err := egress.ParseCertificates([]byte(*v.TLSCertificate)); err != nil {
+			return nil, validationError("Value at '%s.TlsCertificate' failed to satisfy constraint: Member must hold PEM certificates (%v)", field, err)
+		}
 		out.TLSCertificate = *v.TLSCertificate
 	}
 	return out, nil

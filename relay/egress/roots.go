@@ -151,17 +151,31 @@ func (h *HostTransport) transport(ctx context.Context, o string) (*http.Transpor
 	return t, nil
 }
 
-// RootPool returns the system roots plus every certificate of certs,
-// which must hold at least one PEM certificate and no other kind of PEM
-// block (text around the blocks, as CA bundles have, is skipped).
+// RootPool returns the system roots plus every certificate of certs (see
+// ParseCertificates).
 func RootPool(certs []byte) (*x509.CertPool, error) {
+	parsed, err := ParseCertificates(certs)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		return nil, fmt.Errorf("system roots: %w", err)
 	}
-	n := 0
+	for _, c := range parsed {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// ParseCertificates parses a host's TlsCertificate: at least one PEM
+// certificate and no other kind of PEM block (text around the blocks, as
+// CA bundles have, is skipped). Errors wrap ErrBadCertificate and never
+// quote the input, which may be a pasted private key.
+func ParseCertificates(certs []byte) ([]*x509.Certificate, error) {
+	var parsed []*x509.Certificate
 	for b, rest := pem.Decode(certs); b != nil; b, rest = pem.Decode(rest) {
-		n++
+		n := len(parsed) + 1
 		if b.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("%w: PEM block %d is %q, not CERTIFICATE", ErrBadCertificate, n, b.Type)
 		}
@@ -169,12 +183,12 @@ func RootPool(certs []byte) (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d: %w", ErrBadCertificate, n, err)
 		}
-		pool.AddCert(c)
+		parsed = append(parsed, c)
 	}
-	if n == 0 {
+	if len(parsed) == 0 {
 		return nil, fmt.Errorf("%w: no PEM block", ErrBadCertificate)
 	}
-	return pool, nil
+	return parsed, nil
 }
 
 // certificateError names the origin and the fix when err is a failed
