@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/relay/policy"
 	"github.com/forgelink/forgelink/store"
 )
@@ -218,6 +219,10 @@ func (a *API) repositoryTokenError(arn, repo string, err error) error {
 		return newError(codeNotFound, "repository %s is not found through connection %s: the provider does not have it, or does not show it to the connection", repo, arn)
 	case errors.Is(err, providers.ErrTokenRejected):
 		return newError(codeUnavailable, "the provider rejected the credential of connection %s: complete the connection again", arn)
+	case errors.Is(err, egress.ErrUntrustedCertificate), errors.Is(err, egress.ErrBadCertificate):
+		// Not retryable: the host's TlsCertificate must change first.
+		return newError(codeUnavailable, "the TLS certificate of the provider of connection %s is not trusted: "+
+			"set its host's VpcConfiguration.TlsCertificate to the CA that signed it (UpdateHost)", arn)
 	case errors.Is(err, providers.ErrProviderUnavailable):
 		a.opts.Log.Warn("repository token: provider unavailable", zap.String("connection_arn", arn), zap.String("repository", repo), zap.Error(err))
 		return &apiError{code: codeInternal, status: http.StatusInternalServerError,

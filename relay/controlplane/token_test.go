@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/forgelink/forgelink/providers"
+	"github.com/forgelink/forgelink/relay/egress"
 	"github.com/forgelink/forgelink/store"
 )
 
@@ -46,6 +48,11 @@ func (f *fakeRepoTokens) RepositoryToken(_ context.Context, conn store.Connectio
 		return providers.AccessToken{}, fmt.Errorf("installation token: %w", &providers.StatusError{StatusCode: 401})
 	case "octo/down":
 		return providers.AccessToken{}, fmt.Errorf("installation token: %w: connection refused", providers.ErrProviderUnavailable)
+	case "octo/private-ca":
+		// As the providers wrap a transport failure: unavailable, with the
+		// certificate's error inside.
+		return providers.AccessToken{}, fmt.Errorf("installation token: %w: %w", providers.ErrProviderUnavailable,
+			&egress.CertificateError{Origin: "https://ghes.example", Err: x509.UnknownAuthorityError{}})
 	}
 	return providers.AccessToken{}, fmt.Errorf("installation token: something odd")
 }
@@ -147,6 +154,7 @@ func TestGetConnectionToken(t *testing.T) {
 	}{
 		{"not found", tokenBody(arn, "octo/missing"), codeNotFound, "repository octo/missing is not found through connection " + arn},
 		{"rejected", tokenBody(arn, "octo/rejected"), codeUnavailable, "the provider rejected the credential of connection " + arn},
+		{"untrusted certificate", tokenBody(arn, "octo/private-ca"), codeUnavailable, "set its host's VpcConfiguration.TlsCertificate"},
 		{"provider down", tokenBody(arn, "octo/down"), codeInternal, "could not get a token for octo/down from the provider of connection " + arn},
 		{"internal", tokenBody(arn, "octo/broken"), codeInternal, "internal error"},
 	}
