@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +57,9 @@ type Store interface {
 	GetRepositoryLink(ctx context.Context, id string) (store.RepositoryLink, error)
 	ListRepositoryLinks(ctx context.Context, f store.RepositoryLinkFilter, p store.Page) ([]store.RepositoryLink, error)
 	UpdateRepositoryLink(ctx context.Context, id string, u store.RepositoryLinkUpdate) (store.RepositoryLink, error)
-	DeleteRepositoryLink(ctx context.Context, id string) error
+	// DeleteRepositoryLinkIf deletes a link last updated at ifUpdatedAt
+	// (store.ErrConflict if it changed since).
+	DeleteRepositoryLinkIf(ctx context.Context, id string, ifUpdatedAt time.Time) error
 }
 
 // Pipelines is the daemon's running pipeline configuration.
@@ -136,6 +139,8 @@ type Options struct {
 	// Hooks keeps the provider-side webhooks of linked repositories
 	// (links.go); nil: none are registered.
 	Hooks HookRegistry
+	// RateLimits throttle callers (ratelimit.go); zero: no limits.
+	RateLimits RateLimits
 }
 
 // Limits are the account quotas the control plane enforces.
@@ -159,6 +164,7 @@ type API struct {
 	ext  map[string]operation // forgelink's own, in the forgelink namespace
 	// arns: connection id → its own ARN, which never changes (region.go).
 	arns sync.Map
+	rate limiter
 }
 
 // call is one decoded request on its way to an operation.
@@ -212,7 +218,7 @@ func New(opts Options) *API {
 	if opts.DeliveriesChanged == nil {
 		opts.DeliveriesChanged = func() {}
 	}
-	a := &API{opts: opts}
+	a := &API{opts: opts, rate: newLimiter(opts.RateLimits)}
 	cc := func(name string) string { return actionPrefix + name }
 	fl := func(name string) string { return extPrefix + name }
 	a.ops = map[string]operation{
@@ -278,6 +284,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // metric labels bounded.
 func (a *API) serve(r *http.Request) (opName, region string, out any, err error) {
 	opName, region = "unknown", "none"
+	if err := a.admitSource(r); err != nil {
+		return opName, region, nil, err
+	}
+	known := false // whether the caller is authenticated
+	defer func() {
+		if err != nil && !known {
+			a.chargeSource(r)
+		}
+	}()
 	if r.Method != http.MethodPost {
 		return opName, region, nil, newError(codeUnknownOperation, "the control plane accepts only POST, got %s", r.Method)
 	}
@@ -295,6 +310,10 @@ func (a *API) serve(r *http.Request) (opName, region string, out any, err error)
 	}
 	ctx, err := a.authenticate(r, ns, body)
 	if err != nil {
+		return opName, region, nil, err
+	}
+	known = true
+	if err := a.admitCaller(ctx); err != nil {
 		return opName, region, nil, err
 	}
 	req, err := a.requestRegion(r)
@@ -472,6 +491,9 @@ func (a *API) writeError(w http.ResponseWriter, op, region, requestID string, er
 		log.Info("control plane request refused", zap.String("reason", e.msg))
 	}
 	w.Header().Set("X-Amzn-ErrorType", e.code)
+	if e.retryAfter > 0 {
+		w.Header().Set("X-Amz-Retry-After", strconv.FormatInt(e.retryAfter.Milliseconds()+1, 10))
+	}
 	writeJSON(w, e.status, map[string]string{"__type": e.code, "message": truncateMessage(e.msg)})
 	return e.code
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/forgelink/forgelink/relay/sigv4"
 	"github.com/forgelink/forgelink/store"
@@ -26,6 +27,13 @@ const (
 	codeUnsupportedProvider = "UnsupportedProviderTypeException"
 	codeInternal            = "InternalServerException"
 	codeAccessDenied        = "AccessDeniedException"
+	codeThrottling          = "ThrottlingException"
+	// codeConcurrentModification: a request lost a race on a resource
+	// whose operation lists it (repository links).
+	codeConcurrentModification = "ConcurrentModificationException"
+	// codeConditionalCheckFailed: UpdateRepositoryLink's version check
+	// failed, the one place the model names it.
+	codeConditionalCheckFailed = "ConditionalCheckFailedException"
 	// codeUnsupportedMediaType is what Smithy's servers answer (HTTP 415)
 	// for a Content-Type the protocol does not use.
 	codeUnsupportedMediaType = "UnsupportedMediaTypeException"
@@ -39,6 +47,8 @@ type apiError struct {
 	code   string
 	status int
 	msg    string
+	// retryAfter, when set, goes out as x-amz-retry-after (milliseconds).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
@@ -81,6 +91,7 @@ var storeErrors = []struct {
 	{store.ErrLimitExceeded, codeLimitExceeded, "would exceed a limit"},
 	{store.ErrInUse, codeUnavailable, "is in use by one or more connections and cannot be deleted"},
 	{store.ErrUnavailable, codeUnavailable, "is not AVAILABLE"},
+	{store.ErrConflict, codeConcurrentModification, "was changed by another request while this one ran; read it again and retry"},
 }
 
 // toWire is the one place where errors become wire errors. Unknown errors

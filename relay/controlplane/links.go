@@ -296,7 +296,9 @@ func (a *API) updateLinkAccess(ctx context.Context, _ call, in *updateLinkIn) ([
 }
 
 // updateRepositoryLink may move a link to another connection of the same
-// provider type and region, and change its EncryptionKeyArn.
+// provider type and region, and change its EncryptionKeyArn. A link
+// changed since this request read it is not overwritten:
+// ConditionalCheckFailedException, the model's error for it here.
 func (a *API) updateRepositoryLink(ctx context.Context, _ call, in *updateLinkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	old, err := a.opts.Store.GetRepositoryLink(ctx, id)
@@ -306,7 +308,8 @@ func (a *API) updateRepositoryLink(ctx context.Context, _ call, in *updateLinkIn
 	if err := a.inHomeRegion(ctx, "repository link "+id, old.Region); err != nil {
 		return nil, err
 	}
-	u := store.RepositoryLinkUpdate{EncryptionKeyARN: in.EncryptionKeyArn}
+	// The update is based on old: a link changed since is not overwritten.
+	u := store.RepositoryLinkUpdate{EncryptionKeyARN: in.EncryptionKeyArn, IfUpdatedAt: old.UpdatedAt}
 	if in.ConnectionArn != nil {
 		conn, err := a.linkConnection(ctx, *in.ConnectionArn)
 		if err != nil {
@@ -321,6 +324,8 @@ func (a *API) updateRepositoryLink(ctx context.Context, _ call, in *updateLinkIn
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		return nil, newError(codeInvalidInput, "connection %s already links repository %s", *in.ConnectionArn, old.Repository())
+	case errors.Is(err, store.ErrConflict):
+		return nil, newError(codeConditionalCheckFailed, "repository link %s was changed by another request since this one read it; read it again and retry", id)
 	case err != nil:
 		return nil, onResource("repository link "+id, err)
 	}
@@ -344,7 +349,9 @@ func checkMove(l store.RepositoryLink, conn store.Connection, arn string) error 
 
 // deleteRepositoryLink removes the link; the reconciler then removes its
 // repository's hook unless a pipeline or another link still wants it.
-// forgelink has no sync configurations, so none can be in the way.
+// forgelink has no sync configurations, so none can be in the way. A link
+// changed since this request read it (and checked its region) stays:
+// ConcurrentModificationException, as the model lists.
 func (a *API) deleteRepositoryLink(ctx context.Context, _ call, in *linkIn) (any, error) {
 	id := *in.RepositoryLinkId
 	l, err := a.opts.Store.GetRepositoryLink(ctx, id)
@@ -352,7 +359,7 @@ func (a *API) deleteRepositoryLink(ctx context.Context, _ call, in *linkIn) (any
 		err = a.inHomeRegion(ctx, "repository link "+id, l.Region)
 	}
 	if err == nil {
-		err = a.opts.Store.DeleteRepositoryLink(ctx, id)
+		err = a.opts.Store.DeleteRepositoryLinkIf(ctx, id, l.UpdatedAt)
 	}
 	if err != nil {
 		return nil, onResource("repository link "+id, err)
