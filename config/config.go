@@ -77,6 +77,8 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Recovery finds missed webhooks (recovery.go).
 	Recovery Recovery `yaml:"recovery"`
+	// API configures the control plane's rate limits (ratelimit.go).
+	API API `yaml:"api"`
 	// Providers locates the cloud providers' APIs (providers.go).
 	Providers Providers `yaml:"providers"`
 	// GitHubApps are the GitHub Apps whose webhook deliveries forgelink
@@ -188,6 +190,7 @@ func Default() *Config {
 		Store:     Store{Driver: StoreSQLite},
 		Retention: defaultRetention(),
 		Recovery:  defaultRecovery(),
+		API:       defaultAPI(),
 	}
 }
 
@@ -458,6 +461,7 @@ func (c *Config) validate(runtime bool) error {
 	c.validateStore(bad)
 	c.validateRetention(bad)
 	c.validateRecovery(bad)
+	c.validateAPI(bad)
 	c.validateTransport(bad)
 	if c.Limits.Connections < 1 {
 		bad("limits.connections", "must be at least 1, got %d", c.Limits.Connections)

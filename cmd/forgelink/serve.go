@@ -343,6 +343,7 @@ func newMux(cfg *config.Config, log *zap.Logger, reg *prometheus.Registry, st da
 		Revoker:           ds.svc,
 		RepositoryTokens:  ds.svc,
 		Hooks:             reconciler,
+		RateLimits:        apiRateLimits(cfg.API),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
