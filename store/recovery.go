@@ -2,6 +2,11 @@ package store
 
 import "time"
 
+// SynthesizedDeliveryPrefix starts the delivery id of every push that
+// recovery synthesised from a polled head (relay/recovery.SynthesizedID):
+// the mark that tells them from webhooks.
+const SynthesizedDeliveryPrefix = "forgelink-synthesized:"
+
 // RecoveryHook is how far recovery of missed webhooks (relay/recovery)
 // has read one hook's delivery log at the provider.
 type RecoveryHook struct {

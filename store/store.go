@@ -199,6 +199,9 @@ type EventFilter struct {
 	Kind         string
 	Since        time.Time // received at or after
 	Until        time.Time // received before
+	// Recovered: only events recovery brought back, synthesised by polling
+	// or redelivered at its request (store/recovery.go).
+	Recovered bool
 }
 
 // GitHubInstallation ties a connection to a GitHub App installation.

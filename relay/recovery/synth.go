@@ -15,7 +15,7 @@ import (
 
 // synthesizedPrefix starts the delivery id of every synthesised push:
 // the mark that tells them from webhooks.
-const synthesizedPrefix = "forgelink-synthesized:"
+const synthesizedPrefix = store.SynthesizedDeliveryPrefix
 
 // SynthesizedID is the delivery id of the synthesised push that moved
 // ref to after. It is fixed by the move, so synthesising it twice is a

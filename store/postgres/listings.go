@@ -49,6 +49,9 @@ func eventParts(f store.EventFilter) []listing {
 	q.where(f.Kind != "", "kind = ", f.Kind)
 	q.where(!f.Since.IsZero(), "received_at >= ", f.Since.UnixNano())
 	q.where(!f.Until.IsZero(), "received_at < ", f.Until.UnixNano())
+	// Events recovery brought back (recovery.go); where appends the value.
+	q.where(f.Recovered, "(starts_with(delivery_id, '"+store.SynthesizedDeliveryPrefix+
+		"') OR delivery_id IN (SELECT guid FROM recovery_redeliveries)) = ", true)
 	if f.Since.IsZero() && f.Until.IsZero() {
 		return []listing{q}
 	}

@@ -17,6 +17,9 @@ const skewedEvents = "substr(id, 1, 13) NOT BETWEEN" +
 	" printf('%08x-%04x', (received_at / 1000000 - 1000) >> 16, (received_at / 1000000 - 1000) & 65535)" +
 	" AND printf('%08x-%04x', (received_at / 1000000 + 1000) >> 16, (received_at / 1000000 + 1000) & 65535)"
 
+// recoveredEvents are the events recovery brought back (recovery.go).
+const recoveredEvents = "(delivery_id LIKE ? OR delivery_id IN (SELECT guid FROM recovery_redeliveries))"
+
 // ListEvents returns events in id (arrival) order, past p.After in p's
 // direction, without their bodies: a listing of many 25 MiB deliveries must
 // stay cheap. Use GetEvent for the body.
@@ -66,8 +69,9 @@ func (s *Store) eventParts(ctx context.Context, f store.EventFilter) ([]listing,
 	if inRange.index, err = s.narrowest(ctx, inRange, filters); err != nil {
 		return nil, err
 	}
+	window.where(f.Recovered, recoveredEvents, store.SynthesizedDeliveryPrefix+"%")
 	parts := []listing{inRange.and(window).and(equals(filters))}
-	if len(window.conds) > 0 {
+	if !f.Since.IsZero() || !f.Until.IsZero() {
 		skewed := listing{table: "events", index: "events_skewed"}
 		skewed.where(true, skewedEvents)
 		parts = append(parts, skewed.and(window).and(equals(filters)))

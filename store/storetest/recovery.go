@@ -13,6 +13,7 @@ import (
 type RecoveryStore interface {
 	CreateConnection(ctx context.Context, c store.Connection, tags []store.Tag, maxConnections int) error
 	RecordEvent(ctx context.Context, e store.Event) (duplicate bool, err error)
+	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, error)
 
 	GetRecoveryHook(ctx context.Context, key string) (store.RecoveryHook, error)
 	PutRecoveryHook(ctx context.Context, h store.RecoveryHook) error
@@ -34,6 +35,7 @@ func RunRecovery(t *testing.T, open func(t *testing.T) RecoveryStore) {
 		{"RecordedDeliveries", testRecordedDeliveries},
 		{"Redeliveries", testRedeliveries},
 		{"Heads", testRecoveryHeads},
+		{"ListRecovered", testListRecovered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -146,4 +148,42 @@ func mustCreateRecoveryConnection(t *testing.T, s RecoveryStore, name string) st
 		t.Fatal(err)
 	}
 	return c
+}
+
+func testListRecovered(t *testing.T, s RecoveryStore) {
+	ctx := t.Context()
+	c := mustCreateRecoveryConnection(t, s, "a")
+	for _, id := range []string{"plain", "redelivered", store.SynthesizedDeliveryPrefix + "refs/heads/main:abc"} {
+		if _, err := s.RecordEvent(ctx, newEvent(c.ID, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddRedelivery(ctx, "repo:x", "redelivered", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		f    store.EventFilter
+		want int
+	}{
+		{"all", store.EventFilter{}, 3},
+		{"recovered", store.EventFilter{Recovered: true}, 2},
+		{"recovered of the connection", store.EventFilter{Recovered: true, ConnectionID: c.ID, Kind: "push"}, 2},
+		{"recovered in a window", store.EventFilter{Recovered: true, Since: eventTime.Add(-time.Hour), Until: eventTime.Add(time.Hour)}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, desc := range []bool{false, true} {
+				got, err := s.ListEvents(ctx, tt.f, store.Page{Limit: 10, Descending: desc})
+				if err != nil || len(got) != tt.want {
+					t.Fatalf("ListEvents(%+v) = %d events, %v; want %d", tt.f, len(got), err, tt.want)
+				}
+				for _, e := range got {
+					if tt.f.Recovered && e.DeliveryID == "plain" {
+						t.Fatalf("ListEvents(%+v) lists an event recovery did not bring back", tt.f)
+					}
+				}
+			}
+		})
+	}
 }
