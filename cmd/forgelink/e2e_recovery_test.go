@@ -189,6 +189,18 @@ func TestE2ERecoveryRedeliversMissedPushes(t *testing.T) {
 		t.Errorf("the target got provider deliveries %v, want %v: each push exactly once", got, want)
 	}
 	rc.check(t)
+	// events list --recovered shows what recovery brought back.
+	var listed struct{ Events []struct{ DeliveryID string `json:"DeliveryId"` } }
+	cliFor(t, r.d).decode(t, &listed, "events", "list", "--recovered", "-o", "json")
+	var recovered []string
+	for _, e := range listed.Events {
+		recovered = append(recovered, e.DeliveryID)
+	}
+	slices.Sort(recovered)
+	slices.Sort(missed)
+	if !slices.Equal(recovered, missed) {
+		t.Errorf("events list --recovered = %v, want the missed pushes %v", recovered, missed)
+	}
 	if log := gh.Deliveries("octo-org/widget", r.hookID); len(log) != 7 {
 		t.Errorf("GitHub's log has %d attempts, want 7 (4 pushes, 3 redeliveries)", len(log))
 	}

@@ -52,6 +52,7 @@ type listEventsInput struct {
 	Kind          *string  `json:",omitempty"`
 	Since         *float64 `json:",omitempty"`
 	Until         *float64 `json:",omitempty"`
+	Recovered     *bool    `json:",omitempty"`
 	pageInput
 }
 
@@ -62,9 +63,13 @@ type listEventsOutput struct {
 
 func (c *cli) eventsList() *cobra.Command {
 	var conn, repo, kind, since, until string
+	var recovered bool
 	var list newestFirst
 	cmd := c.leaf("list", "list recorded webhook events, newest first", exactArgs(0, 0), func(x *call) error {
 		in := listEventsInput{ConnectionArn: optional(conn), Repository: optional(repo)}
+		if recovered {
+			in.Recovered = &recovered
+		}
 		var err error
 		if in.Kind, err = kindFlag(kind); err != nil {
 			return err
@@ -94,6 +99,7 @@ func (c *cli) eventsList() *cobra.Command {
 	f.StringVar(&kind, "kind", "", "only events of `KIND`: "+kindsHelp)
 	f.StringVar(&since, "since", "", "only events received at or after `T` (RFC 3339, or a duration such as 1h for that long ago)")
 	f.StringVar(&until, "until", "", "only events received before `T` (RFC 3339 or a duration ago)")
+	f.BoolVar(&recovered, "recovered", false, "only events recovery brought back: synthesised from a polled head (delivery id forgelink-synthesized:...) or redelivered at its request")
 	list.register(f)
 	return cmd
 }

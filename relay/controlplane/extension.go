@@ -145,6 +145,7 @@ type listEventsIn struct {
 	Repository    *string
 	Kind          *string
 	Since, Until  *float64
+	Recovered     *bool // only events recovery brought back
 	SortOrder     *string
 	MaxResults    *int
 	NextToken     *string
@@ -176,7 +177,8 @@ func (a *API) listEvents(ctx context.Context, _ call, in *listEventsIn) (any, er
 	if err != nil {
 		return nil, err
 	}
-	scope := fmt.Sprintf("events\x00%s\x00%s\x00%s\x00%d\x00%d", f.ConnectionID, f.Repository, f.Kind, f.Since.UnixNano(), f.Until.UnixNano())
+	f.Recovered = in.Recovered != nil && *in.Recovered
+	scope := fmt.Sprintf("events\x00%s\x00%s\x00%s\x00%d\x00%d\x00%t", f.ConnectionID, f.Repository, f.Kind, f.Since.UnixNano(), f.Until.UnixNano(), f.Recovered)
 	events, next, err := listPage(in.MaxResults, in.NextToken, orderScope(scope, in.desc), func(p store.Page) ([]store.Event, error) {
 		p.Descending = in.desc
 		return a.opts.Store.ListEvents(ctx, f, p)
