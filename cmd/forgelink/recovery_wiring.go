@@ -30,6 +30,9 @@ const (
 	ghesLogRetention   = 7 * 24 * time.Hour
 	// recoveryCallTimeout bounds one provider call of recovery.
 	recoveryCallTimeout = 30 * time.Second
+	// bitbucketPollBudget: Bitbucket Cloud allows 1,000 repository calls
+	// an hour at least; a tenth is left for compare and hook calls.
+	bitbucketPollBudget = 900
 )
 
 // recoverySourceStore is what the recovery's source reads.
@@ -62,6 +65,7 @@ func newRecovery(cfg *config.Config, st daemonStore, ds *daemonSetup, pl *pipeli
 		Store: rs, Source: source, Synthesize: synth.Synthesize, MarkError: ds.svc.Rejected,
 		Metrics: recovery.NewMetrics(reg), Log: log, Now: time.Now,
 		Interval: time.Duration(cfg.Recovery.Interval), PollInterval: time.Duration(cfg.Recovery.PollInterval),
+		PollBudget: map[string]int{store.ProviderBitbucket: bitbucketPollBudget},
 	})
 	return r.Run
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -119,4 +120,36 @@ func (r *Recoverer) pollFailed(w Watch, st *Stats, what string, err error) {
 	r.o.Log.Warn("recovery: "+what, zap.String("connection", w.ConnectionID),
 		zap.String("repository", w.Repository), zap.String("ref", w.Ref), zap.Error(err))
 	st.fail(w.Provider)
+}
+
+// due returns the watches this round polls: those polling is on for,
+// least recently polled first, within each connection's PollBudget for
+// the round (its share of the hour).
+func (r *Recoverer) due(watches []Watch, unrecoverable map[string]bool, st *Stats) []Watch {
+	key := func(w Watch) string { return w.ConnectionID + " " + w.Repository + " " + w.Ref }
+	var out []Watch
+	for _, w := range watches {
+		if w.Poll || unrecoverable[w.HookKey] {
+			out = append(out, w)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b Watch) int { return r.lastPolled[key(a)].Compare(r.lastPolled[key(b)]) })
+	used := map[string]int{}
+	now := r.o.Now()
+	kept := out[:0]
+	for _, w := range out {
+		if budget, ok := r.o.PollBudget[w.Provider]; ok {
+			perRound := max(1, int(float64(budget)*r.o.PollInterval.Hours()))
+			if used[w.ConnectionID] >= perRound {
+				st.Deferred++
+				continue
+			}
+			used[w.ConnectionID]++
+		}
+		r.lastPolled[key(w)] = now
+		kept = append(kept, w)
+	}
+	return kept
 }

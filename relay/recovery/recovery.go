@@ -122,6 +122,11 @@ type Options struct {
 	// RedeliverGap is the pause between two redeliveries: GitHub asks for
 	// at least a second between mutating calls.
 	RedeliverGap time.Duration
+	// PollBudget caps, per provider type, the head reads per connection
+	// and hour (Bitbucket Cloud: 1,000 requests an hour in all); refs over
+	// it wait for a later round, the least recently read first. Providers
+	// not named have no cap.
+	PollBudget map[string]int
 }
 
 // Limits of one round.
@@ -147,6 +152,7 @@ type Recoverer struct {
 	mu             sync.Mutex
 	warned         map[string]bool // unrecoverable hooks already logged
 	unrecoverable  map[string]bool // by hook key, as the last log round found
+	lastPolled     map[string]time.Time
 	lastRedelivery time.Time
 }
 
@@ -173,7 +179,8 @@ func New(o Options) *Recoverer {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	return &Recoverer{o: o, wake: make(chan struct{}, 1), warned: map[string]bool{}, unrecoverable: map[string]bool{}}
+	return &Recoverer{o: o, wake: make(chan struct{}, 1), warned: map[string]bool{}, unrecoverable: map[string]bool{},
+		lastPolled: map[string]time.Time{}}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -227,6 +234,7 @@ type Stats struct {
 	Redelivered   int
 	Unrecoverable int // hooks whose log the provider refuses
 	Polled        int // refs read
+	Deferred      int // refs left for a later round by a provider's budget
 	Synthesized   int
 	Failed        int // hooks and refs that could not be checked
 	failedBy      map[string]bool
@@ -275,20 +283,18 @@ func (r *Recoverer) round(ctx context.Context, logs bool) Stats {
 		r.o.Log.Warn("recovery: cannot list watched refs", zap.Error(err))
 		st.fail("all")
 	}
-	for _, w := range watches {
+	for _, w := range r.due(watches, unrecoverable, &st) {
 		if ctx.Err() != nil {
 			break
 		}
-		if w.Poll || unrecoverable[w.HookKey] {
-			providersSeen[w.Provider] = true
-			r.poll(ctx, w, &st)
-		}
+		providersSeen[w.Provider] = true
+		r.poll(ctx, w, &st)
 	}
 	r.o.Metrics.round(providersSeen, st)
 	r.o.Log.Info("recovery round",
 		zap.Int("hooks", st.Hooks), zap.Int("listed", st.Listed), zap.Int("missed", st.Missed),
 		zap.Int("redelivered", st.Redelivered), zap.Int("unrecoverable", st.Unrecoverable),
-		zap.Int("polled", st.Polled), zap.Int("synthesized", st.Synthesized), zap.Int("failed", st.Failed),
+		zap.Int("polled", st.Polled), zap.Int("deferred", st.Deferred), zap.Int("synthesized", st.Synthesized), zap.Int("failed", st.Failed),
 		zap.Duration("took", r.o.Now().Sub(start)))
 	return st
 }

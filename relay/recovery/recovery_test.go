@@ -136,7 +136,7 @@ type fixture struct {
 	synth   []recovery.SyntheticPush
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, configure ...func(*recovery.Options)) *fixture {
 	t.Helper()
 	f := &fixture{clock: clocktest.New(t0), store: sqlitetest.Open(t), source: &fakeSource{},
 		metrics: prometheus.NewRegistry(), errors: map[string]string{}}
@@ -146,7 +146,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	synth := &recovery.Synthesizer{Store: f.store, Now: f.clock.Now,
 		Route: func(connID, eventID string, at time.Time, ev *providers.Event) []store.Delivery { return nil }}
-	f.rec = recovery.New(recovery.Options{
+	o := recovery.Options{
 		Store: f.store, Source: f.source, Now: f.clock.Now, Metrics: recovery.NewMetrics(f.metrics),
 		Sleep: func(_ context.Context, d time.Duration) error { f.slept += d; f.clock.Add(d); return nil },
 		Synthesize: func(ctx context.Context, p recovery.SyntheticPush) error {
@@ -154,7 +154,11 @@ func newFixture(t *testing.T) *fixture {
 			return synth.Synthesize(ctx, p)
 		},
 		MarkError: func(_ context.Context, id, reason string) { f.errors[id] = reason },
-	})
+	}
+	for _, c := range configure {
+		c(&o)
+	}
+	f.rec = recovery.New(o)
 	return f
 }
 
@@ -426,5 +430,34 @@ func TestRedeliveriesPacedAcrossHooks(t *testing.T) {
 	}
 	if gap := b.at[0].Sub(a.at[0]); gap < time.Second {
 		t.Errorf("redeliveries of two hooks %v apart, want >= 1s", gap)
+	}
+}
+
+func TestPollBudgetSpreadsReads(t *testing.T) {
+	// 24 reads an hour in 5-minute rounds: 2 a round per connection.
+	f := newFixture(t, func(o *recovery.Options) {
+		o.PollInterval = 5 * time.Minute
+		o.PollBudget = map[string]int{store.ProviderBitbucket: 24}
+	})
+	heads := &fakeHeads{heads: map[string]string{}}
+	for i := range 5 {
+		ref := fmt.Sprintf("refs/heads/b%d", i)
+		heads.set("ws/app", ref, "a1")
+		f.source.watches = append(f.source.watches, recovery.Watch{ConnectionID: f.conn.ID, Provider: store.ProviderBitbucket,
+			Repository: "ws/app", Ref: ref, Poll: true, Heads: heads})
+	}
+	for round, want := range []struct{ polled, deferred int }{{2, 3}, {2, 3}, {2, 3}} {
+		st := f.rec.Round(t.Context())
+		if st.Polled != want.polled || st.Deferred != want.deferred {
+			t.Fatalf("round %d: polled %d, deferred %d; want %d, %d", round+1, st.Polled, st.Deferred, want.polled, want.deferred)
+		}
+		f.clock.Add(5 * time.Minute)
+	}
+	// After three rounds every ref was read at least once: the least
+	// recently read go first.
+	for i := range 5 {
+		if _, err := f.store.GetRecoveryHead(t.Context(), f.conn.ID, "ws/app", fmt.Sprintf("refs/heads/b%d", i)); err != nil {
+			t.Errorf("ref b%d never read: %v", i, err)
+		}
 	}
 }
