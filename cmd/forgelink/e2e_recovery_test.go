@@ -190,7 +190,11 @@ func TestE2ERecoveryRedeliversMissedPushes(t *testing.T) {
 	}
 	rc.check(t)
 	// events list --recovered shows what recovery brought back.
-	var listed struct{ Events []struct{ DeliveryID string `json:"DeliveryId"` } }
+	var listed struct {
+		Events []struct {
+			DeliveryID string `json:"DeliveryId"`
+		}
+	}
 	cliFor(t, r.d).decode(t, &listed, "events", "list", "--recovered", "-o", "json")
 	var recovered []string
 	for _, e := range listed.Events {
