@@ -234,3 +234,54 @@ func throttledCount(t *testing.T, m *Metrics, kind string) float64 {
 	}
 	return out.GetCounter().GetValue()
 }
+
+// TestAuthenticatedRequestsSpareTheAddress: signed requests take nothing
+// from their address's refused bucket; a wrong secret from the same
+// address does, and once it is used up the address is throttled for all.
+func TestAuthenticatedRequestsSpareTheAddress(t *testing.T) {
+	f, clock, _ := throttledFixture(t, true, RateLimits{Refused: RateLimit{PerSecond: 1, Burst: 3}})
+	api := f.srv.Config.Handler
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = "203.0.113.9:4000" // as if from afar
+		api.ServeHTTP(w, r)
+	})
+	ctx := t.Context()
+	for i := range 10 {
+		if _, err := f.cc.ListConnections(ctx, &codeconnections.ListConnectionsInput{}); err != nil {
+			t.Fatalf("signed request %d: %v", i, err)
+		}
+	}
+	wrong := codeconnections.New(codeconnections.Options{
+		BaseEndpoint: aws.String(f.srv.URL), Region: testRegion, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, "wrong-secret", ""),
+	})
+	for i, want := range []string{"InvalidSignatureException", "InvalidSignatureException", "InvalidSignatureException", codeThrottling} {
+		if _, err := wrong.ListConnections(ctx, &codeconnections.ListConnectionsInput{}); apiCode(err) != want {
+			t.Errorf("wrong secret, request %d: %v, want %s", i, err, want)
+		}
+	}
+	if _, err := f.cc.ListConnections(ctx, &codeconnections.ListConnectionsInput{}); apiCode(err) != codeThrottling {
+		t.Errorf("signed request from the throttled address: %v", err)
+	}
+	clock.Add(time.Second)
+	if _, err := f.cc.ListConnections(ctx, &codeconnections.ListConnectionsInput{}); err != nil {
+		t.Errorf("a second later: %v", err)
+	}
+}
+
+// BenchmarkBucketsTake: the cost a request pays for its limit, over as
+// many keys as the LRU holds.
+func BenchmarkBucketsTake(b *testing.B) {
+	bk := newBuckets(RateLimit{PerSecond: 1e9, Burst: 100}, defaultMaxTracked)
+	keys := make([]string, defaultMaxTracked)
+	for i := range keys {
+		keys[i] = "AKID" + strconv.Itoa(i)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		bk.take(keys[i%len(keys)], now)
+		i++
+	}
+}
