@@ -273,3 +273,144 @@ func TestE2ERecoveryPollsAndSynthesises(t *testing.T) {
 	}
 	r.rc.check(t)
 }
+
+// fakeBitbucket serves what a polled Bitbucket Cloud connection needs:
+// GET /2.0/user and GET /2.0/repositories/ws/app/refs/branches/{name}
+// for a bearer token (401 otherwise); anything else 404 (the hook
+// registry's calls fail, and the pipeline's refs are polled all the same).
+type fakeBitbucket struct {
+	*httptest.Server
+	mu    sync.Mutex
+	heads map[string]string
+	reads int
+}
+
+func newFakeBitbucket(t *testing.T) *fakeBitbucket {
+	f := &fakeBitbucket{heads: map[string]string{}}
+	mux := http.NewServeMux()
+	auth := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("Authorization") != "Bearer "+e2eToken {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"type":"error","error":{"message":"Unauthorized"}}`)
+			return false
+		}
+		return true
+	}
+	mux.HandleFunc("GET /2.0/user", func(w http.ResponseWriter, r *http.Request) {
+		if auth(w, r) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"type":"user","username":"e2e","display_name":"E2E","uuid":"{1}"}`)
+		}
+	})
+	mux.HandleFunc("GET /2.0/repositories/ws/app/refs/branches/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		if !auth(w, r) {
+			return
+		}
+		f.mu.Lock()
+		f.reads++
+		hash, ok := f.heads[r.PathValue("name")]
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"type":"error","error":{"message":"Branch not found"}}`)
+			return
+		}
+		fmt.Fprintf(w, `{"type":"branch","name":%q,"target":{"type":"commit","hash":%q}}`, r.PathValue("name"), hash)
+	})
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeBitbucket) set(branch, hash string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heads[branch] = hash
+}
+
+// TestE2ERecoveryBitbucketByPolling: Bitbucket Cloud keeps no delivery
+// log forgelink could read, so its pipelines' branches are polled: heads
+// that moved while the daemon was down become one synthesised push each,
+// delivered exactly once.
+func TestE2ERecoveryBitbucketByPolling(t *testing.T) {
+	e2e(t)
+	cfgDir := t.TempDir()
+	secret := newSigningSecret(t, cfgDir, "signing-secret")
+	rc := newReceiver(t, secret, nil)
+	bb := newFakeBitbucket(t)
+	cfgPath := filepath.Join(cfgDir, "forgelink.yaml")
+	base := fmt.Sprintf("providers:\n  bitbucketAPIURL: %s/2.0\n", bb.URL)
+	writeFile(t, cfgPath, base)
+	opts := daemonOptions{dataDir: t.TempDir(), env: []string{"FORGELINK_CONFIG=" + cfgPath}}
+	d := startDaemon(t, opts)
+	cli := cliFor(t, d)
+	var created struct{ ConnectionArn string }
+	cli.decode(t, &created, "connections", "create", "--name", "bb", "--provider-type", store.ProviderBitbucket)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, e2eToken+"\n")
+	var done completeInfo
+	cli.decode(t, &done, "connections", "complete", created.ConnectionArn, "--token-file", tokenFile)
+	if done.ConnectionStatus != store.StatusAvailable {
+		t.Fatalf("connections complete: %+v", done)
+	}
+	writeFile(t, cfgPath, base+fmt.Sprintf(`targets:
+  - name: ci
+    type: http
+    http: {url: %s/ci, secretFile: signing-secret, timeout: 2s}
+    retry: {initialInterval: 10ms, maxInterval: 50ms, maxAttempts: 5, maxAge: 1h}
+pipelines:
+  - name: app
+    connectionArn: %s
+    repository: ws/app
+    executionMode: PARALLEL
+    target: ci
+    triggers:
+      push:
+        - branches: {includes: [main, dev]}
+`, rc.URL, created.ConnectionArn))
+	bb.set("main", randomCommit())
+	bb.set("dev", randomCommit())
+	restart := func() {
+		d.stop(t)
+		d = startDaemon(t, opts)
+		waitFor(t, "a recovery round that read both branches", 10*time.Second, func() (bool, string) {
+			for _, e := range d.logEntries("recovery round") {
+				if e["polled"] == float64(2) {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(d.logEntries("recovery round"))
+		})
+	}
+	restart() // the first read records the heads only
+	if got := rc.got(); len(got) != 0 {
+		t.Fatalf("the first read of the heads delivered %d pushes", len(got))
+	}
+	mainHead, devHead := randomCommit(), randomCommit()
+	d.stop(t)
+	bb.set("main", mainHead) // pushed while the daemon was down
+	bb.set("dev", devHead)
+	d = startDaemon(t, opts)
+	waitFor(t, "both synthesised pushes at the target", 20*time.Second, func() (bool, string) {
+		return len(rc.got()) == 2, fmt.Sprint(len(rc.got()))
+	})
+	restart() // nothing moved: nothing more
+	for _, e := range d.logEntries("recovery round") {
+		if e["synthesized"] != float64(0) {
+			t.Errorf("a round after a restart with no push synthesised: %v", e)
+		}
+	}
+	var afters []string
+	for _, r := range rc.got() {
+		afters = append(afters, r.msg.Push.After)
+	}
+	slices.Sort(afters)
+	want := []string{mainHead, devHead}
+	slices.Sort(want)
+	if !slices.Equal(afters, want) {
+		t.Errorf("the target got pushes of %v, want each moved head once: %v", afters, want)
+	}
+	rc.check(t)
+}
