@@ -115,6 +115,11 @@ func versionAtLeast(version string, major, minor int) bool {
 	if len(parts) < 2 {
 		return false
 	}
+	for _, p := range parts[:2] {
+		if p == "" || p[0] < '0' || p[0] > '9' {
+			return false // Atoi would take a sign
+		}
+	}
 	ma, err1 := strconv.Atoi(parts[0])
 	mi, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
 	if err1 != nil || err2 != nil {
