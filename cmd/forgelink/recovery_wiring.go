@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,8 @@ import (
 const (
 	githubLogRetention = 72 * time.Hour
 	ghesLogRetention   = 7 * 24 * time.Hour
+	// gitlabLogRetention: GitLab lists a hook's events of the past 7 days.
+	gitlabLogRetention = 7 * 24 * time.Hour
 	// recoveryCallTimeout bounds one provider call of recovery.
 	recoveryCallTimeout = 30 * time.Second
 	// bitbucketPollBudget: Bitbucket Cloud allows 1,000 repository calls
@@ -59,7 +62,7 @@ func newRecovery(cfg *config.Config, st daemonStore, ds *daemonSetup, pl *pipeli
 		// A redirect could carry the token to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	source := &recoverySource{cfg: cfg, st: src, svc: ds.svc, client: client, pl: pl, log: log}
+	source := &recoverySource{cfg: cfg, st: src, svc: ds.svc, client: client, pl: pl, log: log, resend: map[string]bool{}}
 	synth := &recovery.Synthesizer{Store: st, Route: pl.route, Recorded: pl.engine.Wake, Now: time.Now}
 	r := recovery.New(recovery.Options{
 		Store: rs, Source: source, Synthesize: synth.Synthesize, MarkError: ds.svc.Rejected,
@@ -102,12 +105,15 @@ type recoverySource struct {
 	client *http.Client
 	pl     *pipelines
 	log    *zap.Logger
+
+	mu     sync.Mutex
+	resend map[string]bool // by GitLab API URL: has the resend API
 }
 
 // Hooks are the configured GitHub Apps' hooks and the repository hooks
-// forgelink registered on GitHub and GitHub Enterprise Server. GitLab and
-// Bitbucket hooks have no delivery log forgelink reads: their refs are
-// polled.
+// forgelink registered on GitHub, GitHub Enterprise Server and GitLab 17.4
+// or later (resend). Bitbucket has no delivery log, nor older GitLab:
+// their refs are polled.
 func (s *recoverySource) Hooks(ctx context.Context) ([]recovery.Hook, error) {
 	conns, err := s.connections(ctx)
 	if err != nil {
@@ -121,7 +127,7 @@ func (s *recoverySource) Hooks(ctx context.Context) ([]recovery.Hook, error) {
 	}
 	hooks := s.appHooks(githubIDs)
 	for _, c := range conns {
-		if c.ProviderType != store.ProviderGitHub && c.ProviderType != store.ProviderGitHubEnterpriseServer {
+		if c.ProviderType == store.ProviderBitbucket {
 			continue
 		}
 		hs, err := s.repoHooks(ctx, c)
@@ -167,30 +173,61 @@ func (s *recoverySource) repoHooks(ctx context.Context, conn store.Connection) (
 	if err != nil {
 		return nil, err
 	}
-	retention := githubLogRetention
-	if conn.ProviderType == store.ProviderGitHubEnterpriseServer {
-		retention = ghesLogRetention
+	gitlabHooks := conn.ProviderType == store.ProviderGitLab || conn.ProviderType == store.ProviderGitLabSelfManaged
+	if gitlabHooks && !s.resends(ctx, apiURL, tok) {
+		return nil, nil // its refs are polled
 	}
 	var hooks []recovery.Hook
 	for _, h := range regs {
 		if h.HookID == "" {
 			continue
 		}
-		log, err := github.NewRepoDeliveryLog(s.client, apiURL, tok, h.Repository, h.HookID, time.Now)
+		hook := recovery.Hook{Key: repoHookKey(conn.ID, h.Repository), Provider: conn.ProviderType,
+			ConnectionIDs: []string{conn.ID}, Retention: githubLogRetention}
+		switch {
+		case gitlabHooks:
+			hook.Retention, hook.Gap = gitlabLogRetention, gitlab.ResendGap
+			hook.Log, err = gitlab.NewHookLog(s.client, apiURL, tok, h.Repository, h.HookID)
+		case conn.ProviderType == store.ProviderGitHubEnterpriseServer:
+			hook.Retention = ghesLogRetention
+			fallthrough
+		default:
+			hook.Log, err = github.NewRepoDeliveryLog(s.client, apiURL, tok, h.Repository, h.HookID, time.Now)
+		}
 		if err != nil {
 			return nil, err
 		}
-		hooks = append(hooks, recovery.Hook{Key: repoHookKey(conn.ID, h.Repository), Provider: conn.ProviderType,
-			ConnectionIDs: []string{conn.ID}, Retention: retention, Log: log})
+		hooks = append(hooks, hook)
 	}
 	return hooks, nil
+}
+
+// resends reports whether the GitLab at apiURL has the hook events'
+// resend API, asking it once per daemon (a server that could not be asked
+// is asked again next round).
+func (s *recoverySource) resends(ctx context.Context, apiURL string, tok providers.Token) bool {
+	s.mu.Lock()
+	known, ok := s.resend[apiURL]
+	s.mu.Unlock()
+	if ok {
+		return known
+	}
+	yes, err := gitlab.SupportsResend(ctx, s.client, apiURL, tok)
+	if err != nil {
+		s.log.Warn("recovery: cannot tell GitLab's version; its refs are polled", zap.String("api", apiURL), zap.Error(err))
+		return false
+	}
+	s.mu.Lock()
+	s.resend[apiURL] = yes
+	s.mu.Unlock()
+	return yes
 }
 
 // Watches are the literal branches and tags the running pipelines'
 // push filters name (a glob names no one ref to read). Polling is on for
 // pipelines recovery.poll names, for providers without a delivery log
-// forgelink reads (GitLab, Bitbucket), and for hooks hookreg could not
-// keep; refs of GitHub hooks the provider refuses to show are polled too.
+// forgelink reads (Bitbucket, GitLab before 17.4), and for hooks hookreg could not
+// keep; refs of hooks the provider refuses to show are polled too.
 func (s *recoverySource) Watches(ctx context.Context) ([]recovery.Watch, error) {
 	var out []recovery.Watch
 	for _, p := range s.pl.Pipelines() {
@@ -230,7 +267,8 @@ func (s *recoverySource) watch(ctx context.Context, conn store.Connection, p con
 		}
 		w.Heads, err = github.NewHeads(s.client, apiURL, tok, time.Now)
 	case store.ProviderGitLab, store.ProviderGitLabSelfManaged:
-		w.Poll = true
+		w.HookKey = repoHookKey(conn.ID, store.RepositoryKey(p.Repository))
+		w.Poll = w.Poll || !s.resends(ctx, apiURL, tok)
 		w.Heads, err = gitlab.NewHeads(s.client, apiURL, tok)
 	case store.ProviderBitbucket:
 		w.Poll = true

@@ -125,13 +125,13 @@ func (r *Recoverer) missedEvents(ctx context.Context, h Hook, ds []providers.Hoo
 	return out, nil
 }
 
-// pace waits until RedeliverGap has passed since the previous redelivery
-// of any hook: GitHub asks for a second between mutating calls.
-func (r *Recoverer) pace(ctx context.Context) error {
+// pace waits until gap has passed since the previous redelivery of any
+// hook: GitHub asks for a second between mutating calls.
+func (r *Recoverer) pace(ctx context.Context, gap time.Duration) error {
 	r.mu.Lock()
 	last := r.lastRedelivery
 	r.mu.Unlock()
-	if wait := r.o.RedeliverGap - r.o.Now().Sub(last); !last.IsZero() && wait > 0 {
+	if wait := gap - r.o.Now().Sub(last); !last.IsZero() && wait > 0 {
 		if err := r.o.Sleep(ctx, wait); err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (r *Recoverer) pace(ctx context.Context) error {
 // It reports whether all were asked for.
 func (r *Recoverer) redeliver(ctx context.Context, h Hook, todo []missed, st *Stats) bool {
 	for _, m := range todo {
-		if err := r.pace(ctx); err != nil {
+		if err := r.pace(ctx, max(r.o.RedeliverGap, h.Gap)); err != nil {
 			return false
 		}
 		// Counted before asking: a redelivery that happened but whose

@@ -54,6 +54,9 @@ type Hook struct {
 	// github.com, 7 on GHES).
 	Retention time.Duration
 	Log       HookLog
+	// Gap is the least pause before each redelivery of this hook, when
+	// longer than RedeliverGap (GitLab: 5 resends a minute).
+	Gap time.Duration
 }
 
 // Watch is a ref a pipeline watches, polled when Poll is set or its hook

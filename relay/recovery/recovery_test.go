@@ -461,3 +461,21 @@ func TestPollBudgetSpreadsReads(t *testing.T) {
 		}
 	}
 }
+
+func TestHookGapSpacesResends(t *testing.T) {
+	f := newFixture(t)
+	l := f.hook("gitlab", false)
+	f.source.hooks[0].Gap = 12 * time.Second // GitLab: 5 resends a minute
+	for _, g := range []string{"k1", "k2", "k3"} {
+		l.add(g, false, time.Minute)
+	}
+	f.rec.Round(t.Context())
+	if len(l.at) != 3 {
+		t.Fatalf("resent %d, want 3", len(l.at))
+	}
+	for i := 1; i < len(l.at); i++ {
+		if gap := l.at[i].Sub(l.at[i-1]); gap < 12*time.Second {
+			t.Errorf("resends %d and %d %v apart, want >= 12s", i-1, i, gap)
+		}
+	}
+}
