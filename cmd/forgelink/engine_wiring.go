@@ -24,7 +24,7 @@ type owningStore interface {
 func newEngine(ctx context.Context, st daemonStore, opts dispatch.Options) (*dispatch.Engine, error) {
 	owning, ok := st.(owningStore)
 	if !ok {
-		opts.Source = dispatch.Claimer{Store: st}
+		opts.Source = dispatch.NewClaimer(st)
 		return dispatch.New(opts), nil
 	}
 	owner := dispatch.NewOwner(owning, opts.Log)

@@ -259,7 +259,7 @@ func TestLeaseReclaim(t *testing.T) {
 	until := claimed[0].LeaseUntil
 
 	f := &fake{}
-	run(t, v.engine(Options{Source: Claimer{Store: v.st}}, target("ci", f, 4)), time.Second)
+	run(t, v.engine(Options{Source: NewClaimer(v.st)}, target("ci", f, 4)), time.Second)
 	_, attempts := v.waitState(d1.ID, store.DeliverySucceeded)
 	v.waitState(d2.ID, store.DeliverySucceeded)
 	if ids := f.ids(""); !slices.Equal(ids, []string{d1.ID, d2.ID}) {

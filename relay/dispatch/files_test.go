@@ -317,7 +317,7 @@ func TestFilesLease(t *testing.T) {
 	defer close(release)
 	files := &fakeFiles{script: answer(listing("docs/a.md"))}
 	f := &fake{script: func(ctx context.Context, _ *notify.Message, _ int) notify.Result { return hold(ctx, release) }}
-	run(t, v.engine(Options{Source: Claimer{Store: v.st}, Files: files, Router: router(t, cfg), FilesTimeout: 7 * time.Second}, target("ci", f, 1)), time.Second)
+	run(t, v.engine(Options{Source: NewClaimer(v.st), Files: files, Router: router(t, cfg), FilesTimeout: 7 * time.Second}, target("ci", f, 1)), time.Second)
 
 	waitFor(t, "the attempt to start", func() bool { return f.inFlight() == 1 })
 	got, _ := v.get(d.ID)

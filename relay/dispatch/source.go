@@ -48,8 +48,22 @@ type Store interface {
 }
 
 // Claimer is the Source of a shared store: replicas claim due deliveries
-// under a lease, and results are written before the slot is freed.
-type Claimer struct{ Store Store }
+// under a lease. Results are written in the background, up to
+// claimerWrites batches at once, so that a slot is free again while its
+// result is written: the lease keeps the delivery from being claimed
+// again meanwhile.
+type Claimer struct {
+	store  Store
+	writes chan struct{} // a token per batch being written
+}
+
+// claimerWrites bounds the result batches written at once.
+const claimerWrites = 2
+
+// NewClaimer returns the source of a shared store.
+func NewClaimer(st Store) *Claimer {
+	return &Claimer{store: st, writes: make(chan struct{}, claimerWrites)}
+}
 
 // Listener is a shared store that tells when a delivery becomes pending
 // on any replica (PostgreSQL LISTEN/NOTIFY).
@@ -59,33 +73,39 @@ type Listener interface {
 
 // Listen listens if the store can; else the engine's poll finds what
 // other replicas made due.
-func (c Claimer) Listen(ctx context.Context, wake func()) {
-	if l, ok := c.Store.(Listener); ok {
+func (c *Claimer) Listen(ctx context.Context, wake func()) {
+	if l, ok := c.store.(Listener); ok {
 		l.ListenDeliveries(ctx, wake)
 	}
 }
 
 // Take claims due deliveries.
-func (c Claimer) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
-	return c.Store.ClaimDeliveries(ctx, req)
+func (c *Claimer) Take(ctx context.Context, req store.ClaimRequest) ([]store.Delivery, error) {
+	return c.store.ClaimDeliveries(ctx, req)
 }
 
 // Load has nothing to do: a claim reads whole rows.
-func (Claimer) Load(context.Context, *store.Delivery) error { return nil }
+func (*Claimer) Load(context.Context, *store.Delivery) error { return nil }
 
-// Settle writes the results, then calls done.
-func (c Claimer) Settle(results []store.AttemptResult, done func(error)) {
-	done(c.Store.CompleteAttempts(context.Background(), results))
+// Settle writes the results in the background, then calls done; it waits
+// only while claimerWrites batches are being written already.
+func (c *Claimer) Settle(results []store.AttemptResult, done func(error)) {
+	c.writes <- struct{}{}
+	go func() {
+		err := c.store.CompleteAttempts(context.Background(), results)
+		<-c.writes
+		done(err)
+	}()
 }
 
 // CompleteDeliveryFiles records a completed message under the lease.
-func (c Claimer) CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error {
-	return c.Store.CompleteDeliveryFiles(ctx, id, owner, attempt, message)
+func (c *Claimer) CompleteDeliveryFiles(ctx context.Context, id, owner string, attempt int, message []byte) error {
+	return c.store.CompleteDeliveryFiles(ctx, id, owner, attempt, message)
 }
 
 // Release leaves the delivery to its lease, after which it is claimed
 // again.
-func (Claimer) Release(store.Delivery) {}
+func (*Claimer) Release(store.Delivery) {}
 
 // OwnerStore is what the Owner needs from a store that hands it every
 // delivery (store/sqlite).
