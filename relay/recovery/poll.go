@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -83,7 +84,10 @@ func (r *Recoverer) synthesize(ctx context.Context, w Watch, prev store.Recovery
 // pushRecorded reports whether an event of w's connection and repository
 // received since pushed head to w's ref.
 func (r *Recoverer) pushRecorded(ctx context.Context, w Watch, head string, since time.Time) (bool, error) {
-	f := store.EventFilter{ConnectionID: w.ConnectionID, Repository: w.Repository, Kind: string(providers.KindPush), Since: since}
+	// Not filtered by repository in the store: providers spell a
+	// repository's case as they like, and the pipeline may spell it
+	// otherwise; the window is short.
+	f := store.EventFilter{ConnectionID: w.ConnectionID, Kind: string(providers.KindPush), Since: since}
 	page := store.Page{Limit: 100}
 	for {
 		evs, err := r.o.Store.ListEvents(ctx, f, page)
@@ -91,7 +95,7 @@ func (r *Recoverer) pushRecorded(ctx context.Context, w Watch, head string, sinc
 			return false, err
 		}
 		for _, e := range evs {
-			if pushes(e, w.Ref, head) {
+			if strings.EqualFold(e.Repository, w.Repository) && pushes(e, w.Ref, head) {
 				return true, nil
 			}
 		}

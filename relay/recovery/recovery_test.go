@@ -171,10 +171,15 @@ func (f *fixture) hook(key string, app bool) *fakeLog {
 
 func (f *fixture) record(t *testing.T, deliveryID string, ev providers.Event) {
 	t.Helper()
+	f.recordIn(t, "octo/app", deliveryID, ev)
+}
+
+func (f *fixture) recordIn(t *testing.T, repository, deliveryID string, ev providers.Event) {
+	t.Helper()
 	ev.DeliveryID = deliveryID
 	normalized := fmt.Appendf(nil, `{"kind":"push","pushes":[{"ref":%q,"after":%q}]}`, ev.Pushes[0].Ref, ev.Pushes[0].After)
 	e := store.Event{ID: uuid.Must(uuid.NewV7()).String(), ConnectionID: f.conn.ID, Provider: store.ProviderGitHub,
-		DeliveryID: deliveryID, Kind: "push", RawKind: "push", Repository: "octo/app", ReceivedAt: f.clock.Now(),
+		DeliveryID: deliveryID, Kind: "push", RawKind: "push", Repository: repository, ReceivedAt: f.clock.Now(),
 		Headers: []byte(`{}`), Body: []byte(`{}`), Normalized: normalized, Routed: true}
 	if _, err := f.store.RecordEvent(t.Context(), e); err != nil {
 		t.Fatal(err)
@@ -361,7 +366,8 @@ func TestPolledMoveWithRecordedPushIsNotSynthesised(t *testing.T) {
 	f.rec.Round(t.Context())
 	f.clock.Add(time.Minute)
 	heads.set("octo/app", "refs/heads/main", "b2")
-	f.record(t, "webhook-1", providers.Event{Pushes: []providers.Push{{Ref: "refs/heads/main", After: "b2"}}})
+	// The provider spells the repository otherwise than the pipeline.
+	f.recordIn(t, "Octo/App", "webhook-1", providers.Event{Pushes: []providers.Push{{Ref: "refs/heads/main", After: "b2"}}})
 	f.clock.Add(time.Minute)
 	f.rec.Round(t.Context())
 	if len(f.synth) != 0 {
