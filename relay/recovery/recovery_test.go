@@ -348,8 +348,8 @@ func TestUnrecoverableHookIsPolled(t *testing.T) {
 	if len(f.synth) != 1 {
 		t.Errorf("synthesised again: %+v", f.synth)
 	}
-	got, err := f.store.RecordedDeliveries(t.Context(), []string{f.conn.ID}, []string{recovery.SynthesizedID("refs/heads/main", "b2")})
-	if err != nil || !got[recovery.SynthesizedID("refs/heads/main", "b2")] {
+	got, err := f.store.RecordedDeliveries(t.Context(), []string{f.conn.ID}, []string{recovery.SynthesizedID("octo/app", "refs/heads/main", "b2")})
+	if err != nil || !got[recovery.SynthesizedID("octo/app", "refs/heads/main", "b2")] {
 		t.Errorf("synthesised event not recorded: %v, %v", got, err)
 	}
 	if v := metricValue(t, f.metrics, "forgelink_recovery_unrecoverable_hooks"); v != 1 {
@@ -379,10 +379,12 @@ func TestLateWebhookAfterSynthesis(t *testing.T) {
 	f := newFixture(t)
 	push := recovery.SyntheticPush{ConnectionID: f.conn.ID, Provider: store.ProviderGitHub, Repository: "octo/app",
 		Ref: "refs/heads/main", Before: "a1", After: "b2"}
-	late := providers.Event{Kind: providers.KindPush, DeliveryID: "guid-late",
+	late := providers.Event{Kind: providers.KindPush, DeliveryID: "guid-late", Repository: providers.Repository{FullName: "Octo/App"},
 		Pushes: []providers.Push{{Ref: "refs/heads/main", After: "b2"}}}
-	other := providers.Event{Kind: providers.KindPush, DeliveryID: "guid-other",
+	other := providers.Event{Kind: providers.KindPush, DeliveryID: "guid-other", Repository: providers.Repository{FullName: "octo/app"},
 		Pushes: []providers.Push{{Ref: "refs/heads/main", After: "c3"}}}
+	fork := providers.Event{Kind: providers.KindPush, DeliveryID: "guid-fork", Repository: providers.Repository{FullName: "octo/fork"},
+		Pushes: []providers.Push{{Ref: "refs/heads/main", After: "b2"}}}
 	if dup, err := recovery.AlreadySynthesized(t.Context(), f.store, f.conn.ID, &late); err != nil || dup {
 		t.Fatalf("before synthesis: %v, %v", dup, err)
 	}
@@ -399,6 +401,7 @@ func TestLateWebhookAfterSynthesis(t *testing.T) {
 	}{
 		{"same move", f.conn.ID, late, true},
 		{"another head", f.conn.ID, other, false},
+		{"another repository, same head", f.conn.ID, fork, false},
 		{"another connection", uuid.NewString(), late, false},
 		{"not a push", f.conn.ID, providers.Event{Kind: providers.KindPing}, false},
 	}

@@ -18,10 +18,11 @@ import (
 const synthesizedPrefix = store.SynthesizedDeliveryPrefix
 
 // SynthesizedID is the delivery id of the synthesised push that moved
-// ref to after. It is fixed by the move, so synthesising it twice is a
-// duplicate for the store, and a late webhook of the same move finds it.
-func SynthesizedID(ref, after string) string {
-	return synthesizedPrefix + ref + ":" + after
+// ref of repository to after. It is fixed by the move, so synthesising it
+// twice is a duplicate for the store, and a late webhook of the same move
+// finds it.
+func SynthesizedID(repository, ref, after string) string {
+	return synthesizedPrefix + store.RepositoryKey(repository) + ":" + ref + ":" + after
 }
 
 // IsSynthesized reports whether deliveryID is a synthesised push's.
@@ -82,7 +83,7 @@ func SyntheticEvent(p SyntheticPush) providers.Event {
 		refType, name = providers.RefTag, tag
 	}
 	return providers.Event{
-		Provider: p.Provider, DeliveryID: SynthesizedID(p.Ref, p.After), Kind: providers.KindPush,
+		Provider: p.Provider, DeliveryID: SynthesizedID(p.Repository, p.Ref, p.After), Kind: providers.KindPush,
 		RawKind: "synthesized", Repository: providers.Repository{FullName: p.Repository},
 		Pushes: []providers.Push{{
 			Ref: p.Ref, RefType: refType, RefName: name, Before: p.Before, After: p.After,
@@ -108,7 +109,7 @@ func AlreadySynthesized(ctx context.Context, st DeliveryLookup, connID string, e
 		if p.After == "" {
 			return false, nil
 		}
-		ids = append(ids, SynthesizedID(p.Ref, p.After))
+		ids = append(ids, SynthesizedID(ev.Repository.FullName, p.Ref, p.After))
 	}
 	found, err := st.RecordedDeliveries(ctx, []string{connID}, ids)
 	if err != nil {
