@@ -182,6 +182,10 @@ func New(opts Options) *Engine {
 	}
 	if o, ok := opts.Source.(*Owner); ok {
 		o.wake, o.now = e.Wake, opts.Now
+		if opts.Metrics != nil {
+			inFlight := e.inFlight
+			opts.Metrics.inFlight.Store(&inFlight)
+		}
 	}
 	return e
 }
@@ -219,6 +223,20 @@ func (e *Engine) SetTargets(targets []Target) {
 // one that stopped succeeding.
 func (e *Engine) RetainPipelines(names []string) {
 	e.opts.Metrics.retainPipelines(names)
+}
+
+// inFlight counts the attempts in flight, on current and replaced targets.
+func (e *Engine) inFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, t := range e.targets {
+		n += t.active
+	}
+	for _, t := range e.retired {
+		n += t.active
+	}
+	return n
 }
 
 // closeIdleRetired closes replaced notifiers with nothing in flight. e.mu held.

@@ -194,3 +194,39 @@ func lastSuccess(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+// On an owned store an attempt in flight is still pending in the store:
+// the queue gauges count it in flight from the engine.
+func TestQueueGaugesInFlight(t *testing.T) {
+	v := newEnv(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, v.st.DeliveryStats)
+	release := make(chan struct{})
+	f := &fake{script: func(ctx context.Context, _ *notify.Message, _ int) notify.Result { return hold(ctx, release) }}
+	for range 5 {
+		v.push(build, "main")
+	}
+	run(t, v.engine(Options{Metrics: m}, target("ci", f, 2)), time.Second)
+	waitFor(t, "two attempts in flight", func() bool { return f.inFlight() == 2 })
+	got := gauges(t, reg)
+	if got["forgelink_deliveries_in_flight"] != 2 || got["forgelink_deliveries_pending"] != 3 {
+		t.Errorf("gauges = %v; want 2 in flight, 3 pending", got)
+	}
+	close(release)
+}
+
+// gauges gathers reg's unlabelled gauges by name.
+func gauges(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if ms := mf.GetMetric(); len(ms) == 1 && len(ms[0].GetLabel()) == 0 && ms[0].GetGauge() != nil {
+			out[mf.GetName()] = ms[0].GetGauge().GetValue()
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,10 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	succeeded map[string]bool // pipelines with a lastSuccess series
+	// inFlight counts the engine's attempts when the store cannot (an
+	// owned store writes nothing before an attempt: those are pending
+	// there).
+	inFlight atomic.Pointer[func() int]
 }
 
 // NewMetrics registers the delivery metrics with reg. Queue depth, oldest
@@ -42,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer, stats func(ctx context.Context) (stor
 		}, []string{"pipeline"}),
 		succeeded: map[string]bool{},
 	}
-	reg.MustRegister(m.attempts, m.latency, m.lastSuccess, queueCollector{stats: stats})
+	reg.MustRegister(m.attempts, m.latency, m.lastSuccess, queueCollector{stats: stats, m: m})
 	return m
 }
 
@@ -86,6 +91,7 @@ func (m *Metrics) retainPipelines(names []string) {
 // queueCollector reads the queue's state from the store at scrape time.
 type queueCollector struct {
 	stats func(ctx context.Context) (store.DeliveryStats, error)
+	m     *Metrics
 }
 
 var (
@@ -109,6 +115,10 @@ func (q queueCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(pendingDesc, err)
 		return
+	}
+	if f := q.m.inFlight.Load(); f != nil {
+		n := (*f)()
+		st.Leased, st.Pending = st.Leased+n, max(st.Pending-n, 0)
 	}
 	age := 0.0
 	if !st.OldestPending.IsZero() {
