@@ -179,17 +179,28 @@ func TestLastSuccessMetric(t *testing.T) {
 // from reg by pipeline.
 func lastSuccess(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
+	return gauge(t, reg, "forgelink_pipeline_last_success_timestamp_seconds")
+}
+
+// gauge gathers the gauge name from reg by its first label's value ("" for
+// a gauge without labels).
+func gauge(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "forgelink_pipeline_last_success_timestamp_seconds" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, s := range mf.GetMetric() {
-			out[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			label := ""
+			if ls := s.GetLabel(); len(ls) > 0 {
+				label = ls[0].GetValue()
+			}
+			out[label] = s.GetGauge().GetValue()
 		}
 	}
 	return out
@@ -208,25 +219,9 @@ func TestQueueGaugesInFlight(t *testing.T) {
 	}
 	run(t, v.engine(Options{Metrics: m}, target("ci", f, 2)), time.Second)
 	waitFor(t, "two attempts in flight", func() bool { return f.inFlight() == 2 })
-	got := gauges(t, reg)
-	if got["forgelink_deliveries_in_flight"] != 2 || got["forgelink_deliveries_pending"] != 3 {
-		t.Errorf("gauges = %v; want 2 in flight, 3 pending", got)
+	inFlight, pending := gauge(t, reg, "forgelink_deliveries_in_flight")[""], gauge(t, reg, "forgelink_deliveries_pending")[""]
+	if inFlight != 2 || pending != 3 {
+		t.Errorf("%v in flight, %v pending; want 2 and 3", inFlight, pending)
 	}
 	close(release)
-}
-
-// gauges gathers reg's unlabelled gauges by name.
-func gauges(t *testing.T, reg *prometheus.Registry) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if ms := mf.GetMetric(); len(ms) == 1 && len(ms[0].GetLabel()) == 0 && ms[0].GetGauge() != nil {
-			out[mf.GetName()] = ms[0].GetGauge().GetValue()
-		}
-	}
-	return out
 }
