@@ -45,21 +45,22 @@ func (s *Store) PutRecoveryHook(ctx context.Context, h store.RecoveryHook) error
 const recoveryBatch = 500
 
 // RecordedDeliveries returns which of guids are recorded as delivery ids
-// of events of connIDs.
+// of events of connIDs: one query per batch of each, on the unique index
+// (connection_id, delivery_id).
 func (s *Store) RecordedDeliveries(ctx context.Context, connIDs, guids []string) (map[string]bool, error) {
 	found := map[string]bool{}
-	for _, conn := range connIDs {
-		err := inBatches(guids, func(batch []string) error {
-			rows, err := s.r.QueryContext(ctx, "SELECT delivery_id FROM events WHERE connection_id = ? AND delivery_id IN ("+
-				placeholders(len(batch))+")", append([]any{conn}, anys(batch)...)...)
+	err := inBatches(connIDs, func(conns []string) error {
+		return inBatches(guids, func(batch []string) error {
+			rows, err := s.r.QueryContext(ctx, "SELECT delivery_id FROM events WHERE connection_id IN ("+placeholders(len(conns))+
+				") AND delivery_id IN ("+placeholders(len(batch))+")", append(anys(conns), anys(batch)...)...)
 			if err != nil {
 				return err
 			}
 			return collect(rows, func(id string, _ int) { found[id] = true })
 		})
-		if err != nil {
-			return nil, fmt.Errorf("recorded deliveries of %s: %w", conn, err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recorded deliveries: %w", err)
 	}
 	return found, nil
 }
