@@ -70,7 +70,89 @@ func newRecovery(cfg *config.Config, st daemonStore, ds *daemonSetup, pl *pipeli
 		Interval: time.Duration(cfg.Recovery.Interval), PollInterval: time.Duration(cfg.Recovery.PollInterval),
 		PollBudget: map[string]int{store.ProviderBitbucket: bitbucketPollBudget},
 	})
-	return r.Run
+	gaps := newIngressGaps(reg, r.Trigger, log)
+	return func(ctx context.Context) {
+		go gaps.run(ctx, ingressGapCheck)
+		r.Run(ctx)
+	}
+}
+
+// ingressGapCheck is how often the ingress's errors are looked at.
+const ingressGapCheck = 10 * time.Second
+
+// ingressGaps tells recovery of a gap in ingress: webhooks the ingress
+// answered with an error (the store could not record them, so the
+// provider saw a failed delivery). Once such errors stop, a round reads
+// the delivery logs at once instead of at its next interval.
+type ingressGaps struct {
+	errors  func() (float64, bool) // forgelink_webhooks_received_total{outcome="error"}
+	trigger func()
+	log     *zap.Logger
+	last    float64
+	pending bool
+}
+
+func newIngressGaps(reg prometheus.Registerer, trigger func(), log *zap.Logger) *ingressGaps {
+	g := &ingressGaps{trigger: trigger, log: log, errors: func() (float64, bool) { return 0, false }}
+	if gatherer, ok := reg.(prometheus.Gatherer); ok {
+		g.errors = func() (float64, bool) { return ingressErrors(gatherer) }
+	}
+	return g
+}
+
+// ingressErrors sums the ingress's error outcomes.
+func ingressErrors(g prometheus.Gatherer) (float64, bool) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, false
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "forgelink_webhooks_received_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == "error" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n, true
+}
+
+func (g *ingressGaps) run(ctx context.Context, every time.Duration) {
+	g.last, _ = g.errors()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.step()
+		}
+	}
+}
+
+// step triggers a round after a check that saw new errors is followed by
+// one that saw none: the outage ended.
+func (g *ingressGaps) step() {
+	n, ok := g.errors()
+	if !ok {
+		return
+	}
+	grew := n > g.last
+	g.last = n
+	switch {
+	case grew:
+		g.pending = true
+	case g.pending:
+		g.pending = false
+		g.log.Info("recovery: the ingress answered webhooks with errors; reading the delivery logs now")
+		g.trigger()
+	}
 }
 
 // recoveryRoute is the ingress's routing with one exception: the webhook

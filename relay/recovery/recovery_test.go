@@ -488,3 +488,32 @@ func TestHookGapSpacesResends(t *testing.T) {
 		}
 	}
 }
+
+func TestTriggerReadsTheLogsAgain(t *testing.T) {
+	f := newFixture(t, func(o *recovery.Options) { o.Interval, o.PollInterval = time.Hour, time.Hour })
+	l := f.hook("h", false)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); f.rec.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	reads := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.sinces)
+	}
+	waitUntil(t, "the round at start", func() bool { return reads() == 1 })
+	f.rec.Trigger()
+	waitUntil(t, "a round after Trigger", func() bool { return reads() == 2 })
+}
+
+// waitUntil polls cond until it holds, failing after 10 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
