@@ -57,7 +57,7 @@ type Store struct {
 	eventsDone chan struct{}
 	// The hot statements, prepared once on the writer's one connection.
 	insertEvent, insertDelivery, insertAttempt, settleDelivery *sql.Stmt
-	readDelivery                                               *sql.Stmt // on the read pool
+	readDelivery                                               *sql.Stmt     // on the read pool
 	ck                                                         *sql.DB       // the checkpointer's connection
 	checkpoints                                                chan struct{} // closed when the checkpointer has stopped
 	lock                                                       *os.File      // held while open: one process per file
